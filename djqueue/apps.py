@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class DjqueueConfig(AppConfig):
+    name = "djqueue"
+    verbose_name = _("Queues")
+
+    def ready(self) -> None:
+        from . import checks  # noqa: F401 - registers the system checks
+        from .registry import autodiscover
+
+        autodiscover()

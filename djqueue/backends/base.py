@@ -1,0 +1,250 @@
+"""The contract every queue backend fulfils.
+
+A backend stores :class:`~djqueue.message.Message` envelopes for one named
+queue and moves them between states atomically. It never imports user code
+and never decodes payloads. The guarantees stated in these docstrings are
+what the contract test suite (``tests/test_contract.py``) checks for every
+backend.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.core import checks
+from django.utils import timezone
+
+from ..message import Message
+from ..states import State
+
+
+class BaseQueue(ABC):
+    """One named queue on one storage technology."""
+
+    # Whether a write inside the caller's database transaction exists only
+    # once that transaction commits.
+    supports_transactions = False
+    # Whether claim(timeout=...) waits on the server instead of returning.
+    supports_blocking_claim = False
+
+    def __init__(self, name: str, connection: Any = "", **options: Any) -> None:
+        self.name = name
+        self.connection = connection
+        self.options = options
+        failed_ttl = options.get("FAILED_TTL", _setting("QUEUE_FAILED_TTL"))
+        #: How long failed and cancelled messages are kept; None is for ever.
+        self.failed_ttl: timedelta | None = (
+            None if failed_ttl is None else timedelta(seconds=failed_ttl)
+        )
+
+    @classmethod
+    def check_config(
+        cls, name: str, connection: Any, options: dict[str, Any]
+    ) -> list[checks.CheckMessage]:
+        """Return system check messages about this queue's configuration."""
+        return []
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections held by this instance."""
+
+    # -- The djutils.queue surface ------------------------------------------
+
+    @abstractmethod
+    def write(self, message: Message) -> None:
+        """Store ``message``: ``scheduled`` if its eta is in the future, else
+        ``queued``. When this returns, the message is stored (or, for a
+        backend that supports transactions, stored once the caller's
+        transaction commits)."""
+
+    def write_many(self, messages: Sequence[Message]) -> None:
+        """Store several messages, with as few round trips as the backend can."""
+        for message in messages:
+            self.write(message)
+
+    def read(self, worker: str = "", lease_seconds: float = 30) -> Message | None:
+        """Lease the next ready message, or return ``None`` when none is ready.
+
+        The message stays stored until it is acknowledged or failed.
+        """
+        claimed = self.claim(worker, lease_seconds, limit=1)
+        return claimed[0] if claimed else None
+
+    @abstractmethod
+    def flush(self) -> None:
+        """Delete every message of this queue, in every state."""
+
+    @abstractmethod
+    def __len__(self) -> int:
+        """Return the number of ``queued`` (ready) messages."""
+
+    # -- Leases --------------------------------------------------------------
+
+    @abstractmethod
+    def claim(
+        self,
+        worker: str,
+        lease_seconds: float,
+        limit: int = 1,
+        now: datetime | None = None,
+        timeout: float = 0,
+    ) -> list[Message]:
+        """Lease up to ``limit`` ready messages to ``worker``.
+
+        Messages come highest priority first, then earliest eta first. Each
+        returned message is ``running``, has its ``attempts`` incremented and
+        carries a ``lease_token``; no other claim returns it until its lease
+        expires and it is reclaimed. A backend that supports blocking claims
+        waits up to ``timeout`` seconds for a message; others return at once.
+        """
+
+    @abstractmethod
+    def ack(
+        self,
+        message: Message,
+        result: str | None = None,
+        result_ttl: float = 0,
+        now: datetime | None = None,
+    ) -> bool:
+        """Mark a leased message ``done``, keeping ``result`` for
+        ``result_ttl`` seconds; with a TTL of 0 the message is deleted.
+
+        Return False, changing nothing, if the lease was lost (it expired and
+        the message was reclaimed, or it was released or deleted)."""
+
+    @abstractmethod
+    def fail(
+        self,
+        message: Message,
+        error: str,
+        traceback: str = "",
+        now: datetime | None = None,
+    ) -> bool:
+        """Move a leased message to ``failed`` (the dead letter) with the
+        reason. Return False, changing nothing, if the lease was lost."""
+
+    @abstractmethod
+    def retry_later(
+        self,
+        message: Message,
+        eta: datetime,
+        error: str = "",
+        traceback: str = "",
+        now: datetime | None = None,
+    ) -> bool:
+        """Give a leased message back to run again at ``eta``, keeping its
+        attempt count and recording the error of the attempt that ended.
+        Return False, changing nothing, if the lease was lost."""
+
+    @abstractmethod
+    def release(self, messages: Iterable[Message]) -> int:
+        """Put leased messages back to ``queued`` without counting the
+        attempt (a consumer shutting down). Return how many were released."""
+
+    @abstractmethod
+    def extend(
+        self,
+        messages: Iterable[Message],
+        lease_seconds: float,
+        now: datetime | None = None,
+    ) -> int:
+        """Extend the leases still held on ``messages`` to
+        ``now + lease_seconds``. Return how many leases were extended."""
+
+    @abstractmethod
+    def promote_due(self, now: datetime | None = None) -> int:
+        """Move ``scheduled`` messages whose eta has come to ``queued``.
+        Return how many moved."""
+
+    @abstractmethod
+    def reclaim_expired(self, now: datetime | None = None) -> int:
+        """Take back messages whose lease expired (their worker died).
+
+        A message with attempts left goes back to ``queued``; one that used
+        its last attempt goes to ``failed`` with "worker lost" as the reason.
+        Return how many messages were taken back."""
+
+    @abstractmethod
+    def purge_expired(self, now: datetime | None = None) -> int:
+        """Delete finished messages whose retention ended. Return how many."""
+
+    # -- Results and inspection ----------------------------------------------
+
+    @abstractmethod
+    def get(self, message_id: str) -> Message | None:
+        """Return the stored message with its state, result and last error,
+        or ``None`` if this queue holds no such message."""
+
+    def wait(self, message_id: str, timeout: float | None) -> Message | None:
+        """Return the message once it is finished, or as it is after
+        ``timeout`` seconds (``None`` waits for ever)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        delay = 0.005
+        while True:
+            message = self.get(message_id)
+            if message is None or message.state in _FINISHED:
+                return message
+            if deadline is not None and time.monotonic() >= deadline:
+                return message
+            pause = delay if deadline is None else min(delay, deadline - time.monotonic())
+            time.sleep(max(pause, 0))
+            delay = min(delay * 2, 0.5)
+
+    @abstractmethod
+    def counts(self) -> dict[State, int]:
+        """Return the number of messages in each state (every state present)."""
+
+    @abstractmethod
+    def list_messages(
+        self, state: State, offset: int = 0, limit: int = 50
+    ) -> list[Message]:
+        """Return one page of messages in ``state``, in the order they will
+        run (ready and scheduled) or most recent first (the others)."""
+
+    @abstractmethod
+    def retry(self, message_id: str, now: datetime | None = None) -> bool:
+        """Put a ``failed`` or ``cancelled`` message back to ``queued`` with
+        its attempts reset. Return False if it is in no such state."""
+
+    @abstractmethod
+    def cancel(self, message_id: str, now: datetime | None = None) -> bool:
+        """Move a ``queued`` or ``scheduled`` message to ``cancelled``; it
+        will not run. Return False if it is in no such state (a running
+        message is never interrupted)."""
+
+    @abstractmethod
+    def delete(self, message_id: str) -> bool:
+        """Delete a message in any state. Return False if there was none."""
+
+    @abstractmethod
+    def purge(self, state: State) -> int:
+        """Delete every message of this queue in ``state``. Return how many."""
+
+    # -- Helpers for subclasses ----------------------------------------------
+
+    def expiry(self, now: datetime, ttl: timedelta | float | None) -> datetime | None:
+        """Return when something kept for ``ttl`` from ``now`` expires."""
+        if ttl is None:
+            return None
+        if not isinstance(ttl, timedelta):
+            ttl = timedelta(seconds=ttl)
+        return now + ttl
+
+    @staticmethod
+    def now() -> datetime:
+        return timezone.now()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}>"
+
+
+_FINISHED = frozenset({State.DONE, State.FAILED, State.CANCELLED})
+
+
+def _setting(name: str) -> Any:
+    from ..conf import settings
+
+    return getattr(settings, name)

@@ -1,0 +1,347 @@
+"""``DatabaseQueue``: messages in a table, through the Django ORM.
+
+The claim takes rows in one statement: ``UPDATE … RETURNING`` over a
+``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL, ``UPDATE … RETURNING`` on
+SQLite (whose writers are serialized), and a short transaction with
+``SELECT … FOR UPDATE SKIP LOCKED`` elsewhere (MySQL, MariaDB). A message
+written inside ``transaction.atomic()`` on the queue's database exists only
+once that transaction commits.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from django.core import checks
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db.models import Count, F
+
+from ..message import Message
+from ..states import State
+from .base import BaseQueue
+
+_FIELDS = (
+    "id", "queue", "command", "state", "priority", "eta", "enqueued_at",
+    "attempts", "max_attempts", "serializer", "payload", "signature", "options",
+    "lease_token", "lease_expires_at", "worker", "started_at", "finished_at",
+    "result", "error", "traceback", "expires_at",
+)  # fmt: skip
+_LIST_ORDER = {
+    State.QUEUED: ("-priority", "eta"),
+    State.SCHEDULED: ("eta",),
+    State.RUNNING: ("started_at",),
+}
+_PURGE_BATCH = 1000
+
+
+def _record_model():
+    from ..models import MessageRecord
+
+    return MessageRecord
+
+
+class DatabaseQueue(BaseQueue):
+    """A queue stored in the ``djqueue_message`` table of one database.
+
+    ``connection`` is the alias of the database in ``DATABASES`` (empty means
+    ``default``).
+    """
+
+    supports_transactions = True
+    supports_blocking_claim = False
+
+    def __init__(self, name: str, connection: Any = "", **options: Any) -> None:
+        super().__init__(name, connection, **options)
+        self.using = connection or DEFAULT_DB_ALIAS
+
+    @classmethod
+    def check_config(cls, name, connection, options):
+        from django.apps import apps
+        from django.conf import settings
+
+        errors = []
+        alias = connection or DEFAULT_DB_ALIAS
+        if alias not in settings.DATABASES:
+            errors.append(
+                checks.Error(
+                    f"Queue {name!r} uses the database {alias!r}, which is not "
+                    "in DATABASES.",
+                    hint="Set CONNECTION to the alias of a configured database.",
+                    id="djqueue.E010",
+                )
+            )
+        if not apps.is_installed("djqueue"):
+            errors.append(
+                checks.Error(
+                    f"Queue {name!r} uses DatabaseQueue, which needs the "
+                    "djqueue_message table.",
+                    hint="Add 'djqueue' to INSTALLED_APPS and run migrate.",
+                    id="djqueue.E011",
+                )
+            )
+        return errors
+
+    @property
+    def records(self):
+        return _record_model().objects.using(self.using).filter(queue=self.name)
+
+    # -- Writing -------------------------------------------------------------
+
+    def write(self, message: Message) -> None:
+        self._record(message, self.now()).save(using=self.using, force_insert=True)
+
+    def write_many(self, messages: Sequence[Message]) -> None:
+        now = self.now()
+        records = [self._record(message, now) for message in messages]
+        _record_model().objects.using(self.using).bulk_create(records, batch_size=500)
+
+    def _record(self, message: Message, now: datetime):
+        message.state = State.SCHEDULED if message.eta > now else State.QUEUED
+        message.queue = self.name
+        values = {name: getattr(message, name) for name in _FIELDS}
+        return _record_model()(**values)
+
+    def flush(self) -> None:
+        self.records.delete()
+
+    def __len__(self) -> int:
+        return self.records.filter(state=State.QUEUED).count()
+
+    # -- Leases --------------------------------------------------------------
+
+    def claim(self, worker, lease_seconds, limit=1, now=None, timeout=0):
+        now = now or self.now()
+        token = uuid.uuid4().hex
+        lease_expires_at = self.expiry(now, lease_seconds)
+        vendor = connections[self.using].vendor
+        if vendor in ("postgresql", "sqlite"):
+            rows = self._claim_returning(
+                vendor, worker, token, lease_expires_at, now, limit
+            )
+        else:
+            rows = self._claim_locking(worker, token, lease_expires_at, now, limit)
+        messages = [_to_message(row) for row in rows]
+        messages.sort(key=lambda m: (-m.priority, m.eta))
+        return messages
+
+    def _claim_returning(self, vendor, worker, token, lease_expires_at, now, limit):
+        model = _record_model()
+        connection = connections[self.using]
+        quote = connection.ops.quote_name
+        table = quote(model._meta.db_table)
+        columns = ", ".join(quote(name) for name in _FIELDS)
+        lock = " FOR UPDATE SKIP LOCKED" if vendor == "postgresql" else ""
+        sql = (
+            f"UPDATE {table} SET state = %s, attempts = attempts + 1, "
+            "lease_token = %s, lease_expires_at = %s, worker = %s, started_at = %s "
+            f"WHERE id IN (SELECT id FROM {table} WHERE queue = %s AND state = %s "
+            f"ORDER BY priority DESC, eta ASC LIMIT %s{lock}) "
+            f"RETURNING {columns}"
+        )
+        adapt = connection.ops.adapt_datetimefield_value
+        params = [
+            State.RUNNING.value, token, adapt(lease_expires_at), worker, adapt(now),
+            self.name, State.QUEUED.value, limit,
+        ]  # fmt: skip
+        return list(model.objects.raw(sql, params).using(self.using))
+
+    def _claim_locking(self, worker, token, lease_expires_at, now, limit):
+        model = _record_model()
+        features = connections[self.using].features
+        with transaction.atomic(using=self.using):
+            ready = self.records.filter(state=State.QUEUED).order_by("-priority", "eta")
+            if features.has_select_for_update_skip_locked:
+                ready = ready.select_for_update(skip_locked=True)
+            else:
+                ready = ready.select_for_update()
+            ids = list(ready.values_list("id", flat=True)[:limit])
+            if not ids:
+                return []
+            model.objects.using(self.using).filter(id__in=ids).update(
+                state=State.RUNNING,
+                attempts=F("attempts") + 1,
+                lease_token=token,
+                lease_expires_at=lease_expires_at,
+                worker=worker,
+                started_at=now,
+            )
+            return list(model.objects.using(self.using).filter(id__in=ids))
+
+    def _leased(self, message: Message):
+        return self.records.filter(
+            id=message.id, state=State.RUNNING, lease_token=message.lease_token
+        )
+
+    def ack(self, message, result=None, result_ttl=0, now=None):
+        leased = self._leased(message)
+        if not result_ttl:
+            return leased.delete()[0] > 0
+        now = now or self.now()
+        return bool(
+            leased.update(
+                state=State.DONE,
+                result=result,
+                error="",
+                traceback="",
+                finished_at=now,
+                expires_at=self.expiry(now, result_ttl),
+                lease_token="",
+                lease_expires_at=None,
+            )
+        )
+
+    def fail(self, message, error, traceback="", now=None):
+        now = now or self.now()
+        return bool(
+            self._leased(message).update(
+                state=State.FAILED,
+                error=error,
+                traceback=traceback,
+                finished_at=now,
+                expires_at=self.expiry(now, self.failed_ttl),
+                lease_token="",
+                lease_expires_at=None,
+            )
+        )
+
+    def retry_later(self, message, eta, error="", traceback="", now=None):
+        now = now or self.now()
+        return bool(
+            self._leased(message).update(
+                state=State.SCHEDULED if eta > now else State.QUEUED,
+                eta=eta,
+                error=error,
+                traceback=traceback,
+                lease_token="",
+                lease_expires_at=None,
+            )
+        )
+
+    def release(self, messages: Iterable[Message]) -> int:
+        released = 0
+        for token, ids in _by_token(messages).items():
+            released += self.records.filter(
+                id__in=ids, state=State.RUNNING, lease_token=token
+            ).update(
+                state=State.QUEUED,
+                attempts=F("attempts") - 1,
+                lease_token="",
+                lease_expires_at=None,
+            )
+        return released
+
+    def extend(self, messages, lease_seconds, now=None):
+        lease_expires_at = self.expiry(now or self.now(), lease_seconds)
+        extended = 0
+        for token, ids in _by_token(messages).items():
+            extended += self.records.filter(
+                id__in=ids, state=State.RUNNING, lease_token=token
+            ).update(lease_expires_at=lease_expires_at)
+        return extended
+
+    def promote_due(self, now=None):
+        return self.records.filter(
+            state=State.SCHEDULED, eta__lte=now or self.now()
+        ).update(state=State.QUEUED)
+
+    def reclaim_expired(self, now=None):
+        now = now or self.now()
+        expired = self.records.filter(state=State.RUNNING, lease_expires_at__lt=now)
+        lost = expired.filter(attempts__gte=F("max_attempts")).update(
+            state=State.FAILED,
+            error="worker lost: the lease expired while the message ran, on its "
+            "last attempt (the worker was killed or hung)",
+            finished_at=now,
+            expires_at=self.expiry(now, self.failed_ttl),
+            lease_token="",
+            lease_expires_at=None,
+        )
+        requeued = expired.update(
+            state=State.QUEUED, lease_token="", lease_expires_at=None
+        )
+        return lost + requeued
+
+    def purge_expired(self, now=None):
+        expired = self.records.filter(expires_at__lt=now or self.now())
+        purged = 0
+        while ids := list(expired.values_list("id", flat=True)[:_PURGE_BATCH]):
+            purged += self.records.filter(id__in=ids).delete()[0]
+        return purged
+
+    # -- Results and inspection ----------------------------------------------
+
+    def get(self, message_id):
+        record = self._by_id(message_id).first()
+        return None if record is None else _to_message(record)
+
+    def _by_id(self, message_id: str):
+        try:
+            key = uuid.UUID(str(message_id))
+        except ValueError:
+            return self.records.none()
+        return self.records.filter(id=key)
+
+    def counts(self):
+        found = dict(
+            self.records.order_by()
+            .values_list("state")
+            .annotate(n=Count("id"))
+            .values_list("state", "n")
+        )
+        return {state: found.get(state.value, 0) for state in State}
+
+    def list_messages(self, state, offset=0, limit=50):
+        order = _LIST_ORDER.get(state, ("-finished_at",))
+        page = self.records.filter(state=state).order_by(*order, "id")
+        return [_to_message(row) for row in page[offset : offset + limit]]
+
+    def retry(self, message_id, now=None):
+        return bool(
+            self._by_id(message_id)
+            .filter(state__in=[State.FAILED, State.CANCELLED])
+            .update(
+                state=State.QUEUED,
+                attempts=0,
+                eta=now or self.now(),
+                error="",
+                traceback="",
+                finished_at=None,
+                expires_at=None,
+            )
+        )
+
+    def cancel(self, message_id, now=None):
+        now = now or self.now()
+        return bool(
+            self._by_id(message_id)
+            .filter(state__in=[State.QUEUED, State.SCHEDULED])
+            .update(
+                state=State.CANCELLED,
+                finished_at=now,
+                expires_at=self.expiry(now, self.failed_ttl),
+            )
+        )
+
+    def delete(self, message_id):
+        return self._by_id(message_id).delete()[0] > 0
+
+    def purge(self, state):
+        return self.records.filter(state=state).delete()[0]
+
+
+def _by_token(messages: Iterable[Message]) -> dict[str, list[str]]:
+    grouped: dict[str, list[str]] = defaultdict(list)
+    for message in messages:
+        grouped[message.lease_token].append(message.id)
+    return grouped
+
+
+def _to_message(record) -> Message:
+    values = {name: getattr(record, name) for name in _FIELDS}
+    values["id"] = str(values["id"])
+    values["state"] = State(values["state"])
+    return Message(**values)

@@ -1,0 +1,89 @@
+"""System checks: a wrong setting is reported by ``manage.py check``."""
+
+from __future__ import annotations
+
+from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
+
+from .conf import queue_configs, settings
+from .queues import load_backend
+from .registry import registry
+from .serializers import load_serializer
+
+
+@checks.register("djqueue")
+def check_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    errors = _check_numbers()
+    try:
+        configs = queue_configs()
+    except ImproperlyConfigured as exc:
+        return [*errors, checks.Error(str(exc), id="djqueue.E001")]
+    for config in configs.values():
+        errors.extend(_check_queue(config))
+    errors.extend(_check_commands(set(configs)))
+    return errors
+
+
+def _check_numbers() -> list[checks.CheckMessage]:
+    errors = []
+    for name, allow_none in (
+        ("QUEUE_RESULT_TTL", False),
+        ("QUEUE_FAILED_TTL", True),
+        ("QUEUE_LEASE_SECONDS", False),
+    ):
+        value = getattr(settings, name)
+        if value is None and allow_none:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            errors.append(
+                checks.Error(
+                    f"{name} must be a number of seconds ≥ 0, not {value!r}.",
+                    hint="None is allowed only for QUEUE_FAILED_TTL (keep for ever).",
+                    id="djqueue.E005",
+                )
+            )
+    if settings.QUEUE_LEASE_SECONDS == 0:
+        errors.append(
+            checks.Error(
+                "QUEUE_LEASE_SECONDS must be positive.",
+                hint="Use a few times the longest pause you expect in a worker; 30 is the default.",
+                id="djqueue.E005",
+            )
+        )
+    return errors
+
+
+def _check_queue(config) -> list[checks.CheckMessage]:
+    try:
+        backend = load_backend(config.backend)
+    except ImproperlyConfigured as exc:
+        return [
+            checks.Error(
+                str(exc),
+                hint="Use 'djqueue.backends.database.DatabaseQueue', "
+                "'djqueue.backends.redis.RedisQueue' or the dotted path of a "
+                "BaseQueue subclass.",
+                obj=config.name,
+                id="djqueue.E002",
+            )
+        ]
+    errors = list(backend.check_config(config.name, config.connection, config.options))
+    try:
+        load_serializer(config.serializer)
+    except ImproperlyConfigured as exc:
+        errors.append(checks.Error(str(exc), obj=config.name, id="djqueue.E003"))
+    return errors
+
+
+def _check_commands(queue_names: set[str]) -> list[checks.CheckMessage]:
+    return [
+        checks.Error(
+            f"Command {command.name!r} uses the queue {command.options.queue!r}, "
+            "which is not configured.",
+            hint=f"Configure it in QUEUES or use one of {sorted(queue_names)}.",
+            obj=command.name,
+            id="djqueue.E004",
+        )
+        for command in registry
+        if command.options.queue not in queue_names
+    ]

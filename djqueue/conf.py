@@ -1,0 +1,114 @@
+"""djqueue's settings, read in one place, each with its documented default.
+
+Values are read from ``django.conf.settings`` at access time, never at import
+time, so ``override_settings`` works in tests. :func:`queue_configs` turns the
+flat ``djutils.queue`` form or the ``QUEUES`` dict form into one mapping of
+queue name to :class:`QueueConfig`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from django.conf import settings as django_settings
+from django.core.exceptions import ImproperlyConfigured
+
+DEFAULT_QUEUE = "default"
+DATABASE_BACKEND = "djqueue.backends.database.DatabaseQueue"
+
+DEFAULTS: dict[str, Any] = {
+    # Flat form, as in djutils.queue: one queue named "default".
+    "QUEUE_BACKEND": DATABASE_BACKEND,
+    "QUEUE_CONNECTION": "",
+    # Dict form: {"name": {"BACKEND": ..., "CONNECTION": ..., "OPTIONS": {...}}}.
+    "QUEUES": None,
+    # Run commands inline at call time (tests, development).
+    "QUEUE_IMMEDIATE": False,
+    # Serializer of arguments and results: "json", "pickle" or a dotted path.
+    "QUEUE_SERIALIZER": "json",
+    # Seconds a result is kept after a message is done; 0 keeps nothing.
+    "QUEUE_RESULT_TTL": 24 * 60 * 60,
+    # Seconds a failed or cancelled message is kept; None keeps it for ever.
+    "QUEUE_FAILED_TTL": 30 * 24 * 60 * 60,
+    # Seconds a worker holds a message before another may take it over.
+    "QUEUE_LEASE_SECONDS": 30,
+}
+
+QUEUE_KEYS = frozenset({"BACKEND", "CONNECTION", "OPTIONS", "SERIALIZER"})
+
+
+class QueueSettings:
+    """Attribute access to djqueue's settings with their defaults."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            default = DEFAULTS[name]
+        except KeyError:
+            raise AttributeError(f"djqueue has no setting named {name}.") from None
+        return getattr(django_settings, name, default)
+
+
+settings = QueueSettings()
+
+
+@dataclasses.dataclass(frozen=True)
+class QueueConfig:
+    """How one named queue is built: backend path, connection and options."""
+
+    name: str
+    backend: str
+    connection: Any
+    options: dict[str, Any]
+    serializer: str
+
+
+def queue_configs() -> dict[str, QueueConfig]:
+    """Return the configured queues by name.
+
+    Raise ``ImproperlyConfigured`` naming the setting that is wrong.
+    """
+    queues = settings.QUEUES
+    if queues is None:
+        return {
+            DEFAULT_QUEUE: QueueConfig(
+                name=DEFAULT_QUEUE,
+                backend=settings.QUEUE_BACKEND,
+                connection=settings.QUEUE_CONNECTION,
+                options={},
+                serializer=settings.QUEUE_SERIALIZER,
+            )
+        }
+    if not isinstance(queues, dict) or not queues:
+        raise ImproperlyConfigured(
+            "QUEUES must be a non-empty dict mapping queue names to their "
+            "configuration, for example "
+            '{"default": {"BACKEND": "djqueue.backends.database.DatabaseQueue"}}.'
+        )
+    return {name: _queue_config(name, entry) for name, entry in queues.items()}
+
+
+def _queue_config(name: Any, entry: Any) -> QueueConfig:
+    if not isinstance(name, str) or not name or len(name) > 100:
+        raise ImproperlyConfigured(
+            f"QUEUES key {name!r} is not a valid queue name: use a non-empty "
+            "string of at most 100 characters."
+        )
+    if not isinstance(entry, dict):
+        raise ImproperlyConfigured(f"QUEUES[{name!r}] must be a dict.")
+    unknown = set(entry) - QUEUE_KEYS
+    if unknown:
+        raise ImproperlyConfigured(
+            f"QUEUES[{name!r}] has unknown keys {sorted(unknown)}; the known "
+            f"keys are {sorted(QUEUE_KEYS)}."
+        )
+    options = entry.get("OPTIONS", {})
+    if not isinstance(options, dict):
+        raise ImproperlyConfigured(f"QUEUES[{name!r}]['OPTIONS'] must be a dict.")
+    return QueueConfig(
+        name=name,
+        backend=entry.get("BACKEND", DATABASE_BACKEND),
+        connection=entry.get("CONNECTION", ""),
+        options=options,
+        serializer=entry.get("SERIALIZER", settings.QUEUE_SERIALIZER),
+    )

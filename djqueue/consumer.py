@@ -1,0 +1,338 @@
+"""The consumer: take messages off queues and run them on worker threads.
+
+Plain Python, independent of the command line: ``run_queue`` only parses its
+arguments and calls :meth:`Consumer.run`. The main thread claims messages (no
+more than there are idle workers), renews the leases of running messages,
+promotes due scheduled messages, reclaims expired leases and deletes expired
+results; the worker threads run messages and record their outcomes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue as queue_module
+import socket
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+
+from django.db import close_old_connections, connections
+
+from .backends.base import BaseQueue
+from .conf import settings
+from .execution import Outcome, execute
+from .message import Message
+from .queues import get_queue, queue_names
+from .states import State
+
+logger = logging.getLogger("djqueue.consumer")
+
+PROMOTE_INTERVAL = 1.0
+PURGE_INTERVAL = 60.0
+RECORD_ATTEMPTS = 5
+
+
+class Backoff:
+    """Capped exponential delays: ``first``, twice that, … up to ``cap``."""
+
+    def __init__(self, first: float, cap: float) -> None:
+        self.first, self.cap = first, cap
+        self.current = first
+
+    def next(self) -> float:
+        delay = self.current
+        self.current = min(self.current * 2, self.cap)
+        return delay
+
+    def reset(self) -> None:
+        self.current = self.first
+
+
+class Consumer:
+    """Consume ``queues`` with ``concurrency`` worker threads until stopped.
+
+    ``burst`` drains what is ready and returns. :meth:`stop` (safe from a
+    signal handler) stops taking messages, waits up to ``grace_period``
+    seconds for running ones and releases the rest to their queue without
+    counting the attempt; a second :meth:`stop` releases at once.
+    """
+
+    def __init__(
+        self,
+        queues: Sequence[str] | None = None,
+        concurrency: int = 4,
+        *,
+        burst: bool = False,
+        lease_seconds: float | None = None,
+        grace_period: float = 30.0,
+        poll_interval: float = 1.0,
+        worker_id: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1.")
+        self.queues: list[BaseQueue] = [get_queue(n) for n in queues or queue_names()]
+        self.concurrency = concurrency
+        self.burst = burst
+        self.lease_seconds = float(lease_seconds or settings.QUEUE_LEASE_SECONDS)
+        self.grace_period = grace_period
+        self.poll_interval = poll_interval
+        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}"
+        self.clock = clock
+        self.heartbeat_interval = self.lease_seconds / 3
+        self.processed = 0
+        self._inflight: dict[str, tuple[BaseQueue, Message]] = {}
+        self._lock = threading.Lock()
+        self._wakeup = threading.Event()
+        self._stopping = threading.Event()
+        self._force = False
+        self._work: queue_module.SimpleQueue = queue_module.SimpleQueue()
+        self._workers: list[threading.Thread] = []
+        self._due: dict[str, float] = {}
+
+    # -- Control ---------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Stop gracefully; called a second time, release running messages now."""
+        if self._stopping.is_set():
+            self._force = True
+        self._stopping.set()
+        self._wakeup.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    def run(self) -> None:
+        """Consume until stopped (or, in burst mode, until nothing is ready)."""
+        logger.info(
+            "Consumer %s started: queues %s, %d worker thread(s), lease %.0fs",
+            self.worker_id,
+            ", ".join(q.name for q in self.queues),
+            self.concurrency,
+            self.lease_seconds,
+        )
+        self._start_workers()
+        try:
+            self._loop()
+        finally:
+            self._shutdown()
+        logger.info("Consumer %s stopped after %d message(s)", self.worker_id, self.processed)
+
+    # -- The main loop -----------------------------------------------------------
+
+    def _loop(self) -> None:
+        idle = Backoff(0.01, self.poll_interval)
+        while not self._stopping.is_set():
+            self._maintain()
+            free = self.concurrency - len(self._inflight)
+            if free <= 0:
+                self._wait(self.heartbeat_interval)
+                continue
+            claimed = self._claim(free)
+            if claimed is None:
+                self._wait(idle.next())
+            elif claimed:
+                idle.reset()
+            elif self.burst and not self._inflight:
+                if not self._guarded("promote", self._promote_all):
+                    return
+            else:
+                self._wait(idle.next())
+
+    def _claim(self, limit: int) -> int | None:
+        """Claim up to ``limit`` messages and hand them to workers; return how
+        many, or ``None`` if a backend could not be reached."""
+        claimed = 0
+        for queue in self.queues:
+            try:
+                messages = queue.claim(self.worker_id, self.lease_seconds, limit - claimed)
+            except Exception:
+                logger.exception("Cannot claim from queue %r; will retry", queue.name)
+                close_old_connections()
+                return None
+            for message in messages:
+                with self._lock:
+                    self._inflight[message.id] = (queue, message)
+                self._work.put((queue, message))
+            claimed += len(messages)
+            if claimed >= limit:
+                break
+        return claimed
+
+    def _wait(self, seconds: float) -> None:
+        self._wakeup.wait(seconds)
+        self._wakeup.clear()
+
+    def _every(self, name: str, interval: float) -> bool:
+        now = self.clock()
+        if now < self._due.get(name, 0):
+            return False
+        self._due[name] = now + interval
+        return True
+
+    def _maintain(self) -> None:
+        if self._every("heartbeat", self.heartbeat_interval):
+            self._guarded("heartbeat", self._heartbeat)
+        if self._every("promote", PROMOTE_INTERVAL):
+            self._guarded("promote", self._promote_all)
+        if self._every("reclaim", min(self.lease_seconds / 2, 5.0)):
+            self._guarded("reclaim", self._reclaim_all)
+        if self._every("purge", PURGE_INTERVAL):
+            self._guarded("purge", self._purge_all)
+
+    def _guarded(self, what: str, action: Callable[[], int]) -> int:
+        try:
+            return action()
+        except Exception:
+            logger.exception("Housekeeping step %r failed; will retry", what)
+            close_old_connections()
+            return 0
+
+    def _by_queue(self) -> dict[BaseQueue, list[Message]]:
+        grouped: dict[BaseQueue, list[Message]] = defaultdict(list)
+        with self._lock:
+            for queue, message in self._inflight.values():
+                grouped[queue].append(message)
+        return grouped
+
+    def _heartbeat(self) -> int:
+        return sum(
+            queue.extend(messages, self.lease_seconds)
+            for queue, messages in self._by_queue().items()
+        )
+
+    def _promote_all(self) -> int:
+        return sum(queue.promote_due() for queue in self.queues)
+
+    def _reclaim_all(self) -> int:
+        reclaimed = sum(queue.reclaim_expired() for queue in self.queues)
+        if reclaimed:
+            logger.warning("Reclaimed %d message(s) whose lease expired", reclaimed)
+        return reclaimed
+
+    def _purge_all(self) -> int:
+        return sum(queue.purge_expired() for queue in self.queues)
+
+    # -- Workers -----------------------------------------------------------------
+
+    def _start_workers(self) -> None:
+        for number in range(self.concurrency):
+            thread = threading.Thread(
+                target=self._work_loop, name=f"djqueue-worker-{number}", daemon=True
+            )
+            thread.start()
+            self._workers.append(thread)
+
+    def _work_loop(self) -> None:
+        try:
+            while (item := self._work.get()) is not None:
+                queue, message = item
+                try:
+                    self._run(queue, message)
+                finally:
+                    with self._lock:
+                        self._inflight.pop(message.id, None)
+                    self._wakeup.set()
+        finally:
+            connections.close_all()
+
+    def _run(self, queue: BaseQueue, message: Message) -> None:
+        close_old_connections()
+        started = self.clock()
+        try:
+            outcome = execute(message)
+        finally:
+            close_old_connections()
+        elapsed = self.clock() - started
+        self._record(queue, message, outcome)
+        self.processed += 1
+        self._log(message, outcome, elapsed)
+
+    def _record(self, queue: BaseQueue, message: Message, outcome: Outcome) -> None:
+        """Store the outcome; on errors retry, then leave the lease to expire
+        so the message runs again (at-least-once)."""
+        backoff = Backoff(0.1, 2.0)
+        for attempt in range(1, RECORD_ATTEMPTS + 1):
+            try:
+                if outcome.state == State.DONE:
+                    kept = queue.ack(message, outcome.result, message.options.get("result_ttl", 0))
+                elif outcome.state == State.SCHEDULED:
+                    kept = queue.retry_later(message, outcome.eta, outcome.error, outcome.traceback)
+                else:
+                    kept = queue.fail(message, outcome.error, outcome.traceback)
+            except Exception:
+                logger.warning(
+                    "Cannot record the outcome of message %s (try %d of %d)",
+                    message.id, attempt, RECORD_ATTEMPTS, exc_info=True,
+                )  # fmt: skip
+                close_old_connections()
+                time.sleep(backoff.next())
+                continue
+            if not kept:
+                logger.warning(
+                    "Message %s (%s) lost its lease before its outcome was "
+                    "recorded; it was or will be run again",
+                    message.id, message.command,
+                )  # fmt: skip
+            return
+        logger.error(
+            "Gave up recording the outcome of message %s; it will run again "
+            "when its lease expires",
+            message.id,
+        )
+
+    def _log(self, message: Message, outcome: Outcome, elapsed: float) -> None:
+        timeout = message.options.get("timeout")
+        if timeout and elapsed > timeout:
+            logger.warning(
+                "Message %s (%s) ran %.1fs, past its timeout of %ss; threads "
+                "cannot be interrupted, use process workers to enforce it",
+                message.id, message.command, elapsed, timeout,
+            )  # fmt: skip
+        if outcome.state == State.DONE:
+            logger.info(
+                "Done %s (%s) attempt %d in %.1f ms",
+                message.id, message.command, message.attempts, elapsed * 1000,
+            )  # fmt: skip
+        elif outcome.state == State.SCHEDULED:
+            logger.warning(
+                "Retrying %s (%s) at %s after attempt %d: %s",
+                message.id, message.command, outcome.eta.isoformat(),
+                message.attempts, outcome.error,
+            )  # fmt: skip
+        else:
+            logger.error(
+                "Failed %s (%s) attempt %d: %s",
+                message.id, message.command, message.attempts, outcome.error,
+            )  # fmt: skip
+
+    # -- Shutdown ----------------------------------------------------------------
+
+    def _shutdown(self) -> None:
+        deadline = self.clock() + self.grace_period
+        if self._inflight and not self._force:
+            logger.info(
+                "Waiting up to %.0fs for %d running message(s)",
+                self.grace_period, len(self._inflight),
+            )  # fmt: skip
+        while self._inflight and not self._force and self.clock() < deadline:
+            if self._every("heartbeat", self.heartbeat_interval):
+                self._guarded("heartbeat", self._heartbeat)
+            self._wait(min(0.2, max(deadline - self.clock(), 0)))
+        leftover = self._by_queue()
+        for queue, messages in leftover.items():
+            try:
+                released = queue.release(messages)
+            except Exception:
+                logger.exception("Cannot release %d message(s)", len(messages))
+                continue
+            logger.warning(
+                "Released %d unfinished message(s) back to queue %r",
+                released, queue.name,
+            )  # fmt: skip
+        for _ in self._workers:
+            self._work.put(None)
+        close_old_connections()

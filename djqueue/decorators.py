@@ -1,0 +1,182 @@
+"""``@queue_command``: turn a function into a command that runs on a queue."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import inspect
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+from typing import Any, Generic, ParamSpec, TypeVar, overload
+
+from .conf import DEFAULT_QUEUE
+from .registry import registry
+from .result import Result
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CommandOptions:
+    """How a command's messages are queued and run; each can be set per call.
+
+    ``result_ttl`` of ``None`` means the ``QUEUE_RESULT_TTL`` setting. The
+    retry delay is in seconds; ``timeout`` is reported when exceeded.
+    """
+
+    queue: str = DEFAULT_QUEUE
+    priority: int = 0
+    result_ttl: float | None = None
+    retries: int = 0
+    retry_delay: float = 0
+    timeout: float | None = None
+    eta: datetime | None = None
+
+    def __post_init__(self) -> None:
+        _check_int("priority", self.priority)
+        _check_int("retries", self.retries, minimum=0)
+        _check_seconds("retry_delay", self.retry_delay)
+        if self.result_ttl is not None:
+            _check_seconds("result_ttl", self.result_ttl)
+        if self.timeout is not None:
+            _check_seconds("timeout", self.timeout, positive=True)
+        if not isinstance(self.queue, str) or not self.queue:
+            raise TypeError(f"queue must be a non-empty string, not {self.queue!r}.")
+        if self.eta is not None and not isinstance(self.eta, datetime):
+            raise TypeError(f"eta must be a datetime, not {type(self.eta).__name__}.")
+
+
+def _check_int(name: str, value: Any, minimum: int | None = None) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an integer, not {value!r}.")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, not {value}.")
+
+
+def _check_seconds(name: str, value: Any, positive: bool = False) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number of seconds, not {value!r}.")
+    if value < 0 or (positive and value == 0):
+        raise ValueError(f"{name} must be {'positive' if positive else 'at least 0'}.")
+
+
+class QueueCommand(Generic[P, R]):
+    """A registered function; calling it enqueues a message.
+
+    ``command(*args, **kwargs)`` enqueues and returns a :class:`Result` at
+    once; ``command.call_local(*args, **kwargs)`` runs the function here and
+    now; ``command.using(priority=..., eta=..., ...)`` returns the same
+    command with options changed for the calls made through it.
+    """
+
+    def __init__(self, func: Callable[P, R], name: str, options: CommandOptions):
+        functools.update_wrapper(self, func)
+        self.func = func
+        self.name = name
+        self.options = options
+        self.signature = inspect.signature(func)
+        self._parameter_names = tuple(self.signature.parameters)
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Result[R]:
+        from .enqueue import enqueue
+
+        return enqueue(self, args, kwargs)
+
+    def call_local(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        """Run the function in this process and return what it returns."""
+        return self.func(*args, **kwargs)
+
+    def using(
+        self,
+        *,
+        queue: str | None = None,
+        priority: int | None = None,
+        result_ttl: float | None = None,
+        retries: int | None = None,
+        retry_delay: float | None = None,
+        timeout: float | None = None,
+        eta: datetime | None = None,
+        delay: timedelta | float | None = None,
+    ) -> QueueCommand[P, R]:
+        """Return this command with the given options for the next calls.
+
+        ``delay`` (seconds or a timedelta) is a shorthand for an eta that
+        far from now.
+        """
+        changes = {
+            key: value
+            for key, value in {
+                "queue": queue,
+                "priority": priority,
+                "result_ttl": result_ttl,
+                "retries": retries,
+                "retry_delay": retry_delay,
+                "timeout": timeout,
+                "eta": eta,
+            }.items()
+            if value is not None
+        }
+        if delay is not None:
+            from django.utils import timezone
+
+            if not isinstance(delay, timedelta):
+                delay = timedelta(seconds=delay)
+            changes["eta"] = timezone.now() + delay
+        clone = object.__new__(type(self))
+        clone.__dict__.update(self.__dict__)
+        clone.options = dataclasses.replace(self.options, **changes)
+        return clone
+
+    def map(self, calls: Iterable[Any]) -> list[Result[R]]:
+        """Enqueue one message per item, writing them in bulk.
+
+        Each item is a tuple of positional arguments, a dict of keyword
+        arguments, or a single argument.
+        """
+        from .enqueue import enqueue_many
+
+        return enqueue_many(self, calls)
+
+    def __repr__(self) -> str:
+        return f"<QueueCommand {self.name}>"
+
+
+@overload
+def queue_command(func: Callable[P, R], /) -> QueueCommand[P, R]: ...
+@overload
+def queue_command(
+    *,
+    name: str | None = ...,
+    queue: str = ...,
+    priority: int = ...,
+    result_ttl: float | None = ...,
+    retries: int = ...,
+    retry_delay: float = ...,
+    timeout: float | None = ...,
+) -> Callable[[Callable[P, R]], QueueCommand[P, R]]: ...
+def queue_command(func=None, /, *, name=None, **options):
+    """Register a function as a command that runs on a queue.
+
+    Use it bare (``@queue_command``) or with options
+    (``@queue_command(queue="emails", priority=5, retries=3)``). The command's
+    name is ``module.qualname`` unless ``name`` is given; it must be unique.
+    """
+
+    def decorate(function: Callable[P, R]) -> QueueCommand[P, R]:
+        if not callable(function):
+            raise TypeError("@queue_command decorates functions.")
+        command_name = name or f"{function.__module__}.{function.__qualname__}"
+        if "<locals>" in command_name and name is None:
+            raise TypeError(
+                f"{command_name} is defined inside a function, so a worker "
+                "cannot find it by name: define it at module level or pass "
+                "name=... and make sure it is registered in every process."
+            )
+        command = QueueCommand(function, command_name, CommandOptions(**options))
+        registry.register(command)
+        return command
+
+    if func is not None:
+        return decorate(func)
+    return decorate

@@ -1,0 +1,111 @@
+"""Turn a command call into a stored message (or an inline run)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from .conf import settings
+from .message import Message, new_message_id
+from .queues import get_queue
+from .result import ImmediateResult, Result
+from .serializers import queue_serializer
+from .signing import sign_payload
+
+if TYPE_CHECKING:
+    from .decorators import QueueCommand
+
+
+def build_message(command: QueueCommand, args: tuple, kwargs: dict) -> Message:
+    """Return the signed message for one call, or raise at the call site.
+
+    A call that does not match the function's signature raises ``TypeError``;
+    an argument the queue's serializer cannot encode raises
+    ``SerializationError`` naming it; an unknown queue raises
+    ``UnknownQueue``. Nothing is written in any of these cases.
+    """
+    options = command.options
+    try:
+        command.signature.bind(*args, **kwargs)
+    except TypeError as exc:
+        raise TypeError(f"Cannot enqueue {command.name}: {exc}") from None
+    get_queue(options.queue)
+    serializer = queue_serializer(options.queue)
+    payload = serializer.dumps_call(
+        args, kwargs, command.name, command._parameter_names
+    )
+    message_id = new_message_id()
+    now = timezone.now()
+    eta = _aware(options.eta) if options.eta is not None else now
+    result_ttl = settings.QUEUE_RESULT_TTL
+    return Message(
+        id=message_id,
+        command=command.name,
+        queue=options.queue,
+        payload=payload,
+        signature=sign_payload(message_id, command.name, serializer.name, payload),
+        serializer=serializer.name,
+        eta=eta,
+        enqueued_at=now,
+        priority=options.priority,
+        max_attempts=options.retries + 1,
+        options={
+            "result_ttl": result_ttl if options.result_ttl is None else options.result_ttl,
+            "retry_delay": options.retry_delay,
+            "timeout": options.timeout,
+        },
+    )
+
+
+def _aware(moment):
+    if timezone.is_naive(moment):
+        return timezone.make_aware(moment)
+    return moment
+
+
+def enqueue(command: QueueCommand, args: tuple, kwargs: dict) -> Result:
+    """Store one call of ``command`` and return its handle."""
+    message = build_message(command, args, kwargs)
+    if settings.QUEUE_IMMEDIATE:
+        from .execution import run_inline
+
+        return ImmediateResult(message.id, message.queue, run_inline(message))
+    _write(message.queue, [message])
+    return Result(message.id, message.queue)
+
+
+def enqueue_many(command: QueueCommand, calls: Iterable[Any]) -> list[Result]:
+    """Store one message per call in bulk and return their handles."""
+    messages = [build_message(command, *_call_arguments(call)) for call in calls]
+    if settings.QUEUE_IMMEDIATE:
+        from .execution import run_inline
+
+        return [ImmediateResult(m.id, m.queue, run_inline(m)) for m in messages]
+    if messages:
+        _write(command.options.queue, messages)
+    return [Result(message.id, message.queue) for message in messages]
+
+
+def _call_arguments(call: Any) -> tuple[tuple, dict]:
+    if isinstance(call, tuple):
+        return call, {}
+    if isinstance(call, dict):
+        return (), call
+    return (call,), {}
+
+
+def _write(queue_name: str, messages: list[Message]) -> None:
+    """Write now, or when the open transaction commits for backends that
+    cannot take part in it (so a rolled-back transaction enqueues nothing)."""
+    queue = get_queue(queue_name)
+    if len(messages) == 1:
+        write = lambda: queue.write(messages[0])  # noqa: E731
+    else:
+        write = lambda: queue.write_many(messages)  # noqa: E731
+    if not queue.supports_transactions and transaction.get_connection().in_atomic_block:
+        transaction.on_commit(write)
+    else:
+        write()

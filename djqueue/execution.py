@@ -1,0 +1,136 @@
+"""Run one message: verify, decode, call the command, and say what happened.
+
+Nothing here touches a backend: :func:`execute` returns an :class:`Outcome`
+that the consumer applies (ack, retry or fail). Every way a message can go
+wrong before or while it runs becomes an outcome with a reason; nothing
+raises out of :func:`execute`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import traceback as tb
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.utils import timezone
+
+from .context import running
+from .exceptions import CommandNotFound, DecodeError, SerializationError
+from .message import Message
+from .registry import registry
+from .serializers import serializers_by_name
+from .signing import sign_result, unsign_result, verify_payload
+from .states import State
+
+@dataclasses.dataclass(slots=True)
+class Outcome:
+    """What became of one run: ``done``, ``failed`` or a retry at ``eta``."""
+
+    state: State
+    result: str | None = None
+    error: str = ""
+    traceback: str = ""
+    eta: datetime | None = None
+
+
+def _serializer(message: Message):
+    try:
+        return serializers_by_name()[message.serializer]
+    except KeyError:
+        raise DecodeError(
+            f"the message was encoded with the serializer {message.serializer!r}, "
+            "which no configured queue uses; consumers refuse it"
+        ) from None
+
+
+def decode_call(message: Message) -> tuple[Any, list[Any], dict[str, Any]]:
+    """Return ``(command, args, kwargs)``; raise ``DecodeError`` or
+    ``CommandNotFound`` with a reason fit for the failed message."""
+    verify_payload(
+        message.id, message.command, message.serializer, message.payload,
+        message.signature,
+    )  # fmt: skip
+    command = registry.get(message.command)
+    args, kwargs = _serializer(message).loads_call(message.payload)
+    try:
+        command.signature.bind(*args, **kwargs)
+    except TypeError as exc:
+        raise DecodeError(
+            f"the stored arguments do not match the signature of {command.name}: {exc}"
+        ) from None
+    return command, args, kwargs
+
+
+def encode_result(message: Message, value: Any) -> str:
+    """Return the signed, serialized form of a command's return value."""
+    return sign_result(message.id, _serializer(message).dumps(value))
+
+
+def decode_result(message: Message) -> Any:
+    """Return the command's return value stored with a done message."""
+    if message.result is None:
+        return None
+    return _serializer(message).loads(unsign_result(message.id, message.result))
+
+
+def describe(exc: BaseException) -> str:
+    """Return ``Type: text`` for an exception, as a failure reason."""
+    return "".join(tb.format_exception_only(type(exc), exc)).strip()
+
+
+def execute(message: Message, now=timezone.now) -> Outcome:
+    """Run ``message`` and return its outcome; never raises ``Exception``."""
+    try:
+        command, args, kwargs = decode_call(message)
+    except (DecodeError, CommandNotFound) as exc:
+        return Outcome(State.FAILED, error=f"cannot run: {exc}")
+    except Exception as exc:
+        return Outcome(State.FAILED, error=f"cannot decode: {describe(exc)}")
+    try:
+        with running(message):
+            value = command.func(*args, **kwargs)
+    except Exception as exc:
+        return _after_error(message, exc, now)
+    try:
+        return Outcome(State.DONE, result=encode_result(message, value))
+    except SerializationError as exc:
+        return Outcome(
+            State.FAILED, error=f"the command ran but its result cannot be stored: {exc}"
+        )
+
+
+def _after_error(message: Message, exc: Exception, now) -> Outcome:
+    error, trace = describe(exc), tb.format_exc()
+    if message.attempts < message.max_attempts:
+        delay = message.options.get("retry_delay") or 0
+        return Outcome(
+            State.SCHEDULED,
+            error=error,
+            traceback=trace,
+            eta=now() + timedelta(seconds=delay),
+        )
+    return Outcome(State.FAILED, error=error, traceback=trace)
+
+
+def run_inline(message: Message) -> Message:
+    """Run a message in this process without a backend (immediate mode)."""
+    message.attempts = message.max_attempts  # one inline attempt, no retry
+    message.state = State.RUNNING
+    outcome = execute(message)
+    message.state = outcome.state
+    message.result = outcome.result
+    message.error = outcome.error
+    message.traceback = outcome.traceback
+    return message
+
+
+__all__ = [
+    "Outcome",
+    "decode_call",
+    "decode_result",
+    "describe",
+    "encode_result",
+    "execute",
+    "run_inline",
+]

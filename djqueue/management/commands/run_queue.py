@@ -1,0 +1,113 @@
+"""``manage.py run_queue``: parse arguments, set up logging, run a Consumer."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management.base import BaseCommand, CommandError, SystemCheckError
+
+from djqueue.conf import settings
+from djqueue.consumer import Consumer
+from djqueue.exceptions import UnknownQueue
+
+#: Exit status for a configuration error (sysexits' EX_CONFIG); systemd units
+#: list it in RestartPreventExitStatus so a bad setting does not restart-loop.
+EXIT_CONFIG = 78
+
+LOG_LEVELS = {0: logging.WARNING, 1: logging.INFO, 2: logging.DEBUG, 3: logging.DEBUG}
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def seconds(text: str) -> float:
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds ≥ 0, not {text}")
+    return value
+
+
+class Command(BaseCommand):
+    help = (
+        "Consume messages from the named queues (all configured queues by "
+        "default) until stopped with SIGTERM or SIGINT."
+    )
+    requires_system_checks = []
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "queues", nargs="*", metavar="QUEUE", help="Queues to consume, in order."
+        )
+        parser.add_argument(
+            "-c", "--concurrency", type=positive_int, default=4,
+            help="Number of worker threads (default: 4).",
+        )  # fmt: skip
+        parser.add_argument(
+            "--burst", action="store_true",
+            help="Run what is ready, then exit instead of waiting for more.",
+        )  # fmt: skip
+        parser.add_argument(
+            "--grace-period", type=seconds, default=30.0,
+            help="Seconds to let running messages finish on SIGTERM before "
+            "releasing them back to their queue (default: 30).",
+        )  # fmt: skip
+        parser.add_argument(
+            "--lease", type=seconds, default=None,
+            help="Seconds a message stays leased between heartbeats "
+            "(default: the QUEUE_LEASE_SECONDS setting).",
+        )  # fmt: skip
+        parser.add_argument(
+            "--worker-id", default=None,
+            help="Name of this consumer in logs and the admin (default: host:pid).",
+        )  # fmt: skip
+
+    def handle(self, *args, **options):
+        configure_logging(options["verbosity"])
+        try:
+            self.check(display_num_errors=False)
+            consumer = Consumer(
+                options["queues"] or None,
+                options["concurrency"],
+                burst=options["burst"],
+                lease_seconds=options["lease"] or settings.QUEUE_LEASE_SECONDS,
+                grace_period=options["grace_period"],
+                worker_id=options["worker_id"],
+            )
+        except (SystemCheckError, ImproperlyConfigured, UnknownQueue) as exc:
+            raise CommandError(str(exc), returncode=EXIT_CONFIG) from exc
+        install_signal_handlers(consumer)
+        consumer.run()
+
+
+def configure_logging(verbosity: int) -> None:
+    """Log to stderr at the chosen verbosity unless LOGGING already does."""
+    logger = logging.getLogger("djqueue")
+    logger.setLevel(LOG_LEVELS.get(verbosity, logging.INFO))
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")
+        )
+        logger.addHandler(handler)
+        logger.propagate = False
+
+
+def install_signal_handlers(consumer: Consumer) -> None:
+    def handle(signum, frame):
+        logging.getLogger("djqueue.consumer").warning(
+            "Received %s: %s",
+            signal.Signals(signum).name,
+            "releasing running messages now" if consumer.stopping else "stopping",
+        )
+        consumer.stop()
+
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)

@@ -1,0 +1,51 @@
+"""The table behind :class:`~djqueue.backends.database.DatabaseQueue`."""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from .states import State
+
+
+class MessageRecord(models.Model):
+    """One message of a database-backed queue, in whatever state it is."""
+
+    id = models.UUIDField(primary_key=True, editable=False)
+    queue = models.CharField(_("queue"), max_length=100)
+    command = models.CharField(_("command"), max_length=255)
+    state = models.CharField(_("state"), max_length=10, choices=State.choices)
+    priority = models.IntegerField(_("priority"), default=0)
+    eta = models.DateTimeField(_("ready at"))
+    enqueued_at = models.DateTimeField(_("enqueued at"))
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    max_attempts = models.PositiveIntegerField(_("maximum attempts"), default=1)
+    serializer = models.CharField(_("serializer"), max_length=32)
+    payload = models.TextField(_("payload"))
+    signature = models.CharField(_("signature"), max_length=128)
+    options = models.JSONField(_("options"), default=dict)
+    lease_token = models.CharField(max_length=32, blank=True, default="")
+    lease_expires_at = models.DateTimeField(_("lease expires at"), null=True)
+    worker = models.CharField(_("worker"), max_length=255, blank=True, default="")
+    started_at = models.DateTimeField(_("started at"), null=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True)
+    result = models.TextField(_("result"), null=True)
+    error = models.TextField(_("error"), blank=True, default="")
+    traceback = models.TextField(_("traceback"), blank=True, default="")
+    expires_at = models.DateTimeField(_("expires at"), null=True)
+
+    class Meta:
+        db_table = "djqueue_message"
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
+        indexes = [
+            # The claim: the next ready message of a queue by priority and eta.
+            models.Index(
+                fields=["queue", "state", "-priority", "eta"], name="djqueue_claim"
+            ),
+            # Promotion of due scheduled messages.
+            models.Index(fields=["state", "eta"], name="djqueue_due"),
+            # Housekeeping of finished messages whose retention ended.
+            models.Index(fields=["expires_at"], name="djqueue_expiry"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.command} ({self.state})"

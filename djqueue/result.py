@@ -1,0 +1,112 @@
+"""The handle a caller gets back from enqueueing a message."""
+
+from __future__ import annotations
+
+from typing import Any, Generic, TypeVar
+
+from .exceptions import CommandFailed, MessageNotFound, ResultTimeout
+from .message import Message
+from .states import FINISHED_STATES, State
+
+R = TypeVar("R")
+_MISSING = object()
+
+
+class Result(Generic[R]):
+    """A message's state and result, fetched from its queue on demand.
+
+    ``status`` and ``ready()`` ask the backend each time; ``get()`` waits for
+    the message to finish and returns the command's return value, or raises
+    ``CommandFailed``. The result is available while it is retained (the
+    command's ``result_ttl``).
+    """
+
+    def __init__(self, message_id: str, queue: str, message: Message | None = None):
+        self.id = message_id
+        self.queue = queue
+        self._message = message
+        self._value: Any = _MISSING
+
+    @property
+    def message(self) -> Message | None:
+        """The stored message as last fetched, or ``None`` if it is gone."""
+        if self._message is None or self._message.state not in FINISHED_STATES:
+            self.refresh()
+        return self._message
+
+    def refresh(self) -> None:
+        """Fetch the message again from its queue."""
+        self._message = self._backend().get(self.id)
+
+    @property
+    def status(self) -> State | None:
+        """The message's state, or ``None`` once it is no longer stored."""
+        message = self.message
+        return None if message is None else message.state
+
+    def ready(self) -> bool:
+        """Whether the message finished (done, failed or cancelled)."""
+        return self.status in FINISHED_STATES
+
+    @property
+    def error(self) -> str:
+        message = self.message
+        return "" if message is None else message.error
+
+    @property
+    def result(self) -> R | None:
+        """The return value if the message is done, else ``None``."""
+        message = self.message
+        if message is None or message.state != State.DONE:
+            return None
+        return self._decode(message)
+
+    def get(self, timeout: float | None = None) -> R:
+        """Wait up to ``timeout`` seconds (``None``: for ever) for the result.
+
+        Raise ``ResultTimeout`` if it is not finished in time,
+        ``CommandFailed`` if it failed or was cancelled, and
+        ``MessageNotFound`` if it is not stored (or no longer: its result
+        expired).
+        """
+        message = self._message
+        if message is None or message.state not in FINISHED_STATES:
+            message = self._message = self._backend().wait(self.id, timeout)
+        if message is None:
+            raise MessageNotFound(
+                f"Queue {self.queue!r} holds no message {self.id}: it never "
+                "existed here, or its result expired."
+            )
+        if message.state == State.DONE:
+            return self._decode(message)
+        if message.state in FINISHED_STATES:
+            raise CommandFailed(self.id, message.error or message.state.label)
+        raise ResultTimeout(f"Message {self.id} is still {message.state}.")
+
+    def _decode(self, message: Message) -> R:
+        if self._value is _MISSING:
+            from .execution import decode_result
+
+            self._value = decode_result(message)
+        return self._value
+
+    def _backend(self):
+        from .queues import get_queue
+
+        return get_queue(self.queue)
+
+    def __repr__(self) -> str:
+        return f"<Result {self.id} queue={self.queue!r}>"
+
+
+class ImmediateResult(Result[R]):
+    """The handle of a message run inline (``QUEUE_IMMEDIATE``); never stored."""
+
+    def refresh(self) -> None:
+        pass
+
+    def get(self, timeout: float | None = None) -> R:
+        message = self._message
+        if message.state == State.DONE:
+            return self._decode(message)
+        raise CommandFailed(self.id, message.error)

@@ -1,0 +1,70 @@
+"""The serializer interface."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ..exceptions import SerializationError
+
+
+class BaseSerializer:
+    """Encode a call's arguments and a result as text, and decode them.
+
+    ``name`` is stored with every message and must never change for a given
+    format. ``loads`` is only ever called on text whose signature verified.
+    """
+
+    #: The short name stored with each message.
+    name: str = ""
+    #: Whether decoding can run code (pickle can); such serializers are
+    #: accepted by consumers only where a queue is configured to use them.
+    decoding_runs_code = False
+
+    def dumps(self, value: Any) -> str:
+        raise NotImplementedError("Subclasses of BaseSerializer must implement dumps().")
+
+    def loads(self, text: str) -> Any:
+        raise NotImplementedError("Subclasses of BaseSerializer must implement loads().")
+
+    def dumps_call(
+        self,
+        args: Sequence[Any],
+        kwargs: Mapping[str, Any],
+        command: str,
+        names: Sequence[str] = (),
+    ) -> str:
+        """Encode ``[args, kwargs]``; name the argument that cannot be encoded.
+
+        ``names`` are the parameter names of the positional arguments, used
+        only to word the error.
+        """
+        try:
+            return self.dumps([list(args), dict(kwargs)])
+        except SerializationError as exc:
+            raise SerializationError(
+                f"Cannot enqueue {command}: {self._culprit(args, kwargs, names)} {exc} "
+                "Pass a value this serializer supports (or a model instance, "
+                "which is sent by reference), or change QUEUE_SERIALIZER."
+            ) from exc
+
+    def loads_call(self, text: str) -> tuple[list[Any], dict[str, Any]]:
+        """Decode what ``dumps_call`` produced into ``(args, kwargs)``."""
+        args, kwargs = self.loads(text)
+        return args, kwargs
+
+    def _culprit(
+        self, args: Sequence[Any], kwargs: Mapping[str, Any], names: Sequence[str]
+    ) -> str:
+        for index, value in enumerate(args):
+            try:
+                self.dumps(value)
+            except SerializationError:
+                name = f"{names[index]!r}" if index < len(names) else f"{index}"
+                return f"argument {name} ({type(value).__name__}):"
+        for key, value in kwargs.items():
+            try:
+                self.dumps(value)
+            except SerializationError:
+                return f"keyword argument {key!r} ({type(value).__name__}):"
+        return "an argument:"

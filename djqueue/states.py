@@ -1,0 +1,27 @@
+"""The states a message moves through.
+
+``scheduled`` (eta in the future) → ``queued`` (ready) → ``running`` (leased to
+one worker) → ``done`` (kept while its result is retained) or ``failed`` (the
+dead letter), or back to ``queued``/``scheduled`` (retry, lease expiry,
+released at shutdown). ``cancelled`` is reachable from ``queued`` and
+``scheduled`` only.
+"""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class State(models.TextChoices):
+    SCHEDULED = "scheduled", _("Scheduled")
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Failed")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+#: States a message can still leave on its own.
+PENDING_STATES = frozenset({State.SCHEDULED, State.QUEUED, State.RUNNING})
+
+#: States a message never leaves except by an operator's action or expiry.
+FINISHED_STATES = frozenset({State.DONE, State.FAILED, State.CANCELLED})

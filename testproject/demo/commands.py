@@ -1,0 +1,51 @@
+"""The demo commands, found by djqueue's autodiscovery."""
+
+import os
+import time
+from decimal import Decimal
+
+from djqueue import current_message, queue_command
+
+from .models import Report, Run
+
+
+@queue_command
+def add(a, b):
+    """Return the sum of two numbers."""
+    return a + b
+
+
+@queue_command(priority=5, result_ttl=3600)
+def churn_data(report: Report, factor: Decimal = Decimal("1.5")):
+    """The classic djutils.queue example: work on a fresh model instance."""
+    report.churned = int(report.words * factor)
+    report.save(update_fields=["churned"])
+    return {"report": report.pk, "churned": report.churned}
+
+
+@queue_command
+def fail(reason="on purpose"):
+    raise ValueError(reason)
+
+
+@queue_command(retries=2)
+def flaky(label):
+    """Fail on the first two attempts, succeed on the third."""
+    message = current_message()
+    if message.attempts < 3:
+        raise RuntimeError(f"{label}: attempt {message.attempts} fails")
+    return message.attempts
+
+
+@queue_command
+def record_run(label="", seconds=0.0):
+    """Record this run (by message id and attempt), sleeping first and after."""
+    message = current_message()
+    run = Run.objects.create(
+        message_id=message.id, attempt=message.attempts, pid=os.getpid(), label=label
+    )
+    if seconds:
+        time.sleep(seconds)
+    run.finished = True
+    run.save(update_fields=["finished"])
+    return run.pk

@@ -1,0 +1,102 @@
+"""Settings of the demo and test project.
+
+The environment chooses the parts: ``DJQUEUE_DB`` is ``sqlite`` (default),
+``postgres`` or ``mysql``; ``DJQUEUE_DB_NAME`` overrides the database name (the
+tests use it to point ``run_queue`` processes at the test database);
+``DJQUEUE_BACKEND`` is ``database`` (default) or ``redis``;
+``DJQUEUE_LEASE`` sets the lease in seconds.
+"""
+
+import os
+import tempfile
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+
+SECRET_KEY = os.environ.get("DJQUEUE_SECRET_KEY", "djqueue-testproject-not-secret")
+SECRET_KEY_FALLBACKS = ["djqueue-testproject-previous-key"]
+DEBUG = True
+ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
+USE_TZ = True
+TIME_ZONE = "UTC"
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "djqueue",
+    "testproject.demo",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+]
+
+ROOT_URLCONF = "testproject.urls"
+STATIC_URL = "static/"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+
+def _database(kind: str) -> dict:
+    name = os.environ.get("DJQUEUE_DB_NAME")
+    if kind == "postgres":
+        return {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": name or "test",
+            "HOST": os.environ.get("DJQUEUE_PG_HOST", "127.0.0.1"),
+            "PORT": os.environ.get("DJQUEUE_PG_PORT", "5432"),
+            "USER": os.environ.get("DJQUEUE_PG_USER", "postgres"),
+            "PASSWORD": os.environ.get("DJQUEUE_PG_PASSWORD", ""),
+        }
+    if kind == "mysql":
+        return {
+            "ENGINE": "django.db.backends.mysql",
+            "NAME": name or "test",
+            "HOST": os.environ.get("DJQUEUE_MYSQL_HOST", "127.0.0.1"),
+            "PORT": os.environ.get("DJQUEUE_MYSQL_PORT", "3306"),
+            "USER": os.environ.get("DJQUEUE_MYSQL_USER", "root"),
+            "PASSWORD": os.environ.get("DJQUEUE_MYSQL_PASSWORD", ""),
+            "OPTIONS": {"charset": "utf8mb4"},
+        }
+    # A file, never memory, so run_queue processes share it with the tests.
+    test_name = Path(tempfile.gettempdir()) / f"djqueue-test-{os.getpid()}.sqlite3"
+    return {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": name or BASE_DIR / "db.sqlite3",
+        "OPTIONS": {
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 30,
+        },
+        "TEST": {"NAME": str(test_name)},
+    }
+
+
+DATABASES = {"default": _database(os.environ.get("DJQUEUE_DB", "sqlite"))}
+
+if os.environ.get("DJQUEUE_BACKEND", "database") == "redis":
+    QUEUE_BACKEND = "djqueue.backends.redis.RedisQueue"
+    QUEUE_CONNECTION = os.environ.get("DJQUEUE_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+QUEUE_LEASE_SECONDS = float(os.environ.get("DJQUEUE_LEASE", "30"))
