@@ -42,6 +42,14 @@ def _check_numbers() -> list[checks.CheckMessage]:
                     id="djqueue.E005",
                 )
             )
+    redeliveries = settings.QUEUE_REDELIVERIES
+    if isinstance(redeliveries, bool) or not isinstance(redeliveries, int) or redeliveries < 0:
+        errors.append(
+            checks.Error(
+                f"QUEUE_REDELIVERIES must be an integer ≥ 0, not {redeliveries!r}.",
+                id="djqueue.E005",
+            )
+        )
     if settings.QUEUE_LEASE_SECONDS == 0:
         errors.append(
             checks.Error(

@@ -33,6 +33,9 @@ DEFAULTS: dict[str, Any] = {
     "QUEUE_FAILED_TTL": 30 * 24 * 60 * 60,
     # Seconds a worker holds a message before another may take it over.
     "QUEUE_LEASE_SECONDS": 30,
+    # Times a message whose worker was lost is delivered again, at least; a
+    # command's own retries raise it.
+    "QUEUE_REDELIVERIES": 2,
 }
 
 QUEUE_KEYS = frozenset({"BACKEND", "CONNECTION", "OPTIONS", "SERIALIZER"})

@@ -163,6 +163,8 @@ def queue_command(func=None, /, *, name=None, **options):
     name is ``module.qualname`` unless ``name`` is given; it must be unique.
     """
 
+    command_options = CommandOptions(**options)
+
     def decorate(function: Callable[P, R]) -> QueueCommand[P, R]:
         if not callable(function):
             raise TypeError("@queue_command decorates functions.")
@@ -173,7 +175,7 @@ def queue_command(func=None, /, *, name=None, **options):
                 "cannot find it by name: define it at module level or pass "
                 "name=... and make sure it is registered in every process."
             )
-        command = QueueCommand(function, command_name, CommandOptions(**options))
+        command = QueueCommand(function, command_name, command_options)
         registry.register(command)
         return command
 

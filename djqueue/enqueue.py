@@ -51,8 +51,9 @@ def build_message(command: QueueCommand, args: tuple, kwargs: dict) -> Message:
         eta=eta,
         enqueued_at=now,
         priority=options.priority,
-        max_attempts=options.retries + 1,
+        max_attempts=max(options.retries, settings.QUEUE_REDELIVERIES) + 1,
         options={
+            "retries": options.retries,
             "result_ttl": result_ttl if options.result_ttl is None else options.result_ttl,
             "retry_delay": options.retry_delay,
             "timeout": options.timeout,

@@ -102,7 +102,8 @@ def execute(message: Message, now=timezone.now) -> Outcome:
 
 def _after_error(message: Message, exc: Exception, now) -> Outcome:
     error, trace = describe(exc), tb.format_exc()
-    if message.attempts < message.max_attempts:
+    retries = message.options.get("retries", message.max_attempts - 1)
+    if message.attempts <= retries and message.attempts < message.max_attempts:
         delay = message.options.get("retry_delay") or 0
         return Outcome(
             State.SCHEDULED,
@@ -115,7 +116,8 @@ def _after_error(message: Message, exc: Exception, now) -> Outcome:
 
 def run_inline(message: Message) -> Message:
     """Run a message in this process without a backend (immediate mode)."""
-    message.attempts = message.max_attempts  # one inline attempt, no retry
+    message.options = {**message.options, "retries": 0}  # one inline attempt
+    message.attempts = 1
     message.state = State.RUNNING
     outcome = execute(message)
     message.state = outcome.state

@@ -49,3 +49,18 @@ def record_run(label="", seconds=0.0):
     run.finished = True
     run.save(update_fields=["finished"])
     return run.pk
+
+
+@queue_command
+def slow_once(label="", seconds=30.0):
+    """Record this run; sleep only on the first attempt (to be killed in)."""
+    message = current_message()
+    Run.objects.create(
+        message_id=message.id, attempt=message.attempts, pid=os.getpid(), label=label
+    )
+    if message.attempts == 1:
+        time.sleep(seconds)
+    Run.objects.filter(message_id=message.id, attempt=message.attempts).update(
+        finished=True
+    )
+    return message.attempts

@@ -1,0 +1,49 @@
+"""Messages built directly, for tests that talk to backends."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.utils import timezone
+
+from djqueue.message import Message, new_message_id
+from djqueue.serializers import load_serializer
+from djqueue.signing import sign_payload
+
+
+def make_message(
+    command: str = "tests.command",
+    args: tuple = (),
+    kwargs: dict | None = None,
+    *,
+    queue: str = "default",
+    priority: int = 0,
+    eta: datetime | None = None,
+    enqueued_at: datetime | None = None,
+    max_attempts: int = 3,
+    options: dict | None = None,
+    payload: str | None = None,
+    signature: str | None = None,
+    serializer: str = "json",
+    message_id: str | None = None,
+) -> Message:
+    """Return a signed message, with any part overridable to make bad ones."""
+    message_id = message_id or new_message_id()
+    if payload is None:
+        payload = load_serializer(serializer).dumps([list(args), kwargs or {}])
+    if signature is None:
+        signature = sign_payload(message_id, command, serializer, payload)
+    now = timezone.now()
+    return Message(
+        id=message_id,
+        command=command,
+        queue=queue,
+        payload=payload,
+        signature=signature,
+        serializer=serializer,
+        eta=eta or now,
+        enqueued_at=enqueued_at or now,
+        priority=priority,
+        max_attempts=max_attempts,
+        options={"result_ttl": 60, "retries": 0, **(options or {})},
+    )

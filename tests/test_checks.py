@@ -1,0 +1,74 @@
+"""System checks report wrong settings with a hint."""
+
+import pytest
+from django.core import checks
+from django.test import override_settings
+
+from djqueue.checks import check_settings
+from djqueue.conf import queue_configs
+
+
+def ids(messages):
+    return [message.id for message in messages]
+
+
+def test_default_configuration_passes():
+    assert check_settings() == []
+    assert list(queue_configs()) == ["default"]
+
+
+@override_settings(QUEUE_BACKEND="djqueue.backends.nope.Nope")
+def test_backend_that_cannot_be_imported():
+    errors = check_settings()
+    assert ids(errors) == ["djqueue.E002"]
+    assert "djqueue.backends.nope.Nope" in errors[0].msg
+
+
+@override_settings(QUEUE_BACKEND="djqueue.conf.QueueConfig")
+def test_backend_that_is_not_a_queue():
+    assert ids(check_settings()) == ["djqueue.E002"]
+
+
+@override_settings(QUEUES={"default": {"BACKEND": "djqueue.backends.database.DatabaseQueue", "LOCATION": "x"}})
+def test_unknown_queue_key():
+    errors = check_settings()
+    assert ids(errors) == ["djqueue.E001"]
+    assert "LOCATION" in errors[0].msg
+
+
+@override_settings(QUEUES=["default"])
+def test_queues_must_be_a_dict():
+    assert ids(check_settings()) == ["djqueue.E001"]
+
+
+@override_settings(QUEUES={"default": {"CONNECTION": "replica"}})
+def test_database_alias_must_exist():
+    errors = check_settings()
+    assert ids(errors) == ["djqueue.E010"]
+    assert errors[0].hint
+
+
+@override_settings(QUEUES={"default": {}, "other": {"SERIALIZER": "no.such.Serializer"}})
+def test_serializer_that_cannot_be_imported():
+    assert ids(check_settings()) == ["djqueue.E003"]
+
+
+@override_settings(QUEUES={"emails": {}})
+def test_commands_on_a_queue_that_is_not_configured():
+    errors = check_settings()
+    assert set(ids(errors)) == {"djqueue.E004"}
+    assert any("testproject.demo.commands.add" in e.msg for e in errors)
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [("QUEUE_RESULT_TTL", -1), ("QUEUE_LEASE_SECONDS", 0), ("QUEUE_FAILED_TTL", "long"), ("QUEUE_REDELIVERIES", 1.5)],
+)
+def test_numbers_must_make_sense(setting, value):
+    with override_settings(**{setting: value}):
+        assert "djqueue.E005" in ids(check_settings())
+
+
+def test_checks_run_with_manage_py_check():
+    with override_settings(QUEUE_BACKEND="nope"):
+        assert "djqueue.E002" in ids(checks.run_checks(tags=["djqueue"]))

@@ -1,0 +1,174 @@
+"""@queue_command, the registry, enqueueing and the result handle."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import transaction
+from django.test import override_settings
+from django.utils import timezone
+
+from djqueue import (
+    CommandFailed,
+    MessageNotFound,
+    ResultTimeout,
+    SerializationError,
+    State,
+    UnknownQueue,
+    get_queue,
+    queue_command,
+    registry,
+)
+from djqueue.exceptions import CommandNotFound, DuplicateCommand
+from testproject.demo import commands
+from testproject.demo.models import Report
+
+pytestmark = pytest.mark.django_db
+
+
+def test_autodiscovery_registered_the_demo_commands():
+    assert "testproject.demo.commands.add" in registry
+    assert registry.get("testproject.demo.commands.add") is commands.add
+
+
+def test_calling_a_command_enqueues_and_returns_a_handle():
+    result = commands.add(2, 3)
+
+    assert result.status == State.QUEUED
+    assert not result.ready()
+    message = get_queue().get(result.id)
+    assert message.command == "testproject.demo.commands.add"
+    assert message.priority == 0
+    assert message.options["result_ttl"] == 24 * 60 * 60
+
+
+def test_call_local_runs_in_process():
+    assert commands.add.call_local(2, 3) == 5
+    assert len(get_queue()) == 0
+
+
+def test_decorator_options_and_per_call_overrides():
+    report = Report.objects.create(title="t")
+    assert commands.churn_data.options.priority == 5
+
+    result = commands.churn_data.using(priority=9, delay=60)(report)
+
+    message = get_queue().get(result.id)
+    assert message.priority == 9
+    assert message.state == State.SCHEDULED
+    assert message.eta > timezone.now() + timedelta(seconds=50)
+    assert message.options["result_ttl"] == 3600
+    assert commands.churn_data.options.priority == 5
+
+
+def test_naive_eta_is_read_in_the_current_time_zone():
+    naive = (timezone.now() + timedelta(hours=1)).replace(tzinfo=None)
+    message = get_queue().get(commands.add.using(eta=naive)(1, 1).id)
+    assert timezone.is_aware(message.eta)
+
+
+def test_a_call_that_does_not_match_the_signature_raises_and_writes_nothing():
+    with pytest.raises(TypeError, match="Cannot enqueue testproject.demo.commands.add"):
+        commands.add(1, 2, 3)
+    assert len(get_queue()) == 0
+
+
+def test_an_unserializable_argument_raises_and_writes_nothing():
+    with pytest.raises(SerializationError, match="argument 'b' \\(object\\)"):
+        commands.add(1, object())
+    assert len(get_queue()) == 0
+
+
+def test_an_unknown_queue_raises_and_writes_nothing():
+    with pytest.raises(UnknownQueue, match="No queue is named 'nowhere'"):
+        commands.add.using(queue="nowhere")(1, 2)
+    assert sum(get_queue().counts().values()) == 0
+
+
+def test_bad_options_are_refused_at_decoration():
+    with pytest.raises(TypeError, match="priority must be an integer"):
+        queue_command(priority="high")(lambda: None)
+    with pytest.raises(ValueError, match="retries must be at least 0"):
+        queue_command(name="x.y", retries=-1)(lambda: None)
+
+
+def test_nested_functions_need_an_explicit_name():
+    def inner():
+        pass
+
+    with pytest.raises(TypeError, match="defined inside a function"):
+        queue_command(inner)
+
+
+def test_two_functions_under_one_name_is_an_error_naming_both():
+    def first():
+        pass
+
+    def second():
+        pass
+
+    queue_command(name="tests.clash")(first)
+    try:
+        with pytest.raises(DuplicateCommand) as caught:
+            queue_command(name="tests.clash")(second)
+        assert "first" in str(caught.value)
+        assert "second" in str(caught.value)
+    finally:
+        registry.unregister("tests.clash")
+
+
+def test_registry_lookup_of_an_unknown_name_explains():
+    with pytest.raises(CommandNotFound, match="INSTALLED_APPS"):
+        registry.get("no.such.command")
+
+
+def test_map_enqueues_in_bulk():
+    results = commands.add.map([(1, 2), {"a": 3, "b": 4}])
+    assert len(results) == 2
+    assert len(get_queue()) == 2
+
+
+def test_map_checks_every_call_before_writing_any():
+    with pytest.raises(TypeError):
+        commands.add.map([(1, 2), (1,)])
+    assert len(get_queue()) == 0
+
+
+def test_enqueue_in_a_rolled_back_transaction_leaves_nothing():
+    with pytest.raises(RuntimeError), transaction.atomic():
+        result = commands.add(1, 2)
+        assert get_queue().get(result.id) is not None
+        raise RuntimeError("roll back")
+    assert get_queue().get(result.id) is None
+    assert len(get_queue()) == 0
+
+
+def test_result_get_times_out_while_pending():
+    result = commands.add(1, 2)
+    with pytest.raises(ResultTimeout, match="still queued"):
+        result.get(timeout=0.05)
+
+
+def test_result_get_of_an_unknown_message():
+    from djqueue import Result
+
+    with pytest.raises(MessageNotFound):
+        Result("00000000-0000-0000-0000-000000000000", "default").get(timeout=0)
+
+
+@override_settings(QUEUE_IMMEDIATE=True)
+def test_immediate_mode_runs_inline_through_the_serializer():
+    report = Report.objects.create(title="t", words=10)
+    result = commands.churn_data(report)
+    assert result.ready()
+    assert result.get() == {"report": report.pk, "churned": 15}
+    assert len(get_queue()) == 0
+    with pytest.raises(SerializationError):
+        commands.add(1, object())
+
+
+@override_settings(QUEUE_IMMEDIATE=True)
+def test_immediate_mode_reports_failures_on_get():
+    result = commands.fail("inline")
+    assert result.status == State.FAILED
+    with pytest.raises(CommandFailed, match="ValueError: inline"):
+        result.get()

@@ -1,0 +1,138 @@
+"""The consumer, run in this process against the configured database."""
+
+import threading
+import time
+
+import pytest
+
+from djqueue import State, get_queue
+from djqueue.consumer import Consumer
+from djqueue.signing import sign_payload
+from testproject.demo import commands
+from testproject.demo.models import Report, Run
+
+from .factories import make_message
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ADD = "testproject.demo.commands.add"
+
+
+def drain(**options):
+    consumer = Consumer(["default"], options.pop("concurrency", 2), burst=True, **options)
+    consumer.run()
+    return consumer
+
+
+def test_burst_runs_everything_ready_and_keeps_results():
+    report = Report.objects.create(title="r", words=4)
+    results = [commands.add(i, i) for i in range(10)] + [commands.churn_data(report)]
+
+    consumer = drain()
+
+    assert consumer.processed == 11
+    assert [r.get(timeout=0) for r in results[:10]] == [2 * i for i in range(10)]
+    assert results[10].get(timeout=0) == {"report": report.pk, "churned": 6}
+    report.refresh_from_db()
+    assert report.churned == 6
+    assert get_queue().counts()[State.DONE] == 11
+
+
+def test_one_worker_runs_in_priority_order():
+    labels = [(f"p{p}-{i}", p) for i in range(3) for p in (0, 5, -2)]
+    for label, priority in labels:
+        commands.record_run.using(priority=priority)(label)
+
+    drain(concurrency=1)
+
+    ran = list(Run.objects.order_by("id").values_list("label", flat=True))
+    assert ran == [label for label, _ in sorted(labels, key=lambda lp: -lp[1])]
+
+
+def test_failures_retry_then_land_in_failed_with_traceback():
+    flaky, failing = commands.flaky("f"), commands.fail("boom")
+
+    drain()
+
+    assert flaky.get(timeout=0) == 3
+    assert failing.status == State.FAILED
+    message = failing.message
+    assert message.error == "ValueError: boom"
+    assert 'raise ValueError(reason)' in message.traceback
+    assert message.attempts == 1
+
+
+def _signed(command, payload, serializer="json"):
+    message = make_message(command, payload=payload, serializer=serializer)
+    message.signature = sign_payload(message.id, command, serializer, payload)
+    return message
+
+
+def test_bad_input_fails_with_a_reason_and_the_consumer_goes_on():
+    queue = get_queue()
+    report = Report.objects.create(title="soon gone")
+    gone = commands.churn_data(report)
+    report.delete()
+    tampered = make_message(ADD, args=(1, 2))
+    tampered.payload = '[[100,200],{}]'
+    bad = {
+        "unknown command": make_message("nobody.registered.this", args=(1,)),
+        "tampered": tampered,
+        "not json": _signed(ADD, "{{{"),
+        "wrong arity": _signed(ADD, "[[1,2,3],{}]"),
+        "pickle not enabled": _signed(ADD, "gASVBAAAAAAAAABLAS4=", serializer="pickle"),
+    }
+    for message in bad.values():
+        queue.write(message)
+    good = commands.add(20, 22)
+
+    drain(concurrency=1)
+
+    reasons = {name: queue.get(m.id).error for name, m in bad.items()}
+    assert all(queue.get(m.id).state == State.FAILED for m in bad.values())
+    assert "no command is registered as 'nobody.registered.this'" in reasons["unknown command"]
+    assert "signature does not match" in reasons["tampered"]
+    assert "not valid JSON" in reasons["not json"]
+    assert "do not match the signature" in reasons["wrong arity"]
+    assert "serializer 'pickle'" in reasons["pickle not enabled"]
+    assert gone.status == State.FAILED
+    assert "no longer exists" in gone.error
+    assert good.get(timeout=0) == 42
+
+
+def test_stop_lets_running_messages_finish():
+    result = commands.record_run("graceful", seconds=0.5)
+    consumer = Consumer(["default"], 1, grace_period=10)
+    thread = threading.Thread(target=consumer.run)
+    thread.start()
+    _wait_for(lambda: Run.objects.filter(label="graceful").exists())
+
+    consumer.stop()
+    thread.join(timeout=10)
+
+    assert not thread.is_alive()
+    assert result.get(timeout=0) is not None
+    assert Run.objects.get(label="graceful").finished
+
+
+def test_stop_past_the_grace_period_releases_without_counting_the_attempt():
+    result = commands.record_run("released", seconds=3)
+    consumer = Consumer(["default"], 1, grace_period=0.2)
+    thread = threading.Thread(target=consumer.run)
+    thread.start()
+    _wait_for(lambda: Run.objects.filter(label="released").exists())
+
+    consumer.stop()
+    thread.join(timeout=10)
+
+    assert not thread.is_alive()
+    message = get_queue().get(result.id)
+    assert message.state == State.QUEUED
+    assert message.attempts == 0
+
+
+def _wait_for(predicate, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.02)

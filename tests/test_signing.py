@@ -1,0 +1,41 @@
+"""Payload and result signatures, and key rotation."""
+
+import pytest
+from django.test import override_settings
+
+from djqueue.exceptions import SignatureMismatch
+from djqueue.signing import sign_payload, sign_result, unsign_result, verify_payload
+
+PARTS = ("id-1", "app.commands.job", "json", "[[1],{}]")
+
+
+def test_a_signed_payload_verifies():
+    verify_payload(*PARTS, sign_payload(*PARTS))
+
+
+@pytest.mark.parametrize("index", range(4))
+def test_changing_any_signed_part_breaks_the_signature(index):
+    signature = sign_payload(*PARTS)
+    changed = list(PARTS)
+    changed[index] += "x"
+    with pytest.raises(SignatureMismatch, match="does not match"):
+        verify_payload(*changed, signature)
+
+
+def test_payloads_signed_with_a_fallback_key_still_verify():
+    with override_settings(SECRET_KEY="old-key-" + "x" * 40):
+        signature = sign_payload(*PARTS)
+    with override_settings(SECRET_KEY="new-key-" + "y" * 40, SECRET_KEY_FALLBACKS=["old-key-" + "x" * 40]):
+        verify_payload(*PARTS, signature)
+    with override_settings(SECRET_KEY="new-key-" + "y" * 40, SECRET_KEY_FALLBACKS=[]):
+        with pytest.raises(SignatureMismatch):
+            verify_payload(*PARTS, signature)
+
+
+def test_results_are_bound_to_their_message():
+    signed = sign_result("id-1", '{"a":1}')
+    assert unsign_result("id-1", signed) == '{"a":1}'
+    with pytest.raises(SignatureMismatch):
+        unsign_result("id-2", signed)
+    with pytest.raises(SignatureMismatch):
+        unsign_result("id-1", signed.replace("1", "2", 1))
