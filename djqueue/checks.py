@@ -43,7 +43,11 @@ def _check_numbers() -> list[checks.CheckMessage]:
                 )
             )
     redeliveries = settings.QUEUE_REDELIVERIES
-    if isinstance(redeliveries, bool) or not isinstance(redeliveries, int) or redeliveries < 0:
+    if (
+        isinstance(redeliveries, bool)
+        or not isinstance(redeliveries, int)
+        or redeliveries < 0
+    ):
         errors.append(
             checks.Error(
                 f"QUEUE_REDELIVERIES must be an integer ≥ 0, not {redeliveries!r}.",
@@ -54,7 +58,8 @@ def _check_numbers() -> list[checks.CheckMessage]:
         errors.append(
             checks.Error(
                 "QUEUE_LEASE_SECONDS must be positive.",
-                hint="Use a few times the longest pause you expect in a worker; 30 is the default.",
+                hint="Use a few times the longest pause you expect in a worker; "
+                "30 is the default.",
                 id="djqueue.E005",
             )
         )

@@ -119,7 +119,9 @@ class Consumer:
             self._loop()
         finally:
             self._shutdown()
-        logger.info("Consumer %s stopped after %d message(s)", self.worker_id, self.processed)
+        logger.info(
+            "Consumer %s stopped after %d message(s)", self.worker_id, self.processed
+        )
 
     # -- The main loop -----------------------------------------------------------
 
@@ -131,12 +133,15 @@ class Consumer:
             if free <= 0:
                 self._wait(self.heartbeat_interval)
                 continue
+            # Sampled before claiming: a worker may requeue a retry and leave
+            # _inflight while the claim runs, and burst must not exit on it.
+            nothing_in_flight = not self._inflight
             claimed = self._claim(free)
             if claimed is None:
                 self._wait(idle.next())
             elif claimed:
                 idle.reset()
-            elif self.burst and not self._inflight:
+            elif self.burst and nothing_in_flight:
                 if not self._guarded("promote", self._promote_all):
                     return
             else:
@@ -148,7 +153,9 @@ class Consumer:
         claimed = 0
         for queue in self.queues:
             try:
-                messages = queue.claim(self.worker_id, self.lease_seconds, limit - claimed)
+                messages = queue.claim(
+                    self.worker_id, self.lease_seconds, limit - claimed
+                )
             except Exception:
                 logger.exception("Cannot claim from queue %r; will retry", queue.name)
                 close_old_connections()
@@ -258,9 +265,13 @@ class Consumer:
         for attempt in range(1, RECORD_ATTEMPTS + 1):
             try:
                 if outcome.state == State.DONE:
-                    kept = queue.ack(message, outcome.result, message.options.get("result_ttl", 0))
+                    kept = queue.ack(
+                        message, outcome.result, message.options.get("result_ttl", 0)
+                    )
                 elif outcome.state == State.SCHEDULED:
-                    kept = queue.retry_later(message, outcome.eta, outcome.error, outcome.traceback)
+                    kept = queue.retry_later(
+                        message, outcome.eta, outcome.error, outcome.traceback
+                    )
                 else:
                     kept = queue.fail(message, outcome.error, outcome.traceback)
             except Exception:

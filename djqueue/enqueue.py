@@ -54,7 +54,9 @@ def build_message(command: QueueCommand, args: tuple, kwargs: dict) -> Message:
         max_attempts=max(options.retries, settings.QUEUE_REDELIVERIES) + 1,
         options={
             "retries": options.retries,
-            "result_ttl": result_ttl if options.result_ttl is None else options.result_ttl,
+            "result_ttl": result_ttl
+            if options.result_ttl is None
+            else options.result_ttl,
             "retry_delay": options.retry_delay,
             "timeout": options.timeout,
         },

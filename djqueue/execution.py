@@ -23,6 +23,7 @@ from .serializers import serializers_by_name
 from .signing import sign_result, unsign_result, verify_payload
 from .states import State
 
+
 @dataclasses.dataclass(slots=True)
 class Outcome:
     """What became of one run: ``done``, ``failed`` or a retry at ``eta``."""
@@ -96,7 +97,8 @@ def execute(message: Message, now=timezone.now) -> Outcome:
         return Outcome(State.DONE, result=encode_result(message, value))
     except SerializationError as exc:
         return Outcome(
-            State.FAILED, error=f"the command ran but its result cannot be stored: {exc}"
+            State.FAILED,
+            error=f"the command ran but its result cannot be stored: {exc}",
         )
 
 

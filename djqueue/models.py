@@ -27,7 +27,8 @@ class MessageRecord(models.Model):
     worker = models.CharField(_("worker"), max_length=255, blank=True, default="")
     started_at = models.DateTimeField(_("started at"), null=True)
     finished_at = models.DateTimeField(_("finished at"), null=True)
-    result = models.TextField(_("result"), null=True)
+    # None means no result is kept; a kept result is never empty (it is signed).
+    result = models.TextField(_("result"), null=True)  # noqa: DJ001
     error = models.TextField(_("error"), blank=True, default="")
     traceback = models.TextField(_("traceback"), blank=True, default="")
     expires_at = models.DateTimeField(_("expires at"), null=True)

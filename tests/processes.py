@@ -44,8 +44,9 @@ class ConsumerProcess:
         try:
             return self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
+            log = self.log()
             raise AssertionError(
-                f"run_queue (pid {self.pid}) still running after {timeout}s:\n{self.log()}"
+                f"run_queue (pid {self.pid}) still running after {timeout}s:\n{log}"
             ) from None
 
     def stop(self) -> None:
@@ -62,14 +63,20 @@ class ConsumerProcess:
         return self.log_path.read_text(errors="replace")
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float, what: str, *procs) -> None:
+def wait_until(
+    predicate: Callable[[], bool], timeout: float, what: str, *procs
+) -> None:
     """Poll ``predicate`` until it holds; fail after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while not predicate():
         for proc in procs:
             if proc.process.poll() is not None:
-                raise AssertionError(f"run_queue exited early while waiting for {what}:\n{proc.log()}")
+                raise AssertionError(
+                    f"run_queue exited early while waiting for {what}:\n{proc.log()}"
+                )
         if time.monotonic() > deadline:
             logs = "\n".join(proc.log()[-3000:] for proc in procs)
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}\n{logs}")
+            raise AssertionError(
+                f"timed out after {timeout}s waiting for {what}\n{logs}"
+            )
         time.sleep(0.05)

@@ -29,7 +29,14 @@ def test_backend_that_is_not_a_queue():
     assert ids(check_settings()) == ["djqueue.E002"]
 
 
-@override_settings(QUEUES={"default": {"BACKEND": "djqueue.backends.database.DatabaseQueue", "LOCATION": "x"}})
+@override_settings(
+    QUEUES={
+        "default": {
+            "BACKEND": "djqueue.backends.database.DatabaseQueue",
+            "LOCATION": "x",
+        }
+    }
+)
 def test_unknown_queue_key():
     errors = check_settings()
     assert ids(errors) == ["djqueue.E001"]
@@ -48,7 +55,9 @@ def test_database_alias_must_exist():
     assert errors[0].hint
 
 
-@override_settings(QUEUES={"default": {}, "other": {"SERIALIZER": "no.such.Serializer"}})
+@override_settings(
+    QUEUES={"default": {}, "other": {"SERIALIZER": "no.such.Serializer"}}
+)
 def test_serializer_that_cannot_be_imported():
     assert ids(check_settings()) == ["djqueue.E003"]
 
@@ -62,7 +71,12 @@ def test_commands_on_a_queue_that_is_not_configured():
 
 @pytest.mark.parametrize(
     ("setting", "value"),
-    [("QUEUE_RESULT_TTL", -1), ("QUEUE_LEASE_SECONDS", 0), ("QUEUE_FAILED_TTL", "long"), ("QUEUE_REDELIVERIES", 1.5)],
+    [
+        ("QUEUE_RESULT_TTL", -1),
+        ("QUEUE_LEASE_SECONDS", 0),
+        ("QUEUE_FAILED_TTL", "long"),
+        ("QUEUE_REDELIVERIES", 1.5),
+    ],
 )
 def test_numbers_must_make_sense(setting, value):
     with override_settings(**{setting: value}):

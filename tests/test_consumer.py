@@ -19,7 +19,9 @@ ADD = "testproject.demo.commands.add"
 
 
 def drain(**options):
-    consumer = Consumer(["default"], options.pop("concurrency", 2), burst=True, **options)
+    consumer = Consumer(
+        ["default"], options.pop("concurrency", 2), burst=True, **options
+    )
     consumer.run()
     return consumer
 
@@ -58,7 +60,7 @@ def test_failures_retry_then_land_in_failed_with_traceback():
     assert failing.status == State.FAILED
     message = failing.message
     assert message.error == "ValueError: boom"
-    assert 'raise ValueError(reason)' in message.traceback
+    assert "raise ValueError(reason)" in message.traceback
     assert message.attempts == 1
 
 
@@ -74,7 +76,7 @@ def test_bad_input_fails_with_a_reason_and_the_consumer_goes_on():
     gone = commands.churn_data(report)
     report.delete()
     tampered = make_message(ADD, args=(1, 2))
-    tampered.payload = '[[100,200],{}]'
+    tampered.payload = "[[100,200],{}]"
     bad = {
         "unknown command": make_message("nobody.registered.this", args=(1,)),
         "tampered": tampered,
@@ -90,7 +92,10 @@ def test_bad_input_fails_with_a_reason_and_the_consumer_goes_on():
 
     reasons = {name: queue.get(m.id).error for name, m in bad.items()}
     assert all(queue.get(m.id).state == State.FAILED for m in bad.values())
-    assert "no command is registered as 'nobody.registered.this'" in reasons["unknown command"]
+    assert (
+        "no command is registered as 'nobody.registered.this'"
+        in reasons["unknown command"]
+    )
     assert "signature does not match" in reasons["tampered"]
     assert "not valid JSON" in reasons["not json"]
     assert "do not match the signature" in reasons["wrong arity"]

@@ -283,7 +283,11 @@ def test_retry_puts_a_failed_message_back_with_attempts_reset(queue):
 
 
 def test_cancel_queued_and_scheduled_but_not_running(queue):
-    queued, scheduled, running = make_message(), make_message(eta=at(60)), make_message()
+    queued, scheduled, running = (
+        make_message(),
+        make_message(eta=at(60)),
+        make_message(),
+    )
     queue.write(running)
     queue.read(lease_seconds=LEASE)
     queue.write_many([queued, scheduled])

@@ -24,7 +24,9 @@ def start_consumer(transactional_db, tmp_path):
 
     def start(*args, lease=None):
         env = {"DJQUEUE_LEASE": str(lease)} if lease else {}
-        proc = ConsumerProcess(tmp_path / f"consumer-{len(started)}.log", *args, env=env)
+        proc = ConsumerProcess(
+            tmp_path / f"consumer-{len(started)}.log", *args, env=env
+        )
         started.append(proc)
         return proc
 
@@ -59,7 +61,9 @@ def test_four_consumers_drain_2000_messages_exactly_once(start_consumer):
 def test_a_message_whose_consumer_is_killed_runs_again_after_its_lease(start_consumer):
     result = commands.slow_once("killed", 120)
     first = start_consumer("-c", "1", lease=2)
-    wait_until(lambda: Run.objects.filter(attempt=1).exists(), 30, "the first run", first)
+    wait_until(
+        lambda: Run.objects.filter(attempt=1).exists(), 30, "the first run", first
+    )
 
     first.signal(signal.SIGKILL)
     assert first.wait(10) == -signal.SIGKILL
@@ -79,7 +83,9 @@ def test_a_message_whose_consumer_is_killed_runs_again_after_its_lease(start_con
 def test_sigterm_lets_the_running_message_finish_and_exits_0(start_consumer):
     result = commands.record_run("sigterm", 2.0)
     proc = start_consumer("-c", "2", "--grace-period", "30")
-    wait_until(lambda: Run.objects.filter(label="sigterm").exists(), 30, "the run", proc)
+    wait_until(
+        lambda: Run.objects.filter(label="sigterm").exists(), 30, "the run", proc
+    )
 
     proc.signal(signal.SIGTERM)
 
@@ -92,7 +98,9 @@ def test_sigterm_lets_the_running_message_finish_and_exits_0(start_consumer):
 def test_sigterm_past_the_grace_period_releases_and_nothing_is_lost(start_consumer):
     result = commands.record_run("released", 3.0)
     proc = start_consumer("-c", "1", "--grace-period", "0.5")
-    wait_until(lambda: Run.objects.filter(label="released").exists(), 30, "the run", proc)
+    wait_until(
+        lambda: Run.objects.filter(label="released").exists(), 30, "the run", proc
+    )
 
     proc.signal(signal.SIGTERM)
 

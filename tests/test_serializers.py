@@ -48,7 +48,10 @@ def test_json_round_trips_a_call():
     args = (1, (2, 3), decimal.Decimal("1.5"))
     kwargs = {"when": datetime.date(2026, 1, 1)}
     text = json_serializer.dumps_call(args, kwargs, "cmd")
-    assert json_serializer.loads_call(text) == ([1, (2, 3), decimal.Decimal("1.5")], kwargs)
+    assert json_serializer.loads_call(text) == (
+        [1, (2, 3), decimal.Decimal("1.5")],
+        kwargs,
+    )
 
 
 def test_json_encodes_enum_members_as_their_value():
@@ -92,7 +95,9 @@ def test_deleted_instance_is_a_clear_decode_error():
     report = Report.objects.create(title="gone")
     text = json_serializer.dumps([report])
     report.delete()
-    with pytest.raises(ObjectGone, match="demo.Report with primary key .* no longer exists"):
+    with pytest.raises(
+        ObjectGone, match=r"demo.Report with primary key .* no longer exists"
+    ):
         json_serializer.loads(text)
 
 
@@ -103,7 +108,11 @@ def test_unsaved_instance_cannot_be_enqueued():
 
 @pytest.mark.parametrize(
     "text",
-    ["not json", '{"__djq__": "nonsense", "v": 1}', '{"__djq__": "model", "m": "no.model", "pk": 1}'],
+    [
+        "not json",
+        '{"__djq__": "nonsense", "v": 1}',
+        '{"__djq__": "model", "m": "no.model", "pk": 1}',
+    ],
 )
 def test_garbage_is_a_decode_error(text):
     with pytest.raises(DecodeError):
@@ -128,4 +137,6 @@ def test_pickle_reports_unpicklable_and_garbage():
 
 def test_serializers_load_by_short_name_or_path():
     assert load_serializer("json").name == "json"
-    assert load_serializer("djqueue.serializers.pickle.PickleSerializer").name == "pickle"
+    assert (
+        load_serializer("djqueue.serializers.pickle.PickleSerializer").name == "pickle"
+    )

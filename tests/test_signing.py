@@ -25,11 +25,15 @@ def test_changing_any_signed_part_breaks_the_signature(index):
 def test_payloads_signed_with_a_fallback_key_still_verify():
     with override_settings(SECRET_KEY="old-key-" + "x" * 40):
         signature = sign_payload(*PARTS)
-    with override_settings(SECRET_KEY="new-key-" + "y" * 40, SECRET_KEY_FALLBACKS=["old-key-" + "x" * 40]):
+    with override_settings(
+        SECRET_KEY="new-key-" + "y" * 40, SECRET_KEY_FALLBACKS=["old-key-" + "x" * 40]
+    ):
         verify_payload(*PARTS, signature)
-    with override_settings(SECRET_KEY="new-key-" + "y" * 40, SECRET_KEY_FALLBACKS=[]):
-        with pytest.raises(SignatureMismatch):
-            verify_payload(*PARTS, signature)
+    with (
+        override_settings(SECRET_KEY="new-key-" + "y" * 40, SECRET_KEY_FALLBACKS=[]),
+        pytest.raises(SignatureMismatch),
+    ):
+        verify_payload(*PARTS, signature)
 
 
 def test_results_are_bound_to_their_message():

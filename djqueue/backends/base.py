@@ -189,7 +189,9 @@ class BaseQueue(ABC):
                 return message
             if deadline is not None and time.monotonic() >= deadline:
                 return message
-            pause = delay if deadline is None else min(delay, deadline - time.monotonic())
+            pause = (
+                delay if deadline is None else min(delay, deadline - time.monotonic())
+            )
             time.sleep(max(pause, 0))
             delay = min(delay * 2, 0.5)
 

@@ -4,44 +4,106 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='MessageRecord',
+            name="MessageRecord",
             fields=[
-                ('id', models.UUIDField(editable=False, primary_key=True, serialize=False)),
-                ('queue', models.CharField(max_length=100, verbose_name='queue')),
-                ('command', models.CharField(max_length=255, verbose_name='command')),
-                ('state', models.CharField(choices=[('scheduled', 'Scheduled'), ('queued', 'Queued'), ('running', 'Running'), ('done', 'Done'), ('failed', 'Failed'), ('cancelled', 'Cancelled')], max_length=10, verbose_name='state')),
-                ('priority', models.IntegerField(default=0, verbose_name='priority')),
-                ('eta', models.DateTimeField(verbose_name='ready at')),
-                ('enqueued_at', models.DateTimeField(verbose_name='enqueued at')),
-                ('attempts', models.PositiveIntegerField(default=0, verbose_name='attempts')),
-                ('max_attempts', models.PositiveIntegerField(default=1, verbose_name='maximum attempts')),
-                ('serializer', models.CharField(max_length=32, verbose_name='serializer')),
-                ('payload', models.TextField(verbose_name='payload')),
-                ('signature', models.CharField(max_length=128, verbose_name='signature')),
-                ('options', models.JSONField(default=dict, verbose_name='options')),
-                ('lease_token', models.CharField(blank=True, default='', max_length=32)),
-                ('lease_expires_at', models.DateTimeField(null=True, verbose_name='lease expires at')),
-                ('worker', models.CharField(blank=True, default='', max_length=255, verbose_name='worker')),
-                ('started_at', models.DateTimeField(null=True, verbose_name='started at')),
-                ('finished_at', models.DateTimeField(null=True, verbose_name='finished at')),
-                ('result', models.TextField(null=True, verbose_name='result')),
-                ('error', models.TextField(blank=True, default='', verbose_name='error')),
-                ('traceback', models.TextField(blank=True, default='', verbose_name='traceback')),
-                ('expires_at', models.DateTimeField(null=True, verbose_name='expires at')),
+                (
+                    "id",
+                    models.UUIDField(editable=False, primary_key=True, serialize=False),
+                ),
+                ("queue", models.CharField(max_length=100, verbose_name="queue")),
+                ("command", models.CharField(max_length=255, verbose_name="command")),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("scheduled", "Scheduled"),
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("done", "Done"),
+                            ("failed", "Failed"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        max_length=10,
+                        verbose_name="state",
+                    ),
+                ),
+                ("priority", models.IntegerField(default=0, verbose_name="priority")),
+                ("eta", models.DateTimeField(verbose_name="ready at")),
+                ("enqueued_at", models.DateTimeField(verbose_name="enqueued at")),
+                (
+                    "attempts",
+                    models.PositiveIntegerField(default=0, verbose_name="attempts"),
+                ),
+                (
+                    "max_attempts",
+                    models.PositiveIntegerField(
+                        default=1, verbose_name="maximum attempts"
+                    ),
+                ),
+                (
+                    "serializer",
+                    models.CharField(max_length=32, verbose_name="serializer"),
+                ),
+                ("payload", models.TextField(verbose_name="payload")),
+                (
+                    "signature",
+                    models.CharField(max_length=128, verbose_name="signature"),
+                ),
+                ("options", models.JSONField(default=dict, verbose_name="options")),
+                (
+                    "lease_token",
+                    models.CharField(blank=True, default="", max_length=32),
+                ),
+                (
+                    "lease_expires_at",
+                    models.DateTimeField(null=True, verbose_name="lease expires at"),
+                ),
+                (
+                    "worker",
+                    models.CharField(
+                        blank=True, default="", max_length=255, verbose_name="worker"
+                    ),
+                ),
+                (
+                    "started_at",
+                    models.DateTimeField(null=True, verbose_name="started at"),
+                ),
+                (
+                    "finished_at",
+                    models.DateTimeField(null=True, verbose_name="finished at"),
+                ),
+                ("result", models.TextField(null=True, verbose_name="result")),
+                (
+                    "error",
+                    models.TextField(blank=True, default="", verbose_name="error"),
+                ),
+                (
+                    "traceback",
+                    models.TextField(blank=True, default="", verbose_name="traceback"),
+                ),
+                (
+                    "expires_at",
+                    models.DateTimeField(null=True, verbose_name="expires at"),
+                ),
             ],
             options={
-                'verbose_name': 'message',
-                'verbose_name_plural': 'messages',
-                'db_table': 'djqueue_message',
-                'indexes': [models.Index(fields=['queue', 'state', '-priority', 'eta'], name='djqueue_claim'), models.Index(fields=['state', 'eta'], name='djqueue_due'), models.Index(fields=['expires_at'], name='djqueue_expiry')],
+                "verbose_name": "message",
+                "verbose_name_plural": "messages",
+                "db_table": "djqueue_message",
+                "indexes": [
+                    models.Index(
+                        fields=["queue", "state", "-priority", "eta"],
+                        name="djqueue_claim",
+                    ),
+                    models.Index(fields=["state", "eta"], name="djqueue_due"),
+                    models.Index(fields=["expires_at"], name="djqueue_expiry"),
+                ],
             },
         ),
     ]

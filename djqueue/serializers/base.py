@@ -22,10 +22,14 @@ class BaseSerializer:
     decoding_runs_code = False
 
     def dumps(self, value: Any) -> str:
-        raise NotImplementedError("Subclasses of BaseSerializer must implement dumps().")
+        raise NotImplementedError(
+            "Subclasses of BaseSerializer must implement dumps()."
+        )
 
     def loads(self, text: str) -> Any:
-        raise NotImplementedError("Subclasses of BaseSerializer must implement loads().")
+        raise NotImplementedError(
+            "Subclasses of BaseSerializer must implement loads()."
+        )
 
     def dumps_call(
         self,

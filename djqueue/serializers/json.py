@@ -40,7 +40,7 @@ def encode(value: Any) -> Any:
     return _encode_rich(value)
 
 
-def _encode_rich(value: Any) -> Any:  # noqa: PLR0911
+def _encode_rich(value: Any) -> Any:
     if isinstance(value, models.Model):
         return _encode_instance(value)
     if isinstance(value, tuple):
@@ -110,7 +110,7 @@ def _decode_instance(data: dict[str, Any]) -> models.Model:
         ) from None
 
 
-def _decode_tagged(data: dict[str, Any]) -> Any:  # noqa: PLR0911
+def _decode_tagged(data: dict[str, Any]) -> Any:
     tag = data.get(TAG)
     if tag is None:
         return data

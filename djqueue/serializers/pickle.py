@@ -32,6 +32,6 @@ class PickleSerializer(BaseSerializer):
     def loads(self, text: str) -> Any:
         try:
             data = base64.b64decode(text.encode("ascii"), validate=True)
-            return pickle.loads(data)  # noqa: S301 - the payload's signature was verified
+            return pickle.loads(data)
         except Exception as exc:  # unpickling can raise anything
             raise DecodeError(f"the payload is not a valid pickle: {exc}") from exc

@@ -20,3 +20,6 @@ class Run(models.Model):
     pid = models.PositiveIntegerField()
     label = models.CharField(max_length=100, blank=True, default="")
     finished = models.BooleanField(default=False)
+
+    def __str__(self):
+        return f"{self.message_id} attempt {self.attempt}"

@@ -4,31 +4,45 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Report',
+            name="Report",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('title', models.CharField(max_length=100)),
-                ('words', models.PositiveIntegerField(default=0)),
-                ('churned', models.PositiveIntegerField(default=0)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True,
+                        primary_key=True,
+                        serialize=False,
+                        verbose_name="ID",
+                    ),
+                ),
+                ("title", models.CharField(max_length=100)),
+                ("words", models.PositiveIntegerField(default=0)),
+                ("churned", models.PositiveIntegerField(default=0)),
             ],
         ),
         migrations.CreateModel(
-            name='Run',
+            name="Run",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('message_id', models.CharField(db_index=True, max_length=36)),
-                ('attempt', models.PositiveIntegerField()),
-                ('pid', models.PositiveIntegerField()),
-                ('label', models.CharField(blank=True, default='', max_length=100)),
-                ('finished', models.BooleanField(default=False)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True,
+                        primary_key=True,
+                        serialize=False,
+                        verbose_name="ID",
+                    ),
+                ),
+                ("message_id", models.CharField(db_index=True, max_length=36)),
+                ("attempt", models.PositiveIntegerField()),
+                ("pid", models.PositiveIntegerField()),
+                ("label", models.CharField(blank=True, default="", max_length=100)),
+                ("finished", models.BooleanField(default=False)),
             ],
         ),
     ]
