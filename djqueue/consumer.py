@@ -31,7 +31,6 @@ logger = logging.getLogger("djqueue.consumer")
 
 PROMOTE_INTERVAL = 1.0
 PURGE_INTERVAL = 60.0
-RECORD_ATTEMPTS = 5
 
 
 class Backoff:
@@ -91,6 +90,11 @@ class Consumer:
         self._work: queue_module.SimpleQueue = queue_module.SimpleQueue()
         self._workers: list[threading.Thread] = []
         self._due: dict[str, float] = {}
+        self._outage_since: float | None = None
+        # Waiting on the server is possible when there is one queue to watch.
+        self._blocking = (
+            len(self.queues) == 1 and self.queues[0].supports_blocking_claim
+        )
 
     # -- Control ---------------------------------------------------------------
 
@@ -127,6 +131,7 @@ class Consumer:
 
     def _loop(self) -> None:
         idle = Backoff(0.01, self.poll_interval)
+        errors = Backoff(0.1, 5.0)
         while not self._stopping.is_set():
             self._maintain()
             free = self.concurrency - len(self._inflight)
@@ -136,30 +141,35 @@ class Consumer:
             # Sampled before claiming: a worker may requeue a retry and leave
             # _inflight while the claim runs, and burst must not exit on it.
             nothing_in_flight = not self._inflight
-            claimed = self._claim(free)
+            claimed = self._claim(free, block=self._blocking and not self.burst)
             if claimed is None:
-                self._wait(idle.next())
+                self._wait(errors.next())
             elif claimed:
                 idle.reset()
+                errors.reset()
+            elif self._blocking and not self.burst:
+                errors.reset()
             elif self.burst and nothing_in_flight:
                 if not self._guarded("promote", self._promote_all):
                     return
             else:
                 self._wait(idle.next())
 
-    def _claim(self, limit: int) -> int | None:
+    def _claim(self, limit: int, block: bool = False) -> int | None:
         """Claim up to ``limit`` messages and hand them to workers; return how
-        many, or ``None`` if a backend could not be reached."""
+        many, or ``None`` if a backend could not be reached. With ``block``,
+        wait on the server for up to a second (until the next housekeeping)."""
         claimed = 0
+        timeout = PROMOTE_INTERVAL if block else 0
         for queue in self.queues:
             try:
                 messages = queue.claim(
-                    self.worker_id, self.lease_seconds, limit - claimed
+                    self.worker_id, self.lease_seconds, limit - claimed, timeout=timeout
                 )
-            except Exception:
-                logger.exception("Cannot claim from queue %r; will retry", queue.name)
-                close_old_connections()
+            except Exception as exc:
+                self._outage(f"claim from queue {queue.name!r}", exc)
                 return None
+            self._recovered()
             for message in messages:
                 with self._lock:
                     self._inflight[message.id] = (queue, message)
@@ -192,11 +202,33 @@ class Consumer:
 
     def _guarded(self, what: str, action: Callable[[], int]) -> int:
         try:
-            return action()
-        except Exception:
-            logger.exception("Housekeeping step %r failed; will retry", what)
-            close_old_connections()
+            done = action()
+        except Exception as exc:
+            self._outage(what, exc)
             return 0
+        self._recovered()
+        return done
+
+    def _outage(self, what: str, exc: Exception) -> None:
+        """Log the first failure of an outage with its traceback, then quietly
+        until the backend answers again."""
+        close_old_connections()
+        if self._outage_since is None:
+            self._outage_since = self.clock()
+            logger.error(
+                "Cannot %s (%s); retrying with backoff until it answers",
+                what, exc, exc_info=True,
+            )  # fmt: skip
+        else:
+            logger.debug("Still cannot %s: %s", what, exc)
+
+    def _recovered(self) -> None:
+        if self._outage_since is not None:
+            logger.warning(
+                "The queue backend answers again after %.1fs",
+                self.clock() - self._outage_since,
+            )
+            self._outage_since = None
 
     def _by_queue(self) -> dict[BaseQueue, list[Message]]:
         grouped: dict[BaseQueue, list[Message]] = defaultdict(list)
@@ -259,41 +291,47 @@ class Consumer:
         self._log(message, outcome, elapsed)
 
     def _record(self, queue: BaseQueue, message: Message, outcome: Outcome) -> None:
-        """Store the outcome; on errors retry, then leave the lease to expire
-        so the message runs again (at-least-once)."""
+        """Store the outcome, retrying with backoff while the lease would
+        still hold; past that the message runs again (at-least-once)."""
         backoff = Backoff(0.1, 2.0)
-        for attempt in range(1, RECORD_ATTEMPTS + 1):
+        deadline = self.clock() + self.lease_seconds
+        attempt = 0
+        while True:
+            attempt += 1
             try:
-                if outcome.state == State.DONE:
-                    kept = queue.ack(
-                        message, outcome.result, message.options.get("result_ttl", 0)
-                    )
-                elif outcome.state == State.SCHEDULED:
-                    kept = queue.retry_later(
-                        message, outcome.eta, outcome.error, outcome.traceback
-                    )
-                else:
-                    kept = queue.fail(message, outcome.error, outcome.traceback)
+                kept = self._store(queue, message, outcome)
+                break
             except Exception:
                 logger.warning(
-                    "Cannot record the outcome of message %s (try %d of %d)",
-                    message.id, attempt, RECORD_ATTEMPTS, exc_info=True,
+                    "Cannot record the outcome of message %s (try %d); retrying",
+                    message.id, attempt, exc_info=attempt == 1,
                 )  # fmt: skip
                 close_old_connections()
+                if self.clock() + backoff.current > deadline:
+                    logger.error(
+                        "Gave up recording the outcome of message %s; it will "
+                        "run again when its lease expires",
+                        message.id,
+                    )
+                    return
                 time.sleep(backoff.next())
-                continue
-            if not kept:
-                logger.warning(
-                    "Message %s (%s) lost its lease before its outcome was "
-                    "recorded; it was or will be run again",
-                    message.id, message.command,
-                )  # fmt: skip
-            return
-        logger.error(
-            "Gave up recording the outcome of message %s; it will run again "
-            "when its lease expires",
-            message.id,
-        )
+        if not kept:
+            logger.warning(
+                "Message %s (%s) lost its lease before its outcome was "
+                "recorded; it was or will be run again",
+                message.id, message.command,
+            )  # fmt: skip
+
+    @staticmethod
+    def _store(queue: BaseQueue, message: Message, outcome: Outcome) -> bool:
+        if outcome.state == State.DONE:
+            ttl = message.options.get("result_ttl", 0)
+            return queue.ack(message, outcome.result, ttl)
+        if outcome.state == State.SCHEDULED:
+            return queue.retry_later(
+                message, outcome.eta, outcome.error, outcome.traceback
+            )
+        return queue.fail(message, outcome.error, outcome.traceback)
 
     def _log(self, message: Message, outcome: Outcome, elapsed: float) -> None:
         timeout = message.options.get("timeout")

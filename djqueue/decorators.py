@@ -13,6 +13,10 @@ from .conf import DEFAULT_QUEUE
 from .registry import registry
 from .result import Result
 
+#: Priorities run from MIN_PRIORITY to MAX_PRIORITY, higher first (the range
+#: of Django's tasks framework).
+MIN_PRIORITY, MAX_PRIORITY = -100, 100
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -35,6 +39,11 @@ class CommandOptions:
 
     def __post_init__(self) -> None:
         _check_int("priority", self.priority)
+        if not MIN_PRIORITY <= self.priority <= MAX_PRIORITY:
+            raise ValueError(
+                f"priority must be between {MIN_PRIORITY} and {MAX_PRIORITY}, "
+                f"not {self.priority}."
+            )
         _check_int("retries", self.retries, minimum=0)
         _check_seconds("retry_delay", self.retry_delay)
         if self.result_ttl is not None:

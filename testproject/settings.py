@@ -3,7 +3,8 @@
 The environment chooses the parts: ``DJQUEUE_DB`` is ``sqlite`` (default),
 ``postgres`` or ``mysql``; ``DJQUEUE_DB_NAME`` overrides the database name (the
 tests use it to point ``run_queue`` processes at the test database);
-``DJQUEUE_BACKEND`` is ``database`` (default) or ``redis``;
+``DJQUEUE_BACKEND`` is ``database`` (default) or ``redis``, with
+``DJQUEUE_REDIS_URL`` and ``DJQUEUE_REDIS_PREFIX``;
 ``DJQUEUE_LEASE`` sets the lease in seconds.
 """
 
@@ -96,7 +97,14 @@ def _database(kind: str) -> dict:
 DATABASES = {"default": _database(os.environ.get("DJQUEUE_DB", "sqlite"))}
 
 if os.environ.get("DJQUEUE_BACKEND", "database") == "redis":
-    QUEUE_BACKEND = "djqueue.backends.redis.RedisQueue"
-    QUEUE_CONNECTION = os.environ.get("DJQUEUE_REDIS_URL", "redis://127.0.0.1:6379/0")
+    QUEUES = {
+        "default": {
+            "BACKEND": "djqueue.backends.redis.RedisQueue",
+            "CONNECTION": os.environ.get(
+                "DJQUEUE_REDIS_URL", "redis://127.0.0.1:6379/0"
+            ),
+            "OPTIONS": {"PREFIX": os.environ.get("DJQUEUE_REDIS_PREFIX", "djqueue")},
+        }
+    }
 
 QUEUE_LEASE_SECONDS = float(os.environ.get("DJQUEUE_LEASE", "30"))

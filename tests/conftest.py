@@ -14,6 +14,7 @@ import uuid
 import pytest
 
 from djqueue.backends.database import DatabaseQueue
+from djqueue.backends.redis import RedisQueue
 
 IN_CI = bool(os.environ.get("CI"))
 
@@ -40,8 +41,37 @@ def _database_queue(request) -> DatabaseQueue:
     return DatabaseQueue(f"contract-{uuid.uuid4().hex[:8]}")
 
 
+#: A key prefix unique to this test run, so tests never touch other data on
+#: a shared Redis server (and never need FLUSHDB).
+REDIS_PREFIX = f"djqueue-test-{uuid.uuid4().hex[:12]}"
+REDIS_URL = os.environ.get("DJQUEUE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def _fakeredis_queue(request) -> RedisQueue:
+    import fakeredis
+
+    client = fakeredis.FakeRedis(server=fakeredis.FakeServer())
+    return RedisQueue(
+        f"contract-{uuid.uuid4().hex[:8]}", "", PREFIX=REDIS_PREFIX, CLIENT=client
+    )
+
+
+def _redis_queue(request) -> RedisQueue:
+    from urllib.parse import urlsplit
+
+    address = urlsplit(REDIS_URL)
+    require_server("Redis", address.hostname or "127.0.0.1", address.port or 6379)
+    return RedisQueue(
+        f"contract-{uuid.uuid4().hex[:8]}", REDIS_URL, PREFIX=REDIS_PREFIX
+    )
+
+
 #: Backend name -> factory(request) returning a fresh, empty queue.
-QUEUE_FACTORIES = {"database": _database_queue}
+QUEUE_FACTORIES = {
+    "database": _database_queue,
+    "fakeredis": _fakeredis_queue,
+    "redis": _redis_queue,
+}
 
 
 @pytest.fixture(params=sorted(QUEUE_FACTORIES))
@@ -57,6 +87,59 @@ def queue(request):
 def other_queue(queue, request):
     """A second queue on the same backend and storage as ``queue``."""
     sibling = type(queue)(f"{queue.name}-other", queue.connection, **queue.options)
+    if getattr(queue, "_client", None) is not None:
+        sibling._client = queue._client
     yield sibling
     sibling.flush()
     sibling.close()
+
+
+def _use_redis(settings, fake: bool) -> dict[str, str]:
+    """Point the default queue at Redis (or an in-process fakeredis) under a
+    fresh prefix; return the environment a run_queue process needs."""
+    prefix = f"{REDIS_PREFIX}-{uuid.uuid4().hex[:8]}"
+    options = {"PREFIX": prefix}
+    if fake:
+        import fakeredis
+
+        options["CLIENT"] = fakeredis.FakeRedis(server=fakeredis.FakeServer())
+    else:
+        from urllib.parse import urlsplit
+
+        address = urlsplit(REDIS_URL)
+        require_server("Redis", address.hostname or "127.0.0.1", address.port or 6379)
+    settings.QUEUES = {
+        "default": {
+            "BACKEND": "djqueue.backends.redis.RedisQueue",
+            "CONNECTION": REDIS_URL,
+            "OPTIONS": options,
+        }
+    }
+    return {
+        "DJQUEUE_BACKEND": "redis",
+        "DJQUEUE_REDIS_URL": REDIS_URL,
+        "DJQUEUE_REDIS_PREFIX": prefix,
+    }
+
+
+def _backend_fixture(request, settings):
+    if request.param == "database":
+        yield {}
+        return
+    yield _use_redis(settings, fake=request.param == "fakeredis")
+    from djqueue import get_queue
+
+    get_queue().flush()
+
+
+@pytest.fixture(params=["database", "fakeredis", "redis"])
+def backend(request, settings):
+    """The default queue on each backend, configured in this process; yields
+    the environment a run_queue process needs to share it."""
+    yield from _backend_fixture(request, settings)
+
+
+@pytest.fixture(params=["database", "redis"])
+def server_backend(request, settings):
+    """Like ``backend``, for the backends run_queue processes can share."""
+    yield from _backend_fixture(request, settings)

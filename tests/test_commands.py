@@ -182,3 +182,18 @@ def test_immediate_mode_reports_failures_on_get():
     assert result.status == State.FAILED
     with pytest.raises(CommandFailed, match="ValueError: inline"):
         result.get()
+
+
+def test_priorities_are_limited_to_the_tasks_framework_range():
+    with pytest.raises(ValueError, match="between -100 and 100"):
+        commands.add.using(priority=101)
+    assert commands.add.using(priority=-100).options.priority == -100
+
+
+def test_message_ids_made_in_a_row_sort_in_order():
+    from djqueue.message import new_message_id
+
+    ids = [new_message_id() for _ in range(5000)]
+    assert ids == sorted(ids)
+    assert len(set(ids)) == 5000
+    assert {i[14] for i in ids} == {"7"}

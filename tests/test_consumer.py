@@ -13,7 +13,10 @@ from testproject.demo.models import Report, Run
 
 from .factories import make_message
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("backend"),
+]
 
 ADD = "testproject.demo.commands.add"
 

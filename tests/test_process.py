@@ -19,11 +19,11 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.process]
 
 
 @pytest.fixture
-def start_consumer(transactional_db, tmp_path):
+def start_consumer(transactional_db, server_backend, tmp_path):
     started = []
 
     def start(*args, lease=None):
-        env = {"DJQUEUE_LEASE": str(lease)} if lease else {}
+        env = {**server_backend, "DJQUEUE_LEASE": str(lease or 30)}
         proc = ConsumerProcess(
             tmp_path / f"consumer-{len(started)}.log", *args, env=env
         )

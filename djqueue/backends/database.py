@@ -125,7 +125,7 @@ class DatabaseQueue(BaseQueue):
         else:
             rows = self._claim_locking(worker, token, lease_expires_at, now, limit)
         messages = [_to_message(row) for row in rows]
-        messages.sort(key=lambda m: (-m.priority, m.eta))
+        messages.sort(key=lambda m: (-m.priority, m.eta, m.id))
         return messages
 
     def _claim_returning(self, vendor, worker, token, lease_expires_at, now, limit):
@@ -139,7 +139,7 @@ class DatabaseQueue(BaseQueue):
             f"UPDATE {table} SET state = %s, attempts = attempts + 1, "
             "lease_token = %s, lease_expires_at = %s, worker = %s, started_at = %s "
             f"WHERE id IN (SELECT id FROM {table} WHERE queue = %s AND state = %s "
-            f"ORDER BY priority DESC, eta ASC LIMIT %s{lock}) "
+            f"ORDER BY priority DESC, eta ASC, id ASC LIMIT %s{lock}) "
             f"RETURNING {columns}"
         )
         adapt = connection.ops.adapt_datetimefield_value
@@ -153,7 +153,9 @@ class DatabaseQueue(BaseQueue):
         model = _record_model()
         features = connections[self.using].features
         with transaction.atomic(using=self.using):
-            ready = self.records.filter(state=State.QUEUED).order_by("-priority", "eta")
+            ready = self.records.filter(state=State.QUEUED).order_by(
+                "-priority", "eta", "id"
+            )
             if features.has_select_for_update_skip_locked:
                 ready = ready.select_for_update(skip_locked=True)
             else:

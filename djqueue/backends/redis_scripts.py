@@ -1,0 +1,279 @@
+# ruff: noqa: E501 - Lua source lines
+"""Lua scripts that move message ids between a Redis queue's structures.
+
+Every state change is one script, so it is atomic and costs one round trip.
+``KEYS[1]`` is the queue's key base, ``{prefix:queue}``: every key a script
+touches starts with it, so a queue lives on one Redis Cluster slot.
+
+Structures, under the base: ``:m:<id>`` a hash per message; ``:ready`` a
+sorted set scored by priority then eta; ``:scheduled`` by eta; ``:running``
+by lease expiry; ``:done``, ``:failed``, ``:cancelled`` by finish time;
+``:expiry`` by when a finished message may be deleted; ``:notify`` a list
+that wakes blocked consumers; ``:w:<id>`` a list that wakes result waiters.
+"""
+
+COMMON = """
+local base = KEYS[1]
+local function mkey(id) return base .. ':m:' .. id end
+local function score(key)
+  local fields = redis.call('HMGET', key, 'priority', 'eta')
+  local priority = tonumber(fields[1]) or 0
+  local eta = tonumber(fields[2]) or 0
+  return -priority * 4e13 + math.floor((eta - 1577836800) * 10000)
+end
+local function leased(key, token)
+  local fields = redis.call('HMGET', key, 'state', 'lease_token')
+  return fields[1] == 'running' and fields[2] == token
+end
+local function wake_consumers(count)
+  for _ = 1, math.min(count, 100) do
+    redis.call('LPUSH', base .. ':notify', '1')
+  end
+  redis.call('LTRIM', base .. ':notify', 0, 99)
+end
+local function wake_waiters(id, keep_ms)
+  local key = base .. ':w:' .. id
+  redis.call('DEL', key)
+  redis.call('RPUSH', key, '1')
+  redis.call('PEXPIRE', key, math.max(keep_ms, 60000))
+end
+local function finish(id, key, state, now, expires)
+  redis.call('HSET', key, 'state', state, 'finished_at', now, 'expires_at', expires,
+    'lease_token', '', 'lease_expires_at', '')
+  redis.call('ZADD', base .. ':' .. state, now, id)
+  if expires ~= '' then
+    redis.call('ZADD', base .. ':expiry', expires, id)
+  end
+end
+local function orphan(id, now, expires, what)
+  local key = mkey(id)
+  redis.call('HSET', key, 'id', id, 'attempts', 0, 'max_attempts', 1, 'error', what)
+  finish(id, key, 'failed', now, expires)
+end
+local NO_BODY = 'no message body is stored for this id (was it written to Redis directly?)'
+"""
+
+# ARGV: limit, lease expiry, lease token, worker, now, failed expiry.
+CLAIM = """
+local ids = redis.call('ZRANGE', base .. ':ready', 0, tonumber(ARGV[1]) - 1)
+local claimed = {}
+for _, id in ipairs(ids) do
+  redis.call('ZREM', base .. ':ready', id)
+  local key = mkey(id)
+  if redis.call('EXISTS', key) == 0 then
+    orphan(id, ARGV[5], ARGV[6], NO_BODY)
+  else
+    redis.call('HINCRBY', key, 'attempts', 1)
+    redis.call('HSET', key, 'state', 'running', 'lease_token', ARGV[3],
+      'lease_expires_at', ARGV[2], 'worker', ARGV[4], 'started_at', ARGV[5])
+    redis.call('ZADD', base .. ':running', ARGV[2], id)
+    claimed[#claimed + 1] = redis.call('HGETALL', key)
+  end
+end
+return claimed
+"""
+
+# ARGV: id, token, result ('' for none), ttl in ms, now, expiry.
+ACK = """
+local id, key = ARGV[1], mkey(ARGV[1])
+if not leased(key, ARGV[2]) then return 0 end
+redis.call('ZREM', base .. ':running', id)
+local ttl = tonumber(ARGV[4])
+if ttl == 0 then
+  redis.call('DEL', key)
+else
+  redis.call('HSET', key, 'result', ARGV[3], 'error', '', 'traceback', '')
+  finish(id, key, 'done', ARGV[5], ARGV[6])
+  redis.call('PEXPIRE', key, ttl)
+end
+wake_waiters(id, ttl)
+return 1
+"""
+
+# ARGV: id, token, error, traceback, now, expiry.
+FAIL = """
+local id, key = ARGV[1], mkey(ARGV[1])
+if not leased(key, ARGV[2]) then return 0 end
+redis.call('ZREM', base .. ':running', id)
+redis.call('HSET', key, 'error', ARGV[3], 'traceback', ARGV[4])
+finish(id, key, 'failed', ARGV[5], ARGV[6])
+wake_waiters(id, 0)
+return 1
+"""
+
+# ARGV: id, token, eta, error, traceback, now.
+RETRY_LATER = """
+local id, key = ARGV[1], mkey(ARGV[1])
+if not leased(key, ARGV[2]) then return 0 end
+redis.call('ZREM', base .. ':running', id)
+redis.call('HSET', key, 'eta', ARGV[3], 'error', ARGV[4], 'traceback', ARGV[5],
+  'lease_token', '', 'lease_expires_at', '')
+if tonumber(ARGV[3]) > tonumber(ARGV[6]) then
+  redis.call('HSET', key, 'state', 'scheduled')
+  redis.call('ZADD', base .. ':scheduled', ARGV[3], id)
+else
+  redis.call('HSET', key, 'state', 'queued')
+  redis.call('ZADD', base .. ':ready', score(key), id)
+  wake_consumers(1)
+end
+return 1
+"""
+
+# ARGV: id, token, id, token, ...
+RELEASE = """
+local released = 0
+for i = 1, #ARGV, 2 do
+  local id, key = ARGV[i], mkey(ARGV[i])
+  if leased(key, ARGV[i + 1]) then
+    redis.call('ZREM', base .. ':running', id)
+    redis.call('HINCRBY', key, 'attempts', -1)
+    redis.call('HSET', key, 'state', 'queued', 'lease_token', '', 'lease_expires_at', '')
+    redis.call('ZADD', base .. ':ready', score(key), id)
+    released = released + 1
+  end
+end
+wake_consumers(released)
+return released
+"""
+
+# ARGV: lease expiry, id, token, id, token, ...
+EXTEND = """
+local extended = 0
+for i = 2, #ARGV, 2 do
+  local id, key = ARGV[i], mkey(ARGV[i])
+  if leased(key, ARGV[i + 1]) then
+    redis.call('HSET', key, 'lease_expires_at', ARGV[1])
+    redis.call('ZADD', base .. ':running', ARGV[1], id)
+    extended = extended + 1
+  end
+end
+return extended
+"""
+
+# ARGV: now, failed expiry.
+PROMOTE_DUE = """
+local ids = redis.call('ZRANGEBYSCORE', base .. ':scheduled', '-inf', ARGV[1], 'LIMIT', 0, 1000)
+for _, id in ipairs(ids) do
+  redis.call('ZREM', base .. ':scheduled', id)
+  local key = mkey(id)
+  if redis.call('EXISTS', key) == 0 then
+    orphan(id, ARGV[1], ARGV[2], NO_BODY)
+  else
+    redis.call('HSET', key, 'state', 'queued')
+    redis.call('ZADD', base .. ':ready', score(key), id)
+  end
+end
+wake_consumers(#ids)
+return #ids
+"""
+
+# ARGV: now, failed expiry, reason.
+RECLAIM_EXPIRED = """
+local ids = redis.call('ZRANGEBYSCORE', base .. ':running', '-inf', '(' .. ARGV[1], 'LIMIT', 0, 1000)
+for _, id in ipairs(ids) do
+  redis.call('ZREM', base .. ':running', id)
+  local key = mkey(id)
+  local fields = redis.call('HMGET', key, 'attempts', 'max_attempts')
+  if redis.call('EXISTS', key) == 0 then
+    orphan(id, ARGV[1], ARGV[2], NO_BODY)
+  elseif (tonumber(fields[1]) or 0) >= (tonumber(fields[2]) or 1) then
+    redis.call('HSET', key, 'error', ARGV[3])
+    finish(id, key, 'failed', ARGV[1], ARGV[2])
+    wake_waiters(id, 0)
+  else
+    redis.call('HSET', key, 'state', 'queued', 'lease_token', '', 'lease_expires_at', '')
+    redis.call('ZADD', base .. ':ready', score(key), id)
+  end
+end
+wake_consumers(#ids)
+return #ids
+"""
+
+# ARGV: now.
+PURGE_EXPIRED = """
+local ids = redis.call('ZRANGEBYSCORE', base .. ':expiry', '-inf', '(' .. ARGV[1], 'LIMIT', 0, 1000)
+for _, id in ipairs(ids) do
+  redis.call('DEL', mkey(id), base .. ':w:' .. id)
+  for _, state in ipairs({'done', 'failed', 'cancelled', 'expiry'}) do
+    redis.call('ZREM', base .. ':' .. state, id)
+  end
+end
+return #ids
+"""
+
+# ARGV: id, now.
+RETRY = """
+local id, key = ARGV[1], mkey(ARGV[1])
+local state = redis.call('HGET', key, 'state')
+if state ~= 'failed' and state ~= 'cancelled' then return 0 end
+if redis.call('HEXISTS', key, 'command') == 0 then return 0 end
+redis.call('ZREM', base .. ':' .. state, id)
+redis.call('ZREM', base .. ':expiry', id)
+redis.call('HSET', key, 'state', 'queued', 'attempts', 0, 'eta', ARGV[2], 'error', '',
+  'traceback', '', 'finished_at', '', 'expires_at', '')
+redis.call('ZADD', base .. ':ready', score(key), id)
+wake_consumers(1)
+return 1
+"""
+
+# ARGV: id, now, expiry.
+CANCEL = """
+local id, key = ARGV[1], mkey(ARGV[1])
+local state = redis.call('HGET', key, 'state')
+if state == 'queued' then
+  redis.call('ZREM', base .. ':ready', id)
+elseif state == 'scheduled' then
+  redis.call('ZREM', base .. ':scheduled', id)
+else
+  return 0
+end
+finish(id, key, 'cancelled', ARGV[2], ARGV[3])
+wake_waiters(id, 0)
+return 1
+"""
+
+# ARGV: id.
+DELETE = """
+local id = ARGV[1]
+local removed = redis.call('DEL', mkey(id))
+redis.call('DEL', base .. ':w:' .. id)
+for _, state in ipairs({'ready', 'scheduled', 'running', 'done', 'failed', 'cancelled', 'expiry'}) do
+  removed = removed + redis.call('ZREM', base .. ':' .. state, id)
+end
+return removed > 0 and 1 or 0
+"""
+
+# ARGV: state structure name.
+PURGE = """
+local set = base .. ':' .. ARGV[1]
+local purged = 0
+while true do
+  local ids = redis.call('ZRANGE', set, 0, 499)
+  if #ids == 0 then return purged end
+  for _, id in ipairs(ids) do
+    redis.call('DEL', mkey(id), base .. ':w:' .. id)
+    redis.call('ZREM', set, id)
+    redis.call('ZREM', base .. ':expiry', id)
+  end
+  purged = purged + #ids
+end
+"""
+
+SCRIPTS = {
+    name.lower(): COMMON + body
+    for name, body in {
+        "CLAIM": CLAIM,
+        "ACK": ACK,
+        "FAIL": FAIL,
+        "RETRY_LATER": RETRY_LATER,
+        "RELEASE": RELEASE,
+        "EXTEND": EXTEND,
+        "PROMOTE_DUE": PROMOTE_DUE,
+        "RECLAIM_EXPIRED": RECLAIM_EXPIRED,
+        "PURGE_EXPIRED": PURGE_EXPIRED,
+        "RETRY": RETRY,
+        "CANCEL": CANCEL,
+        "DELETE": DELETE,
+        "PURGE": PURGE,
+    }.items()
+}
