@@ -136,7 +136,7 @@ class Consumer:
             self._maintain()
             free = self.concurrency - len(self._inflight)
             if free <= 0:
-                self._wait(self.heartbeat_interval)
+                self._wait(min(self.heartbeat_interval, PROMOTE_INTERVAL))
                 continue
             # Sampled before claiming: a worker may requeue a retry and leave
             # _inflight while the claim runs, and burst must not exit on it.
@@ -287,7 +287,8 @@ class Consumer:
             close_old_connections()
         elapsed = self.clock() - started
         self._record(queue, message, outcome)
-        self.processed += 1
+        with self._lock:
+            self.processed += 1
         self._log(message, outcome, elapsed)
 
     def _record(self, queue: BaseQueue, message: Message, outcome: Outcome) -> None:

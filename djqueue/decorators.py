@@ -36,6 +36,7 @@ class CommandOptions:
     retry_delay: float = 0
     timeout: float | None = None
     eta: datetime | None = None
+    delay: float | None = None
 
     def __post_init__(self) -> None:
         _check_int("priority", self.priority)
@@ -54,6 +55,10 @@ class CommandOptions:
             raise TypeError(f"queue must be a non-empty string, not {self.queue!r}.")
         if self.eta is not None and not isinstance(self.eta, datetime):
             raise TypeError(f"eta must be a datetime, not {type(self.eta).__name__}.")
+        if self.delay is not None:
+            _check_seconds("delay", self.delay)
+            if self.eta is not None:
+                raise TypeError("Give eta or delay, not both.")
 
 
 def _check_int(name: str, value: Any, minimum: int | None = None) -> None:
@@ -110,8 +115,8 @@ class QueueCommand(Generic[P, R]):
     ) -> QueueCommand[P, R]:
         """Return this command with the given options for the next calls.
 
-        ``delay`` (seconds or a timedelta) is a shorthand for an eta that
-        far from now.
+        ``delay`` (seconds or a timedelta) makes each call's message ready
+        that long after the call; ``eta`` makes it ready at a moment.
         """
         changes = {
             key: value
@@ -127,11 +132,11 @@ class QueueCommand(Generic[P, R]):
             if value is not None
         }
         if delay is not None:
-            from django.utils import timezone
-
-            if not isinstance(delay, timedelta):
-                delay = timedelta(seconds=delay)
-            changes["eta"] = timezone.now() + delay
+            if isinstance(delay, timedelta):
+                delay = delay.total_seconds()
+            changes.update(delay=delay, eta=None)
+        elif eta is not None:
+            changes["delay"] = None
         clone = object.__new__(type(self))
         clone.__dict__.update(self.__dict__)
         clone.options = dataclasses.replace(self.options, **changes)

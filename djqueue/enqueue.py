@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings as django_settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -39,7 +41,12 @@ def build_message(command: QueueCommand, args: tuple, kwargs: dict) -> Message:
     )
     message_id = new_message_id()
     now = timezone.now()
-    eta = _aware(options.eta) if options.eta is not None else now
+    if options.eta is not None:
+        eta = _normalized(options.eta)
+    elif options.delay:
+        eta = now + timedelta(seconds=options.delay)
+    else:
+        eta = now
     result_ttl = settings.QUEUE_RESULT_TTL
     return Message(
         id=message_id,
@@ -63,9 +70,13 @@ def build_message(command: QueueCommand, args: tuple, kwargs: dict) -> Message:
     )
 
 
-def _aware(moment):
-    if timezone.is_naive(moment):
+def _normalized(moment: datetime) -> datetime:
+    """Follow USE_TZ, as Django does: naive datetimes are in the current time
+    zone when it is on, and aware ones are converted to it when it is off."""
+    if django_settings.USE_TZ and timezone.is_naive(moment):
         return timezone.make_aware(moment)
+    if not django_settings.USE_TZ and timezone.is_aware(moment):
+        return timezone.make_naive(moment)
     return moment
 
 
@@ -108,7 +119,8 @@ def _write(queue_name: str, messages: list[Message]) -> None:
         write = lambda: queue.write(messages[0])  # noqa: E731
     else:
         write = lambda: queue.write_many(messages)  # noqa: E731
-    if not queue.supports_transactions and transaction.get_connection().in_atomic_block:
+    deferrable = not queue.supports_transactions and queue.defer_on_commit
+    if deferrable and transaction.get_connection().in_atomic_block:
         transaction.on_commit(write)
     else:
         write()

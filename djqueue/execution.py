@@ -23,6 +23,8 @@ from .serializers import serializers_by_name
 from .signing import sign_result, unsign_result, verify_payload
 from .states import State
 
+DECODE_RETRY_DELAY = timedelta(seconds=5)
+
 
 @dataclasses.dataclass(slots=True)
 class Outcome:
@@ -87,11 +89,18 @@ def execute(message: Message, now=timezone.now) -> Outcome:
     except (DecodeError, CommandNotFound) as exc:
         return Outcome(State.FAILED, error=f"cannot run: {exc}")
     except Exception as exc:
-        return Outcome(State.FAILED, error=f"cannot decode: {describe(exc)}")
+        # Not the message's fault (a database error loading an instance, say):
+        # try again later while deliveries are left.
+        error = f"cannot decode: {describe(exc)}"
+        if message.attempts < message.max_attempts:
+            return Outcome(State.SCHEDULED, error=error, eta=now() + DECODE_RETRY_DELAY)
+        return Outcome(State.FAILED, error=error, traceback=tb.format_exc())
     try:
         with running(message):
             value = command.func(*args, **kwargs)
-    except Exception as exc:
+    except (Exception, SystemExit, KeyboardInterrupt) as exc:
+        # SystemExit and KeyboardInterrupt raised by a command end that run,
+        # not the worker thread.
         return _after_error(message, exc, now)
     try:
         return Outcome(State.DONE, result=encode_result(message, value))
@@ -102,7 +111,7 @@ def execute(message: Message, now=timezone.now) -> Outcome:
         )
 
 
-def _after_error(message: Message, exc: Exception, now) -> Outcome:
+def _after_error(message: Message, exc: BaseException, now) -> Outcome:
     error, trace = describe(exc), tb.format_exc()
     retries = message.options.get("retries", message.max_attempts - 1)
     if message.attempts <= retries and message.attempts < message.max_attempts:

@@ -144,3 +144,35 @@ def _wait_for(predicate, timeout=10.0):
     while not predicate():
         assert time.monotonic() < deadline, "timed out waiting"
         time.sleep(0.02)
+
+
+def test_a_command_that_calls_sys_exit_fails_and_the_worker_goes_on():
+    exiting = commands.exit_now()
+    after = commands.add(1, 1)
+
+    drain(concurrency=1)
+
+    assert exiting.status == State.FAILED
+    assert "SystemExit" in exiting.error
+    assert after.get(timeout=0) == 2
+
+
+def test_delay_counts_from_each_call_not_from_using():
+    later = commands.add.using(delay=3600)
+    time.sleep(0.05)
+    first = get_queue().get(later(1, 1).id)
+    time.sleep(0.05)
+    second = get_queue().get(later(1, 1).id)
+    assert first.state == State.SCHEDULED
+    assert second.eta > first.eta
+
+
+def test_naive_datetimes_work_with_use_tz_off(settings):
+    settings.USE_TZ = False
+    result = commands.add.using(delay=0.2)(1, 2)
+    assert result.status == State.SCHEDULED
+    time.sleep(0.3)
+
+    drain()
+
+    assert result.get(timeout=0) == 3

@@ -36,6 +36,10 @@ class BaseQueue(ABC):
         self.connection = connection
         self.options = options
         failed_ttl = options.get("FAILED_TTL", _setting("QUEUE_FAILED_TTL"))
+        #: For backends outside the database transaction: whether a write made
+        #: inside ``transaction.atomic()`` waits for the commit (the default)
+        #: or happens at once, even if the transaction later rolls back.
+        self.defer_on_commit: bool = options.get("ON_COMMIT", True)
         #: How long failed and cancelled messages are kept; None is for ever.
         self.failed_ttl: timedelta | None = (
             None if failed_ttl is None else timedelta(seconds=failed_ttl)

@@ -60,7 +60,6 @@ class DatabaseQueue(BaseQueue):
 
     @classmethod
     def check_config(cls, name, connection, options):
-        from django.apps import apps
         from django.conf import settings
 
         errors = []
@@ -72,15 +71,6 @@ class DatabaseQueue(BaseQueue):
                     "in DATABASES.",
                     hint="Set CONNECTION to the alias of a configured database.",
                     id="djqueue.E010",
-                )
-            )
-        if not apps.is_installed("djqueue"):
-            errors.append(
-                checks.Error(
-                    f"Queue {name!r} uses DatabaseQueue, which needs the "
-                    "djqueue_message table.",
-                    hint="Add 'djqueue' to INSTALLED_APPS and run migrate.",
-                    id="djqueue.E011",
                 )
             )
         return errors

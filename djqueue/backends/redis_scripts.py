@@ -51,23 +51,45 @@ local function orphan(id, now, expires, what)
   finish(id, key, 'failed', now, expires)
 end
 local NO_BODY = 'no message body is stored for this id (was it written to Redis directly?)'
+-- Scripts must never raise once they changed something (Redis does not roll
+-- back), so stored values are read defensively and keys checked for type.
+local function bump(key, delta)
+  local attempts = (tonumber(redis.call('HGET', key, 'attempts')) or 0) + delta
+  redis.call('HSET', key, 'attempts', attempts)
+end
+local function readable(id, now, expires)
+  local key = mkey(id)
+  local kind = redis.call('TYPE', key)['ok']
+  if kind == 'hash' then return key end
+  if kind == 'none' then
+    orphan(id, now, expires, NO_BODY)
+  else
+    redis.call('DEL', key)
+    orphan(id, now, expires, 'the message key held a ' .. kind .. ', not a message hash')
+  end
+  return nil
+end
 """
 
 # ARGV: limit, lease expiry, lease token, worker, now, failed expiry.
+# Ids with no body are failed on the way and do not count towards the limit,
+# so an empty answer always means an empty ready set.
 CLAIM = """
-local ids = redis.call('ZRANGE', base .. ':ready', 0, tonumber(ARGV[1]) - 1)
+local limit = tonumber(ARGV[1])
 local claimed = {}
-for _, id in ipairs(ids) do
-  redis.call('ZREM', base .. ':ready', id)
-  local key = mkey(id)
-  if redis.call('EXISTS', key) == 0 then
-    orphan(id, ARGV[5], ARGV[6], NO_BODY)
-  else
-    redis.call('HINCRBY', key, 'attempts', 1)
-    redis.call('HSET', key, 'state', 'running', 'lease_token', ARGV[3],
-      'lease_expires_at', ARGV[2], 'worker', ARGV[4], 'started_at', ARGV[5])
-    redis.call('ZADD', base .. ':running', ARGV[2], id)
-    claimed[#claimed + 1] = redis.call('HGETALL', key)
+while #claimed < limit do
+  local ids = redis.call('ZRANGE', base .. ':ready', 0, limit - #claimed - 1)
+  if #ids == 0 then break end
+  for _, id in ipairs(ids) do
+    redis.call('ZREM', base .. ':ready', id)
+    local key = readable(id, ARGV[5], ARGV[6])
+    if key then
+      bump(key, 1)
+      redis.call('HSET', key, 'state', 'running', 'lease_token', ARGV[3],
+        'lease_expires_at', ARGV[2], 'worker', ARGV[4], 'started_at', ARGV[5])
+      redis.call('ZADD', base .. ':running', ARGV[2], id)
+      claimed[#claimed + 1] = redis.call('HGETALL', key)
+    end
   end
 end
 return claimed
@@ -126,7 +148,7 @@ for i = 1, #ARGV, 2 do
   local id, key = ARGV[i], mkey(ARGV[i])
   if leased(key, ARGV[i + 1]) then
     redis.call('ZREM', base .. ':running', id)
-    redis.call('HINCRBY', key, 'attempts', -1)
+    bump(key, -1)
     redis.call('HSET', key, 'state', 'queued', 'lease_token', '', 'lease_expires_at', '')
     redis.call('ZADD', base .. ':ready', score(key), id)
     released = released + 1
@@ -155,10 +177,8 @@ PROMOTE_DUE = """
 local ids = redis.call('ZRANGEBYSCORE', base .. ':scheduled', '-inf', ARGV[1], 'LIMIT', 0, 1000)
 for _, id in ipairs(ids) do
   redis.call('ZREM', base .. ':scheduled', id)
-  local key = mkey(id)
-  if redis.call('EXISTS', key) == 0 then
-    orphan(id, ARGV[1], ARGV[2], NO_BODY)
-  else
+  local key = readable(id, ARGV[1], ARGV[2])
+  if key then
     redis.call('HSET', key, 'state', 'queued')
     redis.call('ZADD', base .. ':ready', score(key), id)
   end
@@ -172,10 +192,10 @@ RECLAIM_EXPIRED = """
 local ids = redis.call('ZRANGEBYSCORE', base .. ':running', '-inf', '(' .. ARGV[1], 'LIMIT', 0, 1000)
 for _, id in ipairs(ids) do
   redis.call('ZREM', base .. ':running', id)
-  local key = mkey(id)
-  local fields = redis.call('HMGET', key, 'attempts', 'max_attempts')
-  if redis.call('EXISTS', key) == 0 then
-    orphan(id, ARGV[1], ARGV[2], NO_BODY)
+  local key = readable(id, ARGV[1], ARGV[2])
+  local fields = key and redis.call('HMGET', key, 'attempts', 'max_attempts')
+  if not key then
+    -- failed by readable()
   elseif (tonumber(fields[1]) or 0) >= (tonumber(fields[2]) or 1) then
     redis.call('HSET', key, 'error', ARGV[3])
     finish(id, key, 'failed', ARGV[1], ARGV[2])

@@ -17,9 +17,6 @@ class BaseSerializer:
 
     #: The short name stored with each message.
     name: str = ""
-    #: Whether decoding can run code (pickle can); such serializers are
-    #: accepted by consumers only where a queue is configured to use them.
-    decoding_runs_code = False
 
     def dumps(self, value: Any) -> str:
         raise NotImplementedError(

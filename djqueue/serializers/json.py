@@ -84,8 +84,7 @@ def _encode_instance(instance: models.Model) -> dict[str, Any]:
     if instance.pk is None:
         raise SerializationError(
             f"the {type(instance).__name__} instance is not saved yet (its "
-            "primary key is None); save it before enqueueing, since model "
-            "instances are sent by reference."
+            "primary key is None); save it before enqueueing."
         )
     meta = instance._meta
     reference = {TAG: "model", "m": meta.label_lower, "pk": encode(instance.pk)}

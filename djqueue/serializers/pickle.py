@@ -20,7 +20,6 @@ class PickleSerializer(BaseSerializer):
     """Base64 text of a pickle; anything pickle-able travels."""
 
     name = "pickle"
-    decoding_runs_code = True
 
     def dumps(self, value: Any) -> str:
         try:

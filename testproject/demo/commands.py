@@ -64,3 +64,9 @@ def slow_once(label="", seconds=30.0):
         finished=True
     )
     return message.attempts
+
+
+@queue_command
+def exit_now():
+    """Call sys.exit(), which must end only this run, not its worker."""
+    raise SystemExit(3)

@@ -28,6 +28,13 @@ def positive_int(text: str) -> int:
     return value
 
 
+def positive_seconds(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds > 0, not {text}")
+    return value
+
+
 def seconds(text: str) -> float:
     value = float(text)
     if value < 0:
@@ -60,7 +67,7 @@ class Command(BaseCommand):
             "releasing them back to their queue (default: 30).",
         )  # fmt: skip
         parser.add_argument(
-            "--lease", type=seconds, default=None,
+            "--lease", type=positive_seconds, default=None,
             help="Seconds a message stays leased between heartbeats "
             "(default: the QUEUE_LEASE_SECONDS setting).",
         )  # fmt: skip

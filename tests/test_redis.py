@@ -1,0 +1,266 @@
+"""What is particular to RedisQueue: connections, garbage in its keys,
+deferred writes, blocking waits, and a server restart mid-run."""
+
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+import uuid
+from collections import Counter
+
+import pytest
+from django.db import transaction
+from django.test import override_settings
+
+from djqueue import State, get_queue
+from djqueue.backends.redis import RedisQueue, connection_kwargs
+from djqueue.checks import check_settings
+from djqueue.consumer import Consumer
+from testproject.demo import commands
+from testproject.demo.models import Run
+
+from .conftest import REDIS_PREFIX
+from .factories import make_message
+from .processes import ConsumerProcess, wait_until
+
+
+@pytest.mark.parametrize(
+    ("setting", "expected"),
+    [
+        ("", {"url": "redis://127.0.0.1:6379/0"}),
+        ("10.0.0.75:6379:2", {"host": "10.0.0.75", "port": 6379, "db": 2}),
+        ("cache-host", {"host": "cache-host", "port": 6379, "db": 0}),
+        ("rediss://:pw@host:6380/1", {"url": "rediss://:pw@host:6380/1"}),
+        ("unix:///run/redis.sock?db=3", {"url": "unix:///run/redis.sock?db=3"}),
+        ({"host": "h", "ssl": True}, {"host": "h", "ssl": True}),
+    ],
+)
+def test_connection_forms(setting, expected):
+    assert connection_kwargs(setting) == expected
+
+
+@pytest.mark.parametrize("setting", ["host:port:db", "http://host", 6379])
+def test_bad_connections_are_reported_by_checks(setting):
+    queues = {
+        "default": {
+            "BACKEND": "djqueue.backends.redis.RedisQueue",
+            "CONNECTION": setting,
+        }
+    }
+    with override_settings(QUEUES=queues):
+        errors = check_settings()
+    assert [e.id for e in errors] == ["djqueue.E021"]
+
+
+def test_missing_redis_py_is_a_check_error_with_the_install_command(monkeypatch):
+    monkeypatch.setitem(__import__("sys").modules, "redis", None)
+    queues = {"default": {"BACKEND": "djqueue.backends.redis.RedisQueue"}}
+    with override_settings(QUEUES=queues):
+        errors = check_settings()
+    assert [e.id for e in errors] == ["djqueue.E020"]
+    assert "pip install 'djqueue[redis]'" in errors[0].hint
+
+
+def test_keys_of_a_queue_share_one_cluster_hash_tag():
+    queue = RedisQueue("emails", "", PREFIX="site")
+    assert queue.key("ready") == "{site:emails}:ready"
+    assert queue.key("m:abc").startswith("{site:emails}")
+
+
+redis_only = pytest.mark.parametrize("backend", ["fakeredis", "redis"], indirect=True)
+
+
+@redis_only
+@pytest.mark.django_db(transaction=True)
+def test_garbage_in_the_keys_ends_in_failed_and_the_consumer_goes_on(backend):
+    queue = get_queue()
+    client = queue.client
+    client.zadd(queue.key("ready"), {"no-such-body": 0})
+    client.zadd(queue.key("scheduled"), {"no-body-either": 0})
+    client.hset(
+        queue.key("m:bytes"), mapping={"id": "bytes", "payload": b"\xff\xfe\x00junk"}
+    )
+    client.zadd(queue.key("ready"), {"bytes": 1})
+    client.hset(
+        queue.key("m:fields"),
+        mapping={"id": "fields", "attempts": "many", "eta": "soon"},
+    )
+    client.zadd(queue.key("ready"), {"fields": 2})
+    good = commands.add(1, 2)
+
+    Consumer(["default"], 1, burst=True).run()
+
+    assert good.get(timeout=0) == 3
+    failed = {m.id: m.error for m in queue.list_messages(State.FAILED)}
+    assert "no message body is stored" in failed["no-such-body"]
+    assert "no message body is stored" in failed["no-body-either"]
+    assert "signature does not match" in failed["bytes"]
+    assert "signature does not match" in failed["fields"]
+    assert queue.counts()[State.QUEUED] == 0
+
+
+@redis_only
+@pytest.mark.django_db(transaction=True)
+def test_writes_inside_a_transaction_wait_for_the_commit(backend):
+    queue = get_queue()
+    with transaction.atomic():
+        kept = commands.add(1, 1)
+        assert kept.id
+        assert queue.get(kept.id) is None
+    assert queue.get(kept.id).state == State.QUEUED
+
+    def roll_back():
+        with transaction.atomic():
+            commands.add(2, 2)
+            raise RuntimeError("roll back")
+
+    with pytest.raises(RuntimeError):
+        roll_back()
+    assert len(queue) == 1
+
+
+@redis_only
+@pytest.mark.django_db(transaction=True)
+def test_on_commit_false_writes_at_once(backend, settings):
+    settings.QUEUES = {
+        "default": {
+            **settings.QUEUES["default"],
+            "OPTIONS": {**settings.QUEUES["default"]["OPTIONS"], "ON_COMMIT": False},
+        }
+    }
+    with transaction.atomic():
+        result = commands.add(1, 1)
+        assert get_queue().get(result.id).state == State.QUEUED
+
+
+@redis_only
+def test_a_blocked_claim_wakes_when_a_message_is_written(backend):
+    queue = get_queue()
+    claimed = []
+    waiter = threading.Thread(
+        target=lambda: claimed.extend(queue.claim("w", 30, limit=1, timeout=10))
+    )
+    waiter.start()
+    time.sleep(0.2)
+    message = make_message(queue="default")
+    queue.write(message)
+    waiter.join(timeout=15)
+    assert [m.id for m in claimed] == [message.id]
+
+
+@redis_only
+def test_result_waiters_are_all_woken_by_the_ack(backend):
+    queue = get_queue()
+    message = make_message(queue="default")
+    queue.write(message)
+    seen = []
+    waiters = [
+        threading.Thread(target=lambda: seen.append(queue.wait(message.id, timeout=10)))
+        for _ in range(3)
+    ]
+    for thread in waiters:
+        thread.start()
+    time.sleep(0.2)
+    queue.ack(queue.read(lease_seconds=30), result="r", result_ttl=60)
+    for thread in waiters:
+        thread.join(timeout=15)
+    assert [m.state for m in seen] == [State.DONE] * 3
+
+
+def _spare_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class RedisServer:
+    """A redis-server of this test's own, on a spare loopback port, with an
+    append-only file synced on every write."""
+
+    def __init__(self, directory):
+        self.port = _spare_port()
+        self.directory = directory
+        self.process = None
+
+    def start(self):
+        options = {
+            "port": str(self.port),
+            "bind": "127.0.0.1",
+            "dir": str(self.directory),
+            "appendonly": "yes",
+            "appendfsync": "always",
+            "save": "",
+        }
+        arguments = [
+            part for key, value in options.items() for part in (f"--{key}", value)
+        ]
+        self.process = subprocess.Popen(
+            [shutil.which("redis-server"), *arguments],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                assert time.monotonic() < deadline, "redis-server did not start"
+                time.sleep(0.05)
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            self.process.wait(timeout=10)
+
+
+@pytest.mark.process
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server")
+def test_a_redis_restart_mid_run_loses_no_acknowledged_message(settings, tmp_path):
+    server = RedisServer(tmp_path)
+    server.start()
+    url = f"redis://127.0.0.1:{server.port}/0"
+    prefix = f"{REDIS_PREFIX}-{uuid.uuid4().hex[:8]}"
+    settings.QUEUES = {
+        "default": {
+            "BACKEND": "djqueue.backends.redis.RedisQueue",
+            "CONNECTION": url,
+            "OPTIONS": {"PREFIX": prefix},
+        }
+    }
+    env = {
+        "DJQUEUE_BACKEND": "redis",
+        "DJQUEUE_REDIS_URL": url,
+        "DJQUEUE_REDIS_PREFIX": prefix,
+    }
+    consumer = ConsumerProcess(tmp_path / "consumer.log", "-c", "4", env=env)
+    acknowledged = []
+    try:
+        for round_number in range(3):
+            acknowledged += [
+                r.id for r in commands.record_run.map([(f"r{round_number}",)] * 300)
+            ]
+            time.sleep(0.3)
+            server.stop()
+            time.sleep(3)  # longer than redis-py's own retries
+            server.start()
+        wait_until(
+            lambda: get_queue().counts()[State.DONE] == len(acknowledged),
+            120,
+            "every acknowledged message done",
+            consumer,
+        )
+        consumer.signal(signal.SIGTERM)
+        assert consumer.wait(30) == 0
+    finally:
+        consumer.stop()
+        server.stop()
+
+    runs = Counter(Run.objects.values_list("message_id", flat=True))
+    assert set(acknowledged) <= set(runs)
+    log = consumer.log()
+    assert "retrying with backoff" in log
+    assert "answers again" in log
