@@ -21,6 +21,7 @@ from .message import Message
 from .queues import get_queue, queue_names
 from .registry import autodiscover, registry
 from .result import Result
+from .retries import ExponentialBackoff, Retry
 from .states import State
 
 __version__ = "0.1.0.dev0"
@@ -31,11 +32,13 @@ __all__ = [
     "CommandOptions",
     "DjqueueError",
     "DuplicateCommand",
+    "ExponentialBackoff",
     "Message",
     "MessageNotFound",
     "QueueCommand",
     "Result",
     "ResultTimeout",
+    "Retry",
     "SerializationError",
     "State",
     "UnknownQueue",

@@ -17,36 +17,23 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from datetime import datetime
 
 from django.db import close_old_connections, connections
+from django.utils import timezone
 
 from .backends.base import BaseQueue
 from .conf import settings
 from .execution import Outcome, execute
 from .message import Message
+from .outcomes import Backoff, announce, log_outcome, record_outcome
 from .queues import get_queue, queue_names
-from .states import State
+from .systemd import SystemdNotifier
 
 logger = logging.getLogger("djqueue.consumer")
 
 PROMOTE_INTERVAL = 1.0
 PURGE_INTERVAL = 60.0
-
-
-class Backoff:
-    """Capped exponential delays: ``first``, twice that, … up to ``cap``."""
-
-    def __init__(self, first: float, cap: float) -> None:
-        self.first, self.cap = first, cap
-        self.current = first
-
-    def next(self) -> float:
-        delay = self.current
-        self.current = min(self.current * 2, self.cap)
-        return delay
-
-    def reset(self) -> None:
-        self.current = self.first
 
 
 class Consumer:
@@ -55,7 +42,9 @@ class Consumer:
     ``burst`` drains what is ready and returns. :meth:`stop` (safe from a
     signal handler) stops taking messages, waits up to ``grace_period``
     seconds for running ones and releases the rest to their queue without
-    counting the attempt; a second :meth:`stop` releases at once.
+    counting the attempt; a second :meth:`stop` releases at once. ``clock``
+    (monotonic seconds) paces housekeeping and ``now`` (aware datetimes)
+    dates claims, retries and leases; tests inject both.
     """
 
     def __init__(
@@ -69,6 +58,8 @@ class Consumer:
         poll_interval: float = 1.0,
         worker_id: str | None = None,
         clock: Callable[[], float] = time.monotonic,
+        now: Callable[[], datetime] = timezone.now,
+        notifier: SystemdNotifier | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1.")
@@ -80,6 +71,9 @@ class Consumer:
         self.poll_interval = poll_interval
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}"
         self.clock = clock
+        self.now = now
+        self.notifier = notifier or SystemdNotifier(environ={})
+        self._ready = False
         self.heartbeat_interval = self.lease_seconds / 3
         self.processed = 0
         self._inflight: dict[str, tuple[BaseQueue, Message]] = {}
@@ -142,6 +136,11 @@ class Consumer:
             # _inflight while the claim runs, and burst must not exit on it.
             nothing_in_flight = not self._inflight
             claimed = self._claim(free, block=self._blocking and not self.burst)
+            if claimed is not None and not self._ready:
+                self._ready = True
+                self.notifier.ready(
+                    f"Consuming {', '.join(q.name for q in self.queues)}"
+                )
             if claimed is None:
                 self._wait(errors.next())
             elif claimed:
@@ -164,7 +163,11 @@ class Consumer:
         for queue in self.queues:
             try:
                 messages = queue.claim(
-                    self.worker_id, self.lease_seconds, limit - claimed, timeout=timeout
+                    self.worker_id,
+                    self.lease_seconds,
+                    limit - claimed,
+                    now=self.now(),
+                    timeout=timeout,
                 )
             except Exception as exc:
                 self._outage(f"claim from queue {queue.name!r}", exc)
@@ -191,6 +194,7 @@ class Consumer:
         return True
 
     def _maintain(self) -> None:
+        self._watchdog()
         if self._every("heartbeat", self.heartbeat_interval):
             self._guarded("heartbeat", self._heartbeat)
         if self._every("promote", PROMOTE_INTERVAL):
@@ -199,6 +203,11 @@ class Consumer:
             self._guarded("reclaim", self._reclaim_all)
         if self._every("purge", PURGE_INTERVAL):
             self._guarded("purge", self._purge_all)
+
+    def _watchdog(self) -> None:
+        interval = self.notifier.watchdog_interval
+        if interval and self._ready and self._every("watchdog", interval):
+            self.notifier.watchdog()
 
     def _guarded(self, what: str, action: Callable[[], int]) -> int:
         try:
@@ -239,21 +248,21 @@ class Consumer:
 
     def _heartbeat(self) -> int:
         return sum(
-            queue.extend(messages, self.lease_seconds)
+            queue.extend(messages, self.lease_seconds, now=self.now())
             for queue, messages in self._by_queue().items()
         )
 
     def _promote_all(self) -> int:
-        return sum(queue.promote_due() for queue in self.queues)
+        return sum(queue.promote_due(now=self.now()) for queue in self.queues)
 
     def _reclaim_all(self) -> int:
-        reclaimed = sum(queue.reclaim_expired() for queue in self.queues)
+        reclaimed = sum(queue.reclaim_expired(now=self.now()) for queue in self.queues)
         if reclaimed:
             logger.warning("Reclaimed %d message(s) whose lease expired", reclaimed)
         return reclaimed
 
     def _purge_all(self) -> int:
-        return sum(queue.purge_expired() for queue in self.queues)
+        return sum(queue.purge_expired(now=self.now()) for queue in self.queues)
 
     # -- Workers -----------------------------------------------------------------
 
@@ -282,86 +291,26 @@ class Consumer:
         close_old_connections()
         started = self.clock()
         try:
-            outcome = execute(message)
+            outcome = execute(message, now=self.now)
         finally:
             close_old_connections()
         elapsed = self.clock() - started
         self._record(queue, message, outcome)
+        announce(message, outcome)
         with self._lock:
             self.processed += 1
-        self._log(message, outcome, elapsed)
+        log_outcome(message, outcome, elapsed)
 
     def _record(self, queue: BaseQueue, message: Message, outcome: Outcome) -> None:
-        """Store the outcome, retrying with backoff while the lease would
-        still hold; past that the message runs again (at-least-once)."""
-        backoff = Backoff(0.1, 2.0)
-        deadline = self.clock() + self.lease_seconds
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                kept = self._store(queue, message, outcome)
-                break
-            except Exception:
-                logger.warning(
-                    "Cannot record the outcome of message %s (try %d); retrying",
-                    message.id, attempt, exc_info=attempt == 1,
-                )  # fmt: skip
-                close_old_connections()
-                if self.clock() + backoff.current > deadline:
-                    logger.error(
-                        "Gave up recording the outcome of message %s; it will "
-                        "run again when its lease expires",
-                        message.id,
-                    )
-                    return
-                time.sleep(backoff.next())
-        if not kept:
-            logger.warning(
-                "Message %s (%s) lost its lease before its outcome was "
-                "recorded; it was or will be run again",
-                message.id, message.command,
-            )  # fmt: skip
-
-    @staticmethod
-    def _store(queue: BaseQueue, message: Message, outcome: Outcome) -> bool:
-        if outcome.state == State.DONE:
-            ttl = message.options.get("result_ttl", 0)
-            return queue.ack(message, outcome.result, ttl)
-        if outcome.state == State.SCHEDULED:
-            return queue.retry_later(
-                message, outcome.eta, outcome.error, outcome.traceback
-            )
-        return queue.fail(message, outcome.error, outcome.traceback)
-
-    def _log(self, message: Message, outcome: Outcome, elapsed: float) -> None:
-        timeout = message.options.get("timeout")
-        if timeout and elapsed > timeout:
-            logger.warning(
-                "Message %s (%s) ran %.1fs, past its timeout of %ss; threads "
-                "cannot be interrupted, use process workers to enforce it",
-                message.id, message.command, elapsed, timeout,
-            )  # fmt: skip
-        if outcome.state == State.DONE:
-            logger.info(
-                "Done %s (%s) attempt %d in %.1f ms",
-                message.id, message.command, message.attempts, elapsed * 1000,
-            )  # fmt: skip
-        elif outcome.state == State.SCHEDULED:
-            logger.warning(
-                "Retrying %s (%s) at %s after attempt %d: %s",
-                message.id, message.command, outcome.eta.isoformat(),
-                message.attempts, outcome.error,
-            )  # fmt: skip
-        else:
-            logger.error(
-                "Failed %s (%s) attempt %d: %s",
-                message.id, message.command, message.attempts, outcome.error,
-            )  # fmt: skip
+        record_outcome(
+            queue, message, outcome, deadline=self.clock() + self.lease_seconds,
+            clock=self.clock, on_error=close_old_connections,
+        )  # fmt: skip
 
     # -- Shutdown ----------------------------------------------------------------
 
     def _shutdown(self) -> None:
+        self.notifier.stopping(self.grace_period + 10)
         deadline = self.clock() + self.grace_period
         if self._inflight and not self._force:
             logger.info(
@@ -369,6 +318,7 @@ class Consumer:
                 self.grace_period, len(self._inflight),
             )  # fmt: skip
         while self._inflight and not self._force and self.clock() < deadline:
+            self._watchdog()
             if self._every("heartbeat", self.heartbeat_interval):
                 self._guarded("heartbeat", self._heartbeat)
             self._wait(min(0.2, max(deadline - self.clock(), 0)))

@@ -12,6 +12,7 @@ from typing import Any, Generic, ParamSpec, TypeVar, overload
 from .conf import DEFAULT_QUEUE
 from .registry import registry
 from .result import Result
+from .retries import RetryDelay, encode_exceptions, encode_policy
 
 #: Priorities run from MIN_PRIORITY to MAX_PRIORITY, higher first (the range
 #: of Django's tasks framework).
@@ -25,15 +26,19 @@ R = TypeVar("R")
 class CommandOptions:
     """How a command's messages are queued and run; each can be set per call.
 
-    ``result_ttl`` of ``None`` means the ``QUEUE_RESULT_TTL`` setting. The
-    retry delay is in seconds; ``timeout`` is reported when exceeded.
+    ``result_ttl`` of ``None`` means the ``QUEUE_RESULT_TTL`` setting.
+    ``retries`` failed runs are tried again after ``retry_delay`` (seconds,
+    a list of intervals whose last repeats, or an ``ExponentialBackoff``),
+    only for exceptions of the ``retry_on`` classes when it is given.
+    ``timeout`` is reported when exceeded.
     """
 
     queue: str = DEFAULT_QUEUE
     priority: int = 0
     result_ttl: float | None = None
     retries: int = 0
-    retry_delay: float = 0
+    retry_delay: RetryDelay = 0
+    retry_on: tuple[type[BaseException], ...] | None = None
     timeout: float | None = None
     eta: datetime | None = None
     delay: float | None = None
@@ -46,7 +51,8 @@ class CommandOptions:
                 f"not {self.priority}."
             )
         _check_int("retries", self.retries, minimum=0)
-        _check_seconds("retry_delay", self.retry_delay)
+        encode_policy(self.retry_delay)
+        encode_exceptions(self.retry_on)
         if self.result_ttl is not None:
             _check_seconds("result_ttl", self.result_ttl)
         if self.timeout is not None:
@@ -108,7 +114,8 @@ class QueueCommand(Generic[P, R]):
         priority: int | None = None,
         result_ttl: float | None = None,
         retries: int | None = None,
-        retry_delay: float | None = None,
+        retry_delay: RetryDelay | None = None,
+        retry_on: tuple[type[BaseException], ...] | None = None,
         timeout: float | None = None,
         eta: datetime | None = None,
         delay: timedelta | float | None = None,
@@ -126,6 +133,7 @@ class QueueCommand(Generic[P, R]):
                 "result_ttl": result_ttl,
                 "retries": retries,
                 "retry_delay": retry_delay,
+                "retry_on": retry_on,
                 "timeout": timeout,
                 "eta": eta,
             }.items()
@@ -166,7 +174,8 @@ def queue_command(
     priority: int = ...,
     result_ttl: float | None = ...,
     retries: int = ...,
-    retry_delay: float = ...,
+    retry_delay: RetryDelay = ...,
+    retry_on: tuple[type[BaseException], ...] | None = ...,
     timeout: float | None = ...,
 ) -> Callable[[Callable[P, R]], QueueCommand[P, R]]: ...
 def queue_command(func=None, /, *, name=None, **options):

@@ -10,10 +10,12 @@ from django.conf import settings as django_settings
 from django.db import transaction
 from django.utils import timezone
 
+from . import signals
 from .conf import settings
 from .message import Message, new_message_id
 from .queues import get_queue
 from .result import ImmediateResult, Result
+from .retries import encode_exceptions, encode_policy
 from .serializers import queue_serializer
 from .signing import sign_payload
 
@@ -64,7 +66,8 @@ def build_message(command: QueueCommand, args: tuple, kwargs: dict) -> Message:
             "result_ttl": result_ttl
             if options.result_ttl is None
             else options.result_ttl,
-            "retry_delay": options.retry_delay,
+            "retry_delay": encode_policy(options.retry_delay),
+            "retry_on": encode_exceptions(options.retry_on),
             "timeout": options.timeout,
         },
     )
@@ -115,10 +118,15 @@ def _write(queue_name: str, messages: list[Message]) -> None:
     """Write now, or when the open transaction commits for backends that
     cannot take part in it (so a rolled-back transaction enqueues nothing)."""
     queue = get_queue(queue_name)
-    if len(messages) == 1:
-        write = lambda: queue.write(messages[0])  # noqa: E731
-    else:
-        write = lambda: queue.write_many(messages)  # noqa: E731
+
+    def write() -> None:
+        if len(messages) == 1:
+            queue.write(messages[0])
+        else:
+            queue.write_many(messages)
+        for message in messages:
+            signals.send(signals.message_enqueued, message)
+
     deferrable = not queue.supports_transactions and queue.defer_on_commit
     if deferrable and transaction.get_connection().in_atomic_block:
         transaction.on_commit(write)

@@ -15,10 +15,12 @@ from typing import Any
 
 from django.utils import timezone
 
+from . import signals
 from .context import running
 from .exceptions import CommandNotFound, DecodeError, SerializationError
 from .message import Message
 from .registry import registry
+from .retries import Retry, delay_for, matches
 from .serializers import serializers_by_name
 from .signing import sign_result, unsign_result, verify_payload
 from .states import State
@@ -35,6 +37,8 @@ class Outcome:
     error: str = ""
     traceback: str = ""
     eta: datetime | None = None
+    #: The command's return value, for the ``message_finished`` signal.
+    value: Any = None
 
 
 def _serializer(message: Message):
@@ -95,6 +99,7 @@ def execute(message: Message, now=timezone.now) -> Outcome:
         if message.attempts < message.max_attempts:
             return Outcome(State.SCHEDULED, error=error, eta=now() + DECODE_RETRY_DELAY)
         return Outcome(State.FAILED, error=error, traceback=tb.format_exc())
+    signals.send(signals.message_started, message)
     try:
         with running(message):
             value = command.func(*args, **kwargs)
@@ -103,7 +108,7 @@ def execute(message: Message, now=timezone.now) -> Outcome:
         # not the worker thread.
         return _after_error(message, exc, now)
     try:
-        return Outcome(State.DONE, result=encode_result(message, value))
+        return Outcome(State.DONE, result=encode_result(message, value), value=value)
     except SerializationError as exc:
         return Outcome(
             State.FAILED,
@@ -112,17 +117,31 @@ def execute(message: Message, now=timezone.now) -> Outcome:
 
 
 def _after_error(message: Message, exc: BaseException, now) -> Outcome:
+    """Retry the message if its policy allows, else fail it for good."""
     error, trace = describe(exc), tb.format_exc()
-    retries = message.options.get("retries", message.max_attempts - 1)
-    if message.attempts <= retries and message.attempts < message.max_attempts:
-        delay = message.options.get("retry_delay") or 0
-        return Outcome(
-            State.SCHEDULED,
-            error=error,
-            traceback=trace,
-            eta=now() + timedelta(seconds=delay),
+    options = message.options
+    if isinstance(exc, Retry):
+        wanted, allowed = True, message.attempts < message.max_attempts
+        if not allowed:
+            used = message.max_attempts
+            error = f"{error} (asked to retry, but all {used} attempts are used)"
+    else:
+        retries = options.get("retries", message.max_attempts - 1)
+        wanted = matches(exc, options.get("retry_on"))
+        allowed = (
+            message.attempts <= retries and message.attempts < message.max_attempts
         )
-    return Outcome(State.FAILED, error=error, traceback=trace)
+    if not (wanted and allowed):
+        return Outcome(State.FAILED, error=error, traceback=trace)
+    delay = getattr(exc, "delay", None)
+    if delay is None:
+        delay = delay_for(options.get("retry_delay", 0), message.attempts)
+    return Outcome(
+        State.SCHEDULED,
+        error=error,
+        traceback=trace,
+        eta=now() + timedelta(seconds=delay),
+    )
 
 
 def run_inline(message: Message) -> Message:

@@ -264,3 +264,22 @@ def test_a_redis_restart_mid_run_loses_no_acknowledged_message(settings, tmp_pat
     log = consumer.log()
     assert "retrying with backoff" in log
     assert "answers again" in log
+
+
+@redis_only
+def test_scripts_are_reloaded_after_the_server_forgets_them(backend):
+    queue = get_queue()
+    queue.write(make_message(queue="default"))
+    assert len(queue.claim("w", 30, limit=5)) == 1
+    queue.client.script_flush()
+
+    queue.write(make_message(queue="default"))
+
+    assert len(queue.claim("w", 30, limit=5)) == 1
+
+
+@redis_only
+def test_bulk_writes_go_in_batches(backend, monkeypatch):
+    monkeypatch.setattr("djqueue.backends.redis.WRITE_BATCH", 7)
+    commands.add.map([(i, i) for i in range(30)])
+    assert len(get_queue()) == 30

@@ -9,23 +9,25 @@ blocks on the server and wakes as soon as a message is written.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 import uuid
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from django.core import checks
 from django.utils.module_loading import import_string
 
 from ..message import Message
+from ..states import FINISHED_STATES as _FINISHED
 from ..states import State
 from .base import BaseQueue
+from .redis_hash import fields, score, stamp, text, to_message
 from .redis_scripts import SCRIPTS
 
 DEFAULT_URL = "redis://127.0.0.1:6379/0"
+#: Messages written per pipelined transaction by write_many().
+WRITE_BATCH = 1000
 _SET_OF_STATE = {
     State.QUEUED: "ready",
     State.SCHEDULED: "scheduled",
@@ -35,9 +37,6 @@ _SET_OF_STATE = {
     State.CANCELLED: "cancelled",
 }
 _NEWEST_FIRST = {State.DONE, State.FAILED, State.CANCELLED}
-_DATETIMES = (
-    "eta", "enqueued_at", "lease_expires_at", "started_at", "finished_at", "expires_at",
-)  # fmt: skip
 WORKER_LOST = (
     "worker lost: the lease expired while the message ran, on its last attempt "
     "(the worker was killed or hung)"
@@ -75,27 +74,6 @@ def connection_kwargs(connection: Any) -> dict[str, Any]:
         raise ValueError(
             f"{text!r} is neither a URL nor of the form 'host:port:db'"
         ) from None
-
-
-#: Ready-set scores count tenths of a millisecond from 2020-01-01 within
-#: bands of 4e13 per priority: exact in a double for priorities -100 to 100
-#: until 2146. Equal scores fall back to the time-ordered message id.
-SCORE_EPOCH = 1577836800
-
-
-def score(priority: int, eta: datetime) -> float:
-    """The ready set's score: higher priority first, then earlier eta."""
-    return -priority * 4e13 + math.floor((float(_stamp(eta)) - SCORE_EPOCH) * 10000)
-
-
-def _stamp(moment: datetime | None) -> str:
-    return "" if moment is None else f"{moment.timestamp():.6f}"
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, bytes):
-        return value.decode("utf-8", errors="replace")
-    return "" if value is None else str(value)
 
 
 class RedisQueue(BaseQueue):
@@ -195,14 +173,19 @@ class RedisQueue(BaseQueue):
         self.write_many([message])
 
     def write_many(self, messages: Sequence[Message]) -> None:
+        """Write in batches of ``WRITE_BATCH``, one pipelined transaction each."""
         now = self.now()
+        for start in range(0, len(messages), WRITE_BATCH):
+            self._write_batch(messages[start : start + WRITE_BATCH], now)
+
+    def _write_batch(self, messages: Sequence[Message], now) -> None:
         pipe = self.client.pipeline(transaction=True)
         ready = 0
         for message in messages:
             message.queue = self.name
             scheduled = message.eta > now
             message.state = State.SCHEDULED if scheduled else State.QUEUED
-            pipe.hset(self.key(f"m:{message.id}"), mapping=self._fields(message))
+            pipe.hset(self.key(f"m:{message.id}"), mapping=fields(message))
             if scheduled:
                 pipe.zadd(self.key("scheduled"), {message.id: message.eta.timestamp()})
             else:
@@ -215,24 +198,6 @@ class RedisQueue(BaseQueue):
             pipe.lpush(self.key("notify"), *["1"] * min(ready, 100))
             pipe.ltrim(self.key("notify"), 0, 99)
         pipe.execute()
-
-    @staticmethod
-    def _fields(message: Message) -> dict[str, str | int]:
-        return {
-            "id": message.id,
-            "command": message.command,
-            "queue": message.queue,
-            "payload": message.payload,
-            "signature": message.signature,
-            "serializer": message.serializer,
-            "eta": _stamp(message.eta),
-            "enqueued_at": _stamp(message.enqueued_at),
-            "priority": message.priority,
-            "attempts": message.attempts,
-            "max_attempts": message.max_attempts,
-            "options": json.dumps(message.options, separators=(",", ":")),
-            "state": message.state.value,
-        }
 
     def flush(self) -> None:
         keys = list(self.client.scan_iter(match=f"{self.base}:*", count=1000))
@@ -257,13 +222,13 @@ class RedisQueue(BaseQueue):
         rows = self._run(
             "claim",
             limit,
-            _stamp(self.expiry(now, lease_seconds)),
+            stamp(self.expiry(now, lease_seconds)),
             uuid.uuid4().hex,
             worker,
-            _stamp(now),
-            _stamp(self.expiry(now, self.failed_ttl)),
+            stamp(now),
+            stamp(self.expiry(now, self.failed_ttl)),
         )
-        return [self._to_message(row) for row in rows]
+        return [to_message(row, self.name) for row in rows]
 
     def ack(self, message, result=None, result_ttl=0, now=None):
         now = now or self.now()
@@ -271,7 +236,7 @@ class RedisQueue(BaseQueue):
         return bool(
             self._run(
                 "ack", message.id, message.lease_token, result or "", ttl_ms,
-                _stamp(now), _stamp(self.expiry(now, result_ttl) if ttl_ms else None),
+                stamp(now), stamp(self.expiry(now, result_ttl) if ttl_ms else None),
             )
         )  # fmt: skip
 
@@ -280,7 +245,7 @@ class RedisQueue(BaseQueue):
         return bool(
             self._run(
                 "fail", message.id, message.lease_token, error, traceback,
-                _stamp(now), _stamp(self.expiry(now, self.failed_ttl)),
+                stamp(now), stamp(self.expiry(now, self.failed_ttl)),
             )
         )  # fmt: skip
 
@@ -288,8 +253,8 @@ class RedisQueue(BaseQueue):
         now = now or self.now()
         return bool(
             self._run(
-                "retry_later", message.id, message.lease_token, _stamp(eta),
-                error, traceback, _stamp(now),
+                "retry_later", message.id, message.lease_token, stamp(eta),
+                error, traceback, stamp(now),
             )
         )  # fmt: skip
 
@@ -301,27 +266,27 @@ class RedisQueue(BaseQueue):
         pairs = [value for m in messages for value in (m.id, m.lease_token)]
         if not pairs:
             return 0
-        lease = _stamp(self.expiry(now or self.now(), lease_seconds))
+        lease = stamp(self.expiry(now or self.now(), lease_seconds))
         return self._run("extend", lease, *pairs)
 
     def promote_due(self, now=None):
         now = now or self.now()
         return self._run(
-            "promote_due", _stamp(now), _stamp(self.expiry(now, self.failed_ttl))
+            "promote_due", stamp(now), stamp(self.expiry(now, self.failed_ttl))
         )
 
     def reclaim_expired(self, now=None):
         now = now or self.now()
         return self._run(
             "reclaim_expired",
-            _stamp(now),
-            _stamp(self.expiry(now, self.failed_ttl)),
+            stamp(now),
+            stamp(self.expiry(now, self.failed_ttl)),
             WORKER_LOST,
         )
 
     def purge_expired(self, now=None):
-        stamp, purged = _stamp(now or self.now()), 0
-        while (batch := self._run("purge_expired", stamp)) > 0:
+        moment, purged = stamp(now or self.now()), 0
+        while (batch := self._run("purge_expired", moment)) > 0:
             purged += batch
             if batch < 1000:
                 break
@@ -331,7 +296,7 @@ class RedisQueue(BaseQueue):
 
     def get(self, message_id):
         fields = self.client.hgetall(self.key(f"m:{message_id}"))
-        return self._to_message(fields) if fields else None
+        return to_message(fields, self.name) if fields else None
 
     def wait(self, message_id, timeout):
         message = self.get(message_id)
@@ -364,11 +329,11 @@ class RedisQueue(BaseQueue):
         )
         pipe = self.client.pipeline(transaction=False)
         for message_id in ids:
-            pipe.hgetall(self.key(f"m:{_text(message_id)}"))
-        return [self._to_message(fields) for fields in pipe.execute() if fields]
+            pipe.hgetall(self.key(f"m:{text(message_id)}"))
+        return [to_message(fields, self.name) for fields in pipe.execute() if fields]
 
     def retry(self, message_id, now=None):
-        return bool(self._run("retry", message_id, _stamp(now or self.now())))
+        return bool(self._run("retry", message_id, stamp(now or self.now())))
 
     def cancel(self, message_id, now=None):
         now = now or self.now()
@@ -376,8 +341,8 @@ class RedisQueue(BaseQueue):
             self._run(
                 "cancel",
                 message_id,
-                _stamp(now),
-                _stamp(self.expiry(now, self.failed_ttl)),
+                stamp(now),
+                stamp(self.expiry(now, self.failed_ttl)),
             )
         )
 
@@ -386,68 +351,3 @@ class RedisQueue(BaseQueue):
 
     def purge(self, state):
         return self._run("purge", _SET_OF_STATE[State(state)])
-
-    # -- Decoding ------------------------------------------------------------
-
-    def _to_message(self, fields: Any) -> Message:
-        """Build a Message from a hash, tolerating garbage: whatever cannot be
-        read becomes a default, and the consumer fails the message with a
-        reason when its payload does not verify."""
-        if isinstance(fields, list):
-            fields = dict(zip(fields[::2], fields[1::2], strict=False))
-        data = {_text(k): _text(v) for k, v in fields.items()}
-        moments = {name: _moment(data.get(name, "")) for name in _DATETIMES}
-        epoch = datetime.fromtimestamp(0, UTC)
-        try:
-            state = State(data.get("state", ""))
-        except ValueError:
-            state = State.QUEUED
-        return Message(
-            id=data.get("id", ""),
-            command=data.get("command", ""),
-            queue=self.name,
-            payload=data.get("payload", ""),
-            signature=data.get("signature", ""),
-            serializer=data.get("serializer", ""),
-            eta=moments["eta"] or epoch,
-            enqueued_at=moments["enqueued_at"] or epoch,
-            priority=_int(data.get("priority")),
-            attempts=_int(data.get("attempts")),
-            max_attempts=_int(data.get("max_attempts"), 1),
-            options=_options(data.get("options", "")),
-            state=state,
-            lease_token=data.get("lease_token", ""),
-            lease_expires_at=moments["lease_expires_at"],
-            worker=data.get("worker", ""),
-            started_at=moments["started_at"],
-            finished_at=moments["finished_at"],
-            result=data.get("result") or None,
-            error=data.get("error", ""),
-            traceback=data.get("traceback", ""),
-            expires_at=moments["expires_at"],
-        )
-
-
-_FINISHED = frozenset({State.DONE, State.FAILED, State.CANCELLED})
-
-
-def _moment(text: str) -> datetime | None:
-    try:
-        return datetime.fromtimestamp(float(text), UTC) if text else None
-    except (ValueError, OverflowError, OSError):
-        return None
-
-
-def _int(text: str | None, default: int = 0) -> int:
-    try:
-        return int(text) if text else default
-    except ValueError:
-        return default
-
-
-def _options(text: str) -> dict[str, Any]:
-    try:
-        options = json.loads(text) if text else {}
-    except ValueError:
-        return {}
-    return options if isinstance(options, dict) else {}

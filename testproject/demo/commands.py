@@ -4,7 +4,7 @@ import os
 import time
 from decimal import Decimal
 
-from djqueue import current_message, queue_command
+from djqueue import Retry, current_message, queue_command
 
 from .models import Report, Run
 
@@ -70,3 +70,29 @@ def slow_once(label="", seconds=30.0):
 def exit_now():
     """Call sys.exit(), which must end only this run, not its worker."""
     raise SystemExit(3)
+
+
+@queue_command(retries=2, retry_delay=[10, 30])
+def fails_twice(label=""):
+    """Record this run; fail on the first two attempts."""
+    message = current_message()
+    Run.objects.create(
+        message_id=message.id, attempt=message.attempts, pid=os.getpid(), label=label
+    )
+    if message.attempts < 3:
+        raise ConnectionError(f"attempt {message.attempts} fails")
+    return message.attempts
+
+
+@queue_command(retries=5, retry_on=(ConnectionError,))
+def fails_with(kind="value"):
+    """Raise ValueError or ConnectionError; only the latter is retried."""
+    raise (ValueError if kind == "value" else ConnectionError)(kind)
+
+
+@queue_command
+def asks_to_retry(delay=None):
+    """Ask to be retried, once, through Retry."""
+    if current_message().attempts == 1:
+        raise Retry(delay=delay, reason="not yet")
+    return "second time"

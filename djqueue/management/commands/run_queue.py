@@ -13,6 +13,7 @@ from django.core.management.base import BaseCommand, CommandError, SystemCheckEr
 from djqueue.conf import settings
 from djqueue.consumer import Consumer
 from djqueue.exceptions import UnknownQueue
+from djqueue.systemd import SystemdNotifier
 
 #: Exit status for a configuration error (sysexits' EX_CONFIG); systemd units
 #: list it in RestartPreventExitStatus so a bad setting does not restart-loop.
@@ -87,6 +88,7 @@ class Command(BaseCommand):
                 lease_seconds=options["lease"] or settings.QUEUE_LEASE_SECONDS,
                 grace_period=options["grace_period"],
                 worker_id=options["worker_id"],
+                notifier=SystemdNotifier(),
             )
         except (SystemCheckError, ImproperlyConfigured, UnknownQueue) as exc:
             raise CommandError(str(exc), returncode=EXIT_CONFIG) from exc

@@ -1,0 +1,145 @@
+"""Recording and logging what became of a run.
+
+A worker stores each outcome in its queue (ack, retry later, or fail) and
+logs it. Storing is retried with backoff while the message's lease would
+still hold; past that the lease expires and the message runs again, which
+keeps delivery at-least-once without ever dropping an outcome silently.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from . import signals
+from .backends.base import BaseQueue
+from .execution import Outcome
+from .message import Message
+from .states import State
+
+logger = logging.getLogger("djqueue.consumer")
+
+
+class Backoff:
+    """Capped exponential delays: ``first``, twice that, … up to ``cap``."""
+
+    def __init__(self, first: float, cap: float) -> None:
+        self.first, self.cap = first, cap
+        self.current = first
+
+    def next(self) -> float:
+        delay = self.current
+        self.current = min(self.current * 2, self.cap)
+        return delay
+
+    def reset(self) -> None:
+        self.current = self.first
+
+
+def store_outcome(queue: BaseQueue, message: Message, outcome: Outcome) -> bool:
+    """Store one outcome; return False if the message's lease was lost."""
+    if outcome.state == State.DONE:
+        return queue.ack(message, outcome.result, message.options.get("result_ttl", 0))
+    if outcome.state == State.SCHEDULED:
+        return queue.retry_later(message, outcome.eta, outcome.error, outcome.traceback)
+    return queue.fail(message, outcome.error, outcome.traceback)
+
+
+def record_outcome(
+    queue: BaseQueue,
+    message: Message,
+    outcome: Outcome,
+    deadline: float,
+    clock: Callable[[], float] = time.monotonic,
+    on_error: Callable[[], None] = lambda: None,
+) -> None:
+    """Store an outcome, retrying with backoff until ``deadline`` (on
+    ``clock``); ``on_error`` runs after each failed try."""
+    backoff = Backoff(0.1, 2.0)
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            kept = store_outcome(queue, message, outcome)
+            break
+        except Exception:
+            logger.warning(
+                "Cannot record the outcome of message %s (try %d); retrying",
+                message.id, attempt, exc_info=attempt == 1,
+            )  # fmt: skip
+            on_error()
+            if clock() + backoff.current > deadline:
+                logger.error(
+                    "Gave up recording the outcome of message %s; it will run "
+                    "again when its lease expires",
+                    message.id,
+                )
+                return
+            time.sleep(backoff.next())
+    if not kept:
+        logger.warning(
+            "Message %s (%s) lost its lease before its outcome was recorded; "
+            "it was or will be run again",
+            message.id, message.command,
+        )  # fmt: skip
+
+
+def announce(message: Message, outcome: Outcome) -> None:
+    """Send the signal that matches an outcome."""
+    if outcome.state == State.DONE:
+        signals.send(signals.message_finished, message, result=outcome.value)
+    elif outcome.state == State.SCHEDULED:
+        signals.send(
+            signals.message_retried, message, error=outcome.error, eta=outcome.eta
+        )
+    else:
+        signals.send(
+            signals.message_failed,
+            message,
+            error=outcome.error,
+            traceback=outcome.traceback,
+        )
+
+
+def log_fields(message: Message) -> dict[str, object]:
+    """Fields for structured log handlers (``record.message_id`` and so on)."""
+    return {
+        "message_id": message.id,
+        "command": message.command,
+        "attempt": message.attempts,
+        "queue": message.queue,
+    }
+
+
+def log_outcome(message: Message, outcome: Outcome, elapsed: float) -> None:
+    """Log one run: done at INFO, a retry at WARNING, a failure at ERROR."""
+    timeout = message.options.get("timeout")
+    if timeout and elapsed > timeout:
+        logger.warning(
+            "Message %s (%s) ran %.1fs, past its timeout of %ss; threads "
+            "cannot be interrupted, so the timeout is only reported",
+            message.id, message.command, elapsed, timeout,
+            extra=log_fields(message),
+        )  # fmt: skip
+    if outcome.state == State.DONE:
+        if not logger.isEnabledFor(logging.INFO):
+            return
+        logger.info(
+            "Done %s (%s) attempt %d in %.1f ms",
+            message.id, message.command, message.attempts, elapsed * 1000,
+            extra=log_fields(message),
+        )  # fmt: skip
+    elif outcome.state == State.SCHEDULED:
+        logger.warning(
+            "Retrying %s (%s) at %s after attempt %d: %s",
+            message.id, message.command, outcome.eta.isoformat(),
+            message.attempts, outcome.error,
+            extra=log_fields(message),
+        )  # fmt: skip
+    else:
+        logger.error(
+            "Failed %s (%s) attempt %d: %s",
+            message.id, message.command, message.attempts, outcome.error,
+            extra=log_fields(message),
+        )  # fmt: skip
