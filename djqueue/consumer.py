@@ -24,11 +24,12 @@ from django.utils import timezone
 
 from .backends.base import BaseQueue
 from .conf import settings
-from .execution import Outcome, execute
+from .execution import Outcome
 from .message import Message
 from .outcomes import Backoff, announce, log_outcome, record_outcome
 from .queues import get_queue, queue_names
 from .systemd import SystemdNotifier
+from .workers import Runner, ThreadRunner
 
 logger = logging.getLogger("djqueue.consumer")
 
@@ -60,6 +61,8 @@ class Consumer:
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime] = timezone.now,
         notifier: SystemdNotifier | None = None,
+        runner_factory: Callable[[], Runner] = ThreadRunner,
+        max_messages: int | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1.")
@@ -73,6 +76,9 @@ class Consumer:
         self.clock = clock
         self.now = now
         self.notifier = notifier or SystemdNotifier(environ={})
+        self.runner_factory = runner_factory
+        self.max_messages = max_messages
+        self._runners: list[Runner] = []
         self._ready = False
         self.heartbeat_interval = self.lease_seconds / 3
         self.processed = 0
@@ -275,23 +281,29 @@ class Consumer:
             self._workers.append(thread)
 
     def _work_loop(self) -> None:
+        runner = self.runner_factory()
+        with self._lock:
+            self._runners.append(runner)
         try:
             while (item := self._work.get()) is not None:
                 queue, message = item
                 try:
-                    self._run(queue, message)
+                    self._run(runner, queue, message)
+                except Exception:
+                    logger.exception("Unexpected error running message %s", message.id)
                 finally:
                     with self._lock:
                         self._inflight.pop(message.id, None)
                     self._wakeup.set()
         finally:
+            runner.close()
             connections.close_all()
 
-    def _run(self, queue: BaseQueue, message: Message) -> None:
+    def _run(self, runner: Runner, queue: BaseQueue, message: Message) -> None:
         close_old_connections()
         started = self.clock()
         try:
-            outcome = execute(message, now=self.now)
+            outcome = runner.run(message, self.now)
         finally:
             close_old_connections()
         elapsed = self.clock() - started
@@ -299,6 +311,11 @@ class Consumer:
         announce(message, outcome)
         with self._lock:
             self.processed += 1
+            if self.max_messages and self.processed >= self.max_messages:
+                logger.info(
+                    "Stopping after %d message(s) (--max-messages)", self.processed
+                )
+                self.stop()
         log_outcome(message, outcome, elapsed)
 
     def _record(self, queue: BaseQueue, message: Message, outcome: Outcome) -> None:
@@ -333,6 +350,11 @@ class Consumer:
                 "Released %d unfinished message(s) back to queue %r",
                 released, queue.name,
             )  # fmt: skip
+        if leftover:
+            with self._lock:
+                runners = list(self._runners)
+            for runner in runners:
+                getattr(runner, "kill", lambda: None)()
         for _ in self._workers:
             self._work.put(None)
         close_old_connections()

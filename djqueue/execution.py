@@ -106,7 +106,7 @@ def execute(message: Message, now=timezone.now) -> Outcome:
     except (Exception, SystemExit, KeyboardInterrupt) as exc:
         # SystemExit and KeyboardInterrupt raised by a command end that run,
         # not the worker thread.
-        return _after_error(message, exc, now)
+        return after_error(message, exc, now)
     try:
         return Outcome(State.DONE, result=encode_result(message, value), value=value)
     except SerializationError as exc:
@@ -116,9 +116,9 @@ def execute(message: Message, now=timezone.now) -> Outcome:
         )
 
 
-def _after_error(message: Message, exc: BaseException, now) -> Outcome:
+def after_error(message: Message, exc: BaseException, now) -> Outcome:
     """Retry the message if its policy allows, else fail it for good."""
-    error, trace = describe(exc), tb.format_exc()
+    error, trace = describe(exc), "".join(tb.format_exception(exc))
     options = message.options
     if isinstance(exc, Retry):
         wanted, allowed = True, message.attempts < message.max_attempts

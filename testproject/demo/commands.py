@@ -4,6 +4,8 @@ import os
 import time
 from decimal import Decimal
 
+from django.db import DatabaseError
+
 from djqueue import Retry, current_message, queue_command
 
 from .models import Report, Run
@@ -96,3 +98,36 @@ def asks_to_retry(delay=None):
     if current_message().attempts == 1:
         raise Retry(delay=delay, reason="not yet")
     return "second time"
+
+
+@queue_command(timeout=1)
+def overruns(seconds=30.0):
+    """Sleep past the one-second timeout."""
+    time.sleep(seconds)
+
+
+@queue_command
+def kill_own_process():
+    """A poison message: kill the process that runs it, every time."""
+    os.kill(os.getpid(), 9)
+
+
+_hoard = []
+
+
+@queue_command
+def hoard(mib=64):
+    """Keep ``mib`` MiB alive in this process (a leak, on purpose)."""
+    _hoard.append(bytearray(mib * 1024 * 1024))
+    return os.getpid()
+
+
+@queue_command(retries=5, retry_delay=0.2, retry_on=(DatabaseError,))
+def record_resilient(label=""):
+    """Like record_run, retried when its own database connection breaks."""
+    message = current_message()
+    Run.objects.create(
+        message_id=message.id, attempt=message.attempts, pid=os.getpid(), label=label
+    )
+    time.sleep(0.01)
+    return message.attempts

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import signal
 import sys
@@ -14,6 +15,7 @@ from djqueue.conf import settings
 from djqueue.consumer import Consumer
 from djqueue.exceptions import UnknownQueue
 from djqueue.systemd import SystemdNotifier
+from djqueue.workers import ProcessRunner
 
 #: Exit status for a configuration error (sysexits' EX_CONFIG); systemd units
 #: list it in RestartPreventExitStatus so a bad setting does not restart-loop.
@@ -73,6 +75,22 @@ class Command(BaseCommand):
             "(default: the QUEUE_LEASE_SECONDS setting).",
         )  # fmt: skip
         parser.add_argument(
+            "--worker-type", choices=["thread", "process"], default="thread",
+            help="Run commands in the worker threads (default) or in one child "
+            "process per worker, which enforces timeouts and can be recycled.",
+        )  # fmt: skip
+        parser.add_argument(
+            "--max-messages", type=positive_int, default=None,
+            help="Process workers: replace a child after this many messages. "
+            "Thread workers: stop the consumer after this many (for a "
+            "supervisor to restart it).",
+        )  # fmt: skip
+        parser.add_argument(
+            "--max-memory", type=positive_int, default=None, metavar="MIB",
+            help="Process workers: replace a child once its resident memory "
+            "passes this many MiB after a message.",
+        )  # fmt: skip
+        parser.add_argument(
             "--worker-id", default=None,
             help="Name of this consumer in logs and the admin (default: host:pid).",
         )  # fmt: skip
@@ -89,11 +107,24 @@ class Command(BaseCommand):
                 grace_period=options["grace_period"],
                 worker_id=options["worker_id"],
                 notifier=SystemdNotifier(),
+                **runner_options(options),
             )
         except (SystemCheckError, ImproperlyConfigured, UnknownQueue) as exc:
             raise CommandError(str(exc), returncode=EXIT_CONFIG) from exc
         install_signal_handlers(consumer)
         consumer.run()
+
+
+def runner_options(options) -> dict:
+    """Consumer arguments for the chosen worker type."""
+    if options["worker_type"] == "process":
+        factory = functools.partial(
+            ProcessRunner, options["max_messages"], options["max_memory"]
+        )
+        return {"runner_factory": factory}
+    if options["max_memory"]:
+        raise CommandError("--max-memory needs --worker-type process.", returncode=2)
+    return {"max_messages": options["max_messages"]}
 
 
 def configure_logging(verbosity: int) -> None:

@@ -1,0 +1,167 @@
+"""How a worker runs a message: in its own thread, or in a child process.
+
+:class:`ThreadRunner` calls the command in the worker thread. A thread
+cannot be interrupted, so a timeout is only reported. :class:`ProcessRunner`
+gives each worker thread a child process (started with ``spawn``, so it
+shares no locks or connections with the consumer). A run past its timeout
+is killed and counted as a failed attempt, a child that dies takes only its
+message with it, and a child is replaced after ``max_messages`` runs or once
+it uses more than ``max_memory`` MiB.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import signal
+from typing import Protocol
+
+from .execution import Outcome, after_error, execute
+from .message import Message
+from .states import State
+
+logger = logging.getLogger("djqueue.consumer")
+
+
+class Runner(Protocol):
+    def run(self, message: Message, now) -> Outcome: ...
+    def close(self) -> None: ...
+
+
+class ThreadRunner:
+    """Run the command in the calling thread."""
+
+    def run(self, message: Message, now) -> Outcome:
+        return execute(message, now=now)
+
+    def close(self) -> None:
+        pass
+
+
+class CommandTimedOut(Exception):
+    """A run went past its command's timeout and its process was killed."""
+
+
+class ProcessRunner:
+    """Run the command in a child process owned by this runner."""
+
+    def __init__(self, max_messages: int | None = None, max_memory: int | None = None):
+        self.max_messages = max_messages
+        self.max_memory = max_memory
+        self._process = None
+        self._connection = None
+
+    def run(self, message: Message, now) -> Outcome:
+        if self._process is None:
+            self._start()
+        self._connection.send(message)
+        timeout = message.options.get("timeout")
+        if not self._connection.poll(timeout):
+            self.kill()
+            return after_error(
+                message, CommandTimedOut(f"timed out after {timeout}s"), now
+            )
+        try:
+            outcome, retire = self._connection.recv()
+        except (EOFError, OSError):
+            return self._lost(message, now)
+        if retire:
+            self._process.join(timeout=10)
+            self._forget()
+        return outcome
+
+    def _lost(self, message: Message, now) -> Outcome:
+        self._process.join(timeout=5)
+        code = self._process.exitcode
+        self._forget()
+        error = f"worker lost: its process died (exit code {code}) while running it"
+        if message.attempts < message.max_attempts:
+            return Outcome(State.SCHEDULED, error=error, eta=now())
+        return Outcome(State.FAILED, error=error)
+
+    def _start(self) -> None:
+        context = multiprocessing.get_context("spawn")
+        parent, child = context.Pipe()
+        self._process = context.Process(
+            target=child_main,
+            args=(child, self.max_messages, self.max_memory),
+            name="djqueue-process-worker",
+            daemon=True,
+        )
+        self._process.start()
+        child.close()
+        self._connection = parent
+
+    def _forget(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+        self._process = self._connection = None
+
+    def kill(self) -> None:
+        """Kill the child at once (a timeout, or the consumer giving up)."""
+        if self._process is not None:
+            self._process.kill()
+            self._process.join(timeout=5)
+            self._forget()
+
+    def close(self) -> None:
+        """Stop the child: it finishes nothing more and exits."""
+        if self._process is not None:
+            self._connection.close()
+            self._process.join(timeout=5)
+            if self._process.is_alive():
+                self._process.kill()
+            self._process = self._connection = None
+
+
+def child_main(connection, max_messages: int | None, max_memory: int | None) -> None:
+    """The loop of a child process: receive, run, send back, until retired."""
+    # The consumer decides when children stop; a Ctrl-C or a SIGTERM sent to
+    # the whole process group must not cut a run short.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    import django
+
+    django.setup()
+    from django.db import close_old_connections
+    from django.utils import timezone
+
+    runs = 0
+    while True:
+        try:
+            message = connection.recv()
+        except EOFError:
+            return
+        close_old_connections()
+        outcome = execute(message, now=timezone.now)
+        close_old_connections()
+        outcome.value = None  # the return value may not pickle; the result does
+        runs += 1
+        retire = bool(max_messages and runs >= max_messages) or _over(max_memory)
+        connection.send((outcome, retire))
+        if retire:
+            return
+
+
+def _over(max_memory: int | None) -> bool:
+    return bool(max_memory) and resident_mib() > max_memory
+
+
+def resident_mib() -> float:
+    """This process's resident memory in MiB (Linux /proc; 0 elsewhere)."""
+    try:
+        with open("/proc/self/statm") as statm:
+            pages = int(statm.read().split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    return pages * os.sysconf("SC_PAGE_SIZE") / (1024 * 1024)
+
+
+__all__ = [
+    "CommandTimedOut",
+    "ProcessRunner",
+    "Runner",
+    "ThreadRunner",
+    "resident_mib",
+]

@@ -1,0 +1,125 @@
+"""Faults injected into running consumers: connections cut from the server
+side, and a consumer SIGKILLed again and again. Nothing may be lost."""
+
+import random
+import signal
+import time
+from collections import Counter
+
+import pytest
+from django.db import connection
+
+from djqueue import State, get_queue
+from testproject.demo import commands
+from testproject.demo.models import Run
+
+from .processes import ConsumerProcess, wait_until
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.process]
+
+
+def cut_database_connections() -> int:
+    """Terminate every other connection to the test database, server side."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            return cursor.fetchone()[0]
+        cursor.execute(
+            "SELECT id FROM information_schema.processlist "
+            "WHERE db = DATABASE() AND id <> CONNECTION_ID()"
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+        for connection_id in ids:
+            cursor.execute(f"KILL {int(connection_id)}")
+        return len(ids)
+
+
+def cut_redis_connections() -> int:
+    client = get_queue().client
+    return sum(
+        client.client_kill_filter(_id=c["id"])
+        for c in client.client_list()
+        if c["id"] != str(client.client_id())
+    )
+
+
+def test_connections_cut_mid_run_lose_nothing(server_backend, tmp_path):
+    if not server_backend and connection.vendor == "sqlite":
+        pytest.skip("SQLite has no server connection to cut")
+    cut = cut_redis_connections if server_backend else cut_database_connections
+    results = commands.record_resilient.map([("cut",)] * 400)
+    proc = ConsumerProcess(tmp_path / "consumer.log", "-c", "4", env=server_backend)
+    try:
+        wait_until(lambda: Run.objects.exists(), 60, "the first run", proc)
+        cuts = 0
+        for _ in range(5):
+            cuts += cut()
+            time.sleep(0.3)
+        wait_until(lambda: all(r.ready() for r in results), 120, "every message", proc)
+        assert proc.process.poll() is None, "the consumer exited"
+        proc.signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+    finally:
+        proc.stop()
+    assert cuts > 0
+    assert {r.status for r in results} == {State.DONE}
+    assert set(Run.objects.values_list("message_id", flat=True)) == {
+        r.id for r in results
+    }
+    if not server_backend:  # redis-py reconnects by itself; nothing to log
+        assert "retrying with backoff" in proc.log()
+
+
+def test_ten_thousand_messages_survive_five_sigkills(server_backend, tmp_path):
+    """Every message runs at least once, none fails, and only messages that
+    were in flight at a kill run twice."""
+    total = 10_000
+    results = commands.record_run.map([("kill",)] * total)
+    env = {**server_backend, "DJQUEUE_LEASE": "2"}
+    rng = random.Random(1)
+    in_flight_at_kills = set()
+    procs = []
+
+    def start():
+        procs.append(
+            ConsumerProcess(tmp_path / f"c{len(procs)}.log", "-c", "4", env=env)
+        )
+        return procs[-1]
+
+    try:
+        proc = start()
+        for _ in range(5):
+            threshold = Run.objects.count() + rng.randint(200, 1200)
+            wait_until(
+                lambda n=threshold: Run.objects.count() >= n, 120, "progress", proc
+            )
+            proc.signal(signal.SIGKILL)
+            proc.wait(10)
+            in_flight_at_kills |= {
+                m.id for m in get_queue().list_messages(State.RUNNING, limit=100)
+            }
+            proc = start()
+        queue = get_queue()
+        wait_until(
+            lambda: queue.counts()[State.DONE] + queue.counts()[State.FAILED] == total,
+            240,
+            "every message finished",
+            proc,
+        )
+        proc.signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+    finally:
+        for started in procs:
+            started.stop()
+
+    counts = get_queue().counts()
+    assert counts[State.FAILED] == 0
+    assert counts[State.DONE] == total
+    runs = Counter(Run.objects.values_list("message_id", flat=True))
+    assert set(runs) == {r.id for r in results}
+    duplicated = {message_id for message_id, n in runs.items() if n > 1}
+    assert duplicated <= in_flight_at_kills
+    assert len(in_flight_at_kills) <= 5 * 4
