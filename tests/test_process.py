@@ -95,9 +95,14 @@ def test_sigterm_lets_the_running_message_finish_and_exits_0(start_consumer):
     assert "Received SIGTERM" in proc.log()
 
 
-def test_sigterm_past_the_grace_period_releases_and_nothing_is_lost(start_consumer):
+@pytest.mark.parametrize("worker_type", ["thread", "process"])
+def test_sigterm_past_the_grace_period_releases_and_nothing_is_lost(
+    start_consumer, worker_type
+):
     result = commands.record_run("released", 3.0)
-    proc = start_consumer("-c", "1", "--grace-period", "0.5")
+    proc = start_consumer(
+        "-c", "1", "--grace-period", "0.5", "--worker-type", worker_type
+    )  # fmt: skip
     wait_until(
         lambda: Run.objects.filter(label="released").exists(), 30, "the run", proc
     )
