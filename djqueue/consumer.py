@@ -316,7 +316,7 @@ class Consumer:
                     "Stopping after %d message(s) (--max-messages)", self.processed
                 )
                 self.stop()
-        log_outcome(message, outcome, elapsed)
+        log_outcome(message, outcome, elapsed, runner.enforces_timeouts)
 
     def _record(self, queue: BaseQueue, message: Message, outcome: Outcome) -> None:
         record_outcome(

@@ -12,12 +12,15 @@ from django.utils import timezone
 
 from . import signals
 from .conf import settings
+from .execution import execute
 from .message import Message, new_message_id
+from .outcomes import announce
 from .queues import get_queue
 from .result import ImmediateResult, Result
 from .retries import encode_exceptions, encode_policy
 from .serializers import queue_serializer
 from .signing import sign_payload
+from .states import State
 
 if TYPE_CHECKING:
     from .decorators import QueueCommand
@@ -87,8 +90,6 @@ def enqueue(command: QueueCommand, args: tuple, kwargs: dict) -> Result:
     """Store one call of ``command`` and return its handle."""
     message = build_message(command, args, kwargs)
     if settings.QUEUE_IMMEDIATE:
-        from .execution import run_inline
-
         return ImmediateResult(message.id, message.queue, run_inline(message))
     _write(message.queue, [message])
     return Result(message.id, message.queue)
@@ -98,8 +99,6 @@ def enqueue_many(command: QueueCommand, calls: Iterable[Any]) -> list[Result]:
     """Store one message per call in bulk and return their handles."""
     messages = [build_message(command, *_call_arguments(call)) for call in calls]
     if settings.QUEUE_IMMEDIATE:
-        from .execution import run_inline
-
         return [ImmediateResult(m.id, m.queue, run_inline(m)) for m in messages]
     if messages:
         _write(command.options.queue, messages)
@@ -132,3 +131,18 @@ def _write(queue_name: str, messages: list[Message]) -> None:
         transaction.on_commit(write)
     else:
         write()
+
+
+def run_inline(message: Message) -> Message:
+    """Run a message in this process without a backend (immediate mode)."""
+    message.options = {**message.options, "retries": 0}  # one inline attempt
+    message.attempts = 1
+    message.state = State.RUNNING
+    signals.send(signals.message_enqueued, message)
+    outcome = execute(message)
+    announce(message, outcome)
+    message.state = outcome.state
+    message.result = outcome.result
+    message.error = outcome.error
+    message.traceback = outcome.traceback
+    return message

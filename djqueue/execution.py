@@ -144,19 +144,6 @@ def after_error(message: Message, exc: BaseException, now) -> Outcome:
     )
 
 
-def run_inline(message: Message) -> Message:
-    """Run a message in this process without a backend (immediate mode)."""
-    message.options = {**message.options, "retries": 0}  # one inline attempt
-    message.attempts = 1
-    message.state = State.RUNNING
-    outcome = execute(message)
-    message.state = outcome.state
-    message.result = outcome.result
-    message.error = outcome.error
-    message.traceback = outcome.traceback
-    return message
-
-
 __all__ = [
     "Outcome",
     "decode_call",
@@ -164,5 +151,4 @@ __all__ = [
     "describe",
     "encode_result",
     "execute",
-    "run_inline",
 ]

@@ -112,10 +112,12 @@ def log_fields(message: Message) -> dict[str, object]:
     }
 
 
-def log_outcome(message: Message, outcome: Outcome, elapsed: float) -> None:
+def log_outcome(
+    message: Message, outcome: Outcome, elapsed: float, timeouts_enforced: bool = False
+) -> None:
     """Log one run: done at INFO, a retry at WARNING, a failure at ERROR."""
     timeout = message.options.get("timeout")
-    if timeout and elapsed > timeout:
+    if timeout and elapsed > timeout and not timeouts_enforced:
         logger.warning(
             "Message %s (%s) ran %.1fs, past its timeout of %ss; threads "
             "cannot be interrupted, so the timeout is only reported",

@@ -25,12 +25,17 @@ logger = logging.getLogger("djqueue.consumer")
 
 
 class Runner(Protocol):
+    enforces_timeouts: bool
+
     def run(self, message: Message, now) -> Outcome: ...
     def close(self) -> None: ...
 
 
 class ThreadRunner:
     """Run the command in the calling thread."""
+
+    #: A thread cannot be interrupted: timeouts are only reported.
+    enforces_timeouts = False
 
     def run(self, message: Message, now) -> Outcome:
         return execute(message, now=now)
@@ -46,6 +51,8 @@ class CommandTimedOut(Exception):
 class ProcessRunner:
     """Run the command in a child process owned by this runner."""
 
+    enforces_timeouts = True
+
     def __init__(self, max_messages: int | None = None, max_memory: int | None = None):
         self.max_messages = max_messages
         self.max_memory = max_memory
@@ -58,7 +65,9 @@ class ProcessRunner:
         self._connection.send(message)
         timeout = message.options.get("timeout")
         if not self._connection.poll(timeout):
-            self.kill()
+            self._process.kill()
+            self._process.join(timeout=5)
+            self._forget()
             return after_error(
                 message, CommandTimedOut(f"timed out after {timeout}s"), now
             )
@@ -99,11 +108,11 @@ class ProcessRunner:
         self._process = self._connection = None
 
     def kill(self) -> None:
-        """Kill the child at once (a timeout, or the consumer giving up)."""
-        if self._process is not None:
-            self._process.kill()
-            self._process.join(timeout=5)
-            self._forget()
+        """Kill the child at once; safe from any thread. The thread that owns
+        this runner sees the child gone and cleans up after it."""
+        process = self._process
+        if process is not None and process.is_alive():
+            process.kill()
 
     def close(self) -> None:
         """Stop the child: it finishes nothing more and exits."""

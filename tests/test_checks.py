@@ -86,3 +86,26 @@ def test_numbers_must_make_sense(setting, value):
 def test_checks_run_with_manage_py_check():
     with override_settings(QUEUE_BACKEND="nope"):
         assert "djqueue.E002" in ids(checks.run_checks(tags=["djqueue"]))
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        ({"FAILED_TLL": 10}, "djqueue.E006"),
+        ({"FAILED_TTL": -5}, "djqueue.E007"),
+        ({"FAILED_TTL": "week"}, "djqueue.E007"),
+        ({"PREFIX": "{mine}"}, "djqueue.E022"),
+        ({"PREFIX": ""}, "djqueue.E022"),
+    ],
+)
+def test_queue_options_are_checked(options, expected):
+    backend = "djqueue.backends.redis.RedisQueue"
+    with override_settings(
+        QUEUES={"default": {"BACKEND": backend, "OPTIONS": options}}
+    ):
+        assert ids(check_settings()) == [expected]
+
+
+def test_database_queues_refuse_redis_options():
+    with override_settings(QUEUES={"default": {"OPTIONS": {"PREFIX": "x"}}}):
+        assert ids(check_settings()) == ["djqueue.E006"]

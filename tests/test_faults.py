@@ -38,11 +38,15 @@ def cut_database_connections() -> int:
 
 
 def cut_redis_connections() -> int:
-    client = get_queue().client
+    """Kill the consumer's connections: djqueue names them after the prefix,
+    which is unique to this test; other clients of the server are spared."""
+    queue = get_queue()
+    client = queue.client
+    ours = f"djqueue-{queue.prefix}"
     return sum(
         client.client_kill_filter(_id=c["id"])
         for c in client.client_list()
-        if c["id"] != str(client.client_id())
+        if c["name"] == ours and c["id"] != str(client.client_id())
     )
 
 

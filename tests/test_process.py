@@ -89,7 +89,7 @@ def test_sigterm_lets_the_running_message_finish_and_exits_0(start_consumer):
 
     proc.signal(signal.SIGTERM)
 
-    assert proc.wait(30) == 0
+    assert proc.wait(30) == 0, proc.log()
     assert result.status == State.DONE
     assert Run.objects.get(label="sigterm").finished
     assert "Received SIGTERM" in proc.log()
@@ -109,7 +109,7 @@ def test_sigterm_past_the_grace_period_releases_and_nothing_is_lost(
 
     proc.signal(signal.SIGTERM)
 
-    assert proc.wait(30) == 0
+    assert proc.wait(30) == 0, proc.log()
     message = get_queue().get(result.id)
     assert message.state == State.QUEUED
     assert message.attempts == 0

@@ -71,3 +71,11 @@ def test_outcome_log_records_carry_message_fields(caplog):
     assert record.message_id == result.id
     assert record.command == "testproject.demo.commands.add"
     assert record.attempt == 1
+
+
+def test_immediate_mode_sends_the_same_signals(received, settings):
+    settings.QUEUE_IMMEDIATE = True
+    commands.add(1, 2)
+    commands.fail("now")
+    names = [name for name, *_ in received]
+    assert names == ["enqueued", "started", "finished", "enqueued", "started", "failed"]

@@ -30,6 +30,8 @@ class BaseQueue(ABC):
     supports_transactions = False
     # Whether claim(timeout=...) waits on the server instead of returning.
     supports_blocking_claim = False
+    # The OPTIONS keys this backend understands.
+    option_names = frozenset({"FAILED_TTL", "ON_COMMIT"})
 
     def __init__(self, name: str, connection: Any = "", **options: Any) -> None:
         self.name = name
@@ -49,8 +51,36 @@ class BaseQueue(ABC):
     def check_config(
         cls, name: str, connection: Any, options: dict[str, Any]
     ) -> list[checks.CheckMessage]:
-        """Return system check messages about this queue's configuration."""
-        return []
+        """Return system check messages about this queue's configuration.
+
+        Subclasses extend the list; this checks the OPTIONS every backend
+        shares and reports keys the backend does not know.
+        """
+        errors = []
+        unknown = set(options) - cls.option_names
+        if unknown:
+            errors.append(
+                checks.Error(
+                    f"Queue {name!r} has OPTIONS that {cls.__name__} does not "
+                    f"know: {sorted(unknown)}.",
+                    hint=f"The known OPTIONS are {sorted(cls.option_names)}.",
+                    id="djqueue.E006",
+                )
+            )
+        failed_ttl = options.get("FAILED_TTL")
+        if failed_ttl is not None and (
+            isinstance(failed_ttl, bool)
+            or not isinstance(failed_ttl, (int, float))
+            or failed_ttl < 0
+        ):
+            errors.append(
+                checks.Error(
+                    f"Queue {name!r} has OPTIONS['FAILED_TTL'] = {failed_ttl!r}; "
+                    "it must be a number of seconds ≥ 0 or None.",
+                    id="djqueue.E007",
+                )
+            )
+        return errors
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections held by this instance."""

@@ -62,7 +62,7 @@ class DatabaseQueue(BaseQueue):
     def check_config(cls, name, connection, options):
         from django.conf import settings
 
-        errors = []
+        errors = super().check_config(name, connection, options)
         alias = connection or DEFAULT_DB_ALIAS
         if alias not in settings.DATABASES:
             errors.append(

@@ -88,6 +88,7 @@ class RedisQueue(BaseQueue):
 
     supports_transactions = False
     supports_blocking_claim = True
+    option_names = BaseQueue.option_names | {"PREFIX", "CLIENT", "CLIENT_FACTORY"}
 
     def __init__(self, name: str, connection: Any = "", **options: Any) -> None:
         super().__init__(name, connection, **options)
@@ -99,7 +100,17 @@ class RedisQueue(BaseQueue):
 
     @classmethod
     def check_config(cls, name, connection, options):
-        errors = []
+        errors = super().check_config(name, connection, options)
+        prefix = options.get("PREFIX", "djqueue")
+        if not isinstance(prefix, str) or not prefix or set(prefix) & set("{}"):
+            errors.append(
+                checks.Error(
+                    f"Queue {name!r} has OPTIONS['PREFIX'] = {prefix!r}.",
+                    hint="Use a non-empty string without braces: djqueue adds "
+                    "the braces of the Redis Cluster hash tag itself.",
+                    id="djqueue.E022",
+                )
+            )
         try:
             import redis  # noqa: F401
         except ImportError:
@@ -142,6 +153,8 @@ class RedisQueue(BaseQueue):
         from redis.backoff import ExponentialBackoff
         from redis.retry import Retry
 
+        # Named, so CLIENT LIST shows which connections are djqueue's.
+        kwargs.setdefault("client_name", f"djqueue-{self.prefix}")
         kwargs.setdefault("socket_connect_timeout", 5)
         kwargs.setdefault("socket_timeout", 30)
         kwargs.setdefault("health_check_interval", 30)
@@ -163,6 +176,15 @@ class RedisQueue(BaseQueue):
         if script is None:
             script = self._scripts[name] = self.client.register_script(SCRIPTS[name])
         return script(keys=[self.base], args=list(args))
+
+    def _block_slice(self) -> float:
+        """Seconds one blocking call may wait: under the socket timeout."""
+        kwargs = getattr(self.client, "connection_pool", None)
+        kwargs = getattr(kwargs, "connection_kwargs", {})
+        socket_timeout = kwargs.get("socket_timeout")
+        if not socket_timeout:
+            return 10.0
+        return max(0.1, min(10.0, socket_timeout - 1))
 
     def key(self, suffix: str) -> str:
         return f"{self.base}:{suffix}"
@@ -305,11 +327,11 @@ class RedisQueue(BaseQueue):
         waiters = self.key(f"w:{message_id}")
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            remaining = 10.0 if deadline is None else deadline - time.monotonic()
+            remaining = 3600.0 if deadline is None else deadline - time.monotonic()
             if remaining <= 0:
                 return message
             # Rotating the list in place lets every waiter see the one token.
-            self.client.blmove(waiters, waiters, min(remaining, 10.0))
+            self.client.blmove(waiters, waiters, min(remaining, self._block_slice()))
             message = self.get(message_id)
             if message is None or message.state in _FINISHED:
                 return message
