@@ -33,7 +33,9 @@ from .workers import Runner, ThreadRunner
 
 logger = logging.getLogger("djqueue.consumer")
 
-PROMOTE_INTERVAL = 1.0
+#: Seconds between promotions of due scheduled messages: a message runs at
+#: most about this late.
+PROMOTE_INTERVAL = 0.5
 PURGE_INTERVAL = 60.0
 
 
@@ -158,7 +160,7 @@ class Consumer:
                 if not self._guarded("promote", self._promote_all):
                     return
             else:
-                self._wait(idle.next())
+                self._wait(min(idle.next(), self._until("promote")))
 
     def _claim(self, limit: int, block: bool = False) -> int | None:
         """Claim up to ``limit`` messages and hand them to workers; return how
@@ -191,6 +193,10 @@ class Consumer:
     def _wait(self, seconds: float) -> None:
         self._wakeup.wait(seconds)
         self._wakeup.clear()
+
+    def _until(self, name: str) -> float:
+        """Seconds until the housekeeping step ``name`` is due."""
+        return max(self._due.get(name, 0) - self.clock(), 0.0)
 
     def _every(self, name: str, interval: float) -> bool:
         now = self.clock()

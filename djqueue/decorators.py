@@ -103,6 +103,17 @@ class QueueCommand(Generic[P, R]):
 
         return enqueue(self, args, kwargs)
 
+    def enqueue_at(self, eta: datetime, *args: P.args, **kwargs: P.kwargs) -> Result[R]:
+        """Enqueue a message that becomes ready at ``eta`` (naive datetimes
+        follow ``USE_TZ``; a moment in the past means as soon as possible)."""
+        return self.using(eta=eta)(*args, **kwargs)
+
+    def enqueue_in(
+        self, delay: timedelta | float, *args: P.args, **kwargs: P.kwargs
+    ) -> Result[R]:
+        """Enqueue a message that becomes ready ``delay`` from now."""
+        return self.using(delay=delay)(*args, **kwargs)
+
     def call_local(self, *args: P.args, **kwargs: P.kwargs) -> R:
         """Run the function in this process and return what it returns."""
         return self.func(*args, **kwargs)

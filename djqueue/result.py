@@ -61,6 +61,16 @@ class Result(Generic[R]):
             return None
         return self._decode(message)
 
+    def cancel(self) -> bool:
+        """Cancel the message if it is queued or scheduled; it will not run.
+
+        Return False if it could not be cancelled: it is running (a running
+        command is never interrupted), finished, or no longer stored.
+        """
+        cancelled = self._backend().cancel(self.id)
+        self._message = None
+        return cancelled
+
     def get(self, timeout: float | None = None) -> R:
         """Wait up to ``timeout`` seconds (``None``: for ever) for the result.
 
@@ -104,6 +114,9 @@ class ImmediateResult(Result[R]):
 
     def refresh(self) -> None:
         pass
+
+    def cancel(self) -> bool:
+        return False
 
     def get(self, timeout: float | None = None) -> R:
         message = self._message
