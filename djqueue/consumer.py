@@ -27,6 +27,7 @@ from .conf import settings
 from .execution import Outcome
 from .message import Message
 from .outcomes import Backoff, announce, log_outcome, record_outcome
+from .periodic import PeriodicTicker
 from .queues import get_queue, queue_names
 from .systemd import SystemdNotifier
 from .workers import Runner, ThreadRunner
@@ -65,6 +66,7 @@ class Consumer:
         notifier: SystemdNotifier | None = None,
         runner_factory: Callable[[], Runner] = ThreadRunner,
         max_messages: int | None = None,
+        periodic: bool = True,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1.")
@@ -81,6 +83,8 @@ class Consumer:
         self.runner_factory = runner_factory
         self.max_messages = max_messages
         self._runners: list[Runner] = []
+        self.periodic = periodic and not burst
+        self._ticks = PeriodicTicker(self.queues) if self.periodic else None
         self._ready = False
         self.heartbeat_interval = self.lease_seconds / 3
         self.processed = 0
@@ -211,6 +215,10 @@ class Consumer:
             self._guarded("heartbeat", self._heartbeat)
         if self._every("promote", PROMOTE_INTERVAL):
             self._guarded("promote", self._promote_all)
+            if self._ticks is not None:
+                self._guarded(
+                    "write periodic ticks", lambda: self._ticks.write(self.now())
+                )
         if self._every("reclaim", min(self.lease_seconds / 2, 5.0)):
             self._guarded("reclaim", self._reclaim_all)
         if self._every("purge", PURGE_INTERVAL):

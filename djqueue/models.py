@@ -50,3 +50,18 @@ class MessageRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.command} ({self.state})"
+
+
+class PeriodicTick(models.Model):
+    """The latest tick written for each periodic command, claimed atomically."""
+
+    name = models.CharField(_("command"), max_length=255, primary_key=True)
+    last_tick = models.DateTimeField(_("last tick"))
+
+    class Meta:
+        db_table = "djqueue_periodic_tick"
+        verbose_name = _("periodic tick")
+        verbose_name_plural = _("periodic ticks")
+
+    def __str__(self) -> str:
+        return f"{self.name} @ {self.last_tick}"

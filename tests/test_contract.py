@@ -380,3 +380,20 @@ def test_write_many_stores_every_message(queue, count):
     assert len(queue) == count
     claimed = queue.claim("w", LEASE, limit=count + 5)
     assert sorted(m.id for m in claimed) == sorted(m.id for m in messages)
+
+
+def test_each_tick_is_written_once(queue):
+    tick = timezone.now().replace(microsecond=0)
+    first, again, later, older = (make_message(eta=tick) for _ in range(4))
+
+    assert queue.write_tick(first, "tests.periodic", tick)
+    assert not queue.write_tick(again, "tests.periodic", tick)
+    assert queue.write_tick(later, "tests.periodic", tick + timedelta(seconds=5))
+    assert not queue.write_tick(older, "tests.periodic", tick - timedelta(seconds=5))
+    assert queue.write_tick(again, "tests.other", tick)
+
+    assert {m.id for m in queue.claim("w", LEASE, limit=10)} == {
+        first.id,
+        later.id,
+        again.id,
+    }

@@ -99,6 +99,15 @@ class BaseQueue(ABC):
         for message in messages:
             self.write(message)
 
+    @abstractmethod
+    def write_tick(self, message: Message, name: str, tick: datetime) -> bool:
+        """Write ``message`` as tick ``tick`` of the periodic command
+        ``name``, unless that tick or a later one was already written.
+
+        The claim and the write are one atomic step, so each tick is written
+        once however many consumers try. Return whether this call wrote it.
+        """
+
     def read(self, worker: str = "", lease_seconds: float = 30) -> Message | None:
         """Lease the next ready message, or return ``None`` when none is ready.
 

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from django.core import checks
-from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, transaction
 from django.db.models import Count, F
 
 from ..message import Message
@@ -94,6 +94,25 @@ class DatabaseQueue(BaseQueue):
         message.queue = self.name
         values = {name: getattr(message, name) for name in _FIELDS}
         return _record_model()(**values)
+
+    def write_tick(self, message: Message, name: str, tick: datetime) -> bool:
+        from ..models import PeriodicTick
+
+        ticks = PeriodicTick.objects.using(self.using)
+        with transaction.atomic(using=self.using):
+            claimed = ticks.filter(name=name, last_tick__lt=tick).update(last_tick=tick)
+            if not claimed and not ticks.filter(name=name).exists():
+                try:
+                    with transaction.atomic(using=self.using):
+                        ticks.create(name=name, last_tick=tick)
+                    claimed = 1
+                except IntegrityError:
+                    claimed = ticks.filter(name=name, last_tick__lt=tick).update(
+                        last_tick=tick
+                    )
+            if claimed:
+                self.write(message)
+        return bool(claimed)
 
     def flush(self) -> None:
         self.records.delete()

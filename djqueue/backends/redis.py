@@ -221,6 +221,23 @@ class RedisQueue(BaseQueue):
             pipe.ltrim(self.key("notify"), 0, 99)
         pipe.execute()
 
+    def write_tick(self, message: Message, name: str, tick) -> bool:
+        message.queue = self.name
+        scheduled = message.eta > self.now()
+        message.state = State.SCHEDULED if scheduled else State.QUEUED
+        position = (
+            message.eta.timestamp()
+            if scheduled
+            else score(message.priority, message.eta)
+        )
+        pairs = [value for item in fields(message).items() for value in item]
+        return bool(
+            self._run(
+                "write_tick", name, stamp(tick), message.id, position,
+                "1" if scheduled else "0", *pairs,
+            )
+        )  # fmt: skip
+
     def flush(self) -> None:
         keys = list(self.client.scan_iter(match=f"{self.base}:*", count=1000))
         for start in range(0, len(keys), 500):

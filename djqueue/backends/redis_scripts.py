@@ -95,6 +95,22 @@ end
 return claimed
 """
 
+# ARGV: command name, tick, id, score, '1' if scheduled, field, value, ...
+WRITE_TICK = """
+local key = base .. ':tick:' .. ARGV[1]
+if (tonumber(redis.call('GET', key)) or -1) >= tonumber(ARGV[2]) then return 0 end
+redis.call('SET', key, ARGV[2])
+local id = ARGV[3]
+redis.call('HSET', mkey(id), unpack(ARGV, 6))
+if ARGV[5] == '1' then
+  redis.call('ZADD', base .. ':scheduled', ARGV[4], id)
+else
+  redis.call('ZADD', base .. ':ready', ARGV[4], id)
+  wake_consumers(1)
+end
+return 1
+"""
+
 # ARGV: id, token, result ('' for none), ttl in ms, now, expiry.
 ACK = """
 local id, key = ARGV[1], mkey(ARGV[1])
@@ -283,6 +299,7 @@ SCRIPTS = {
     name.lower(): COMMON + body
     for name, body in {
         "CLAIM": CLAIM,
+        "WRITE_TICK": WRITE_TICK,
         "ACK": ACK,
         "FAIL": FAIL,
         "RETRY_LATER": RETRY_LATER,

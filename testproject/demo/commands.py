@@ -2,11 +2,13 @@
 
 import os
 import time
+from datetime import timedelta
 from decimal import Decimal
 
 from django.db import DatabaseError
 
 from djqueue import Retry, current_message, queue_command
+from djqueue.periodic import periodic_command
 
 from .models import Report, Run
 
@@ -131,3 +133,20 @@ def record_resilient(label=""):
     )
     time.sleep(0.01)
     return message.attempts
+
+
+if os.environ.get("DJQUEUE_DEMO_TICK_SECONDS"):
+    # Registered only where the tests ask for it, so other consumers do not tick.
+
+    @periodic_command(
+        every=timedelta(seconds=float(os.environ["DJQUEUE_DEMO_TICK_SECONDS"]))
+    )
+    def tick():
+        """Record the tick this run is for (its message's eta)."""
+        message = current_message()
+        Run.objects.create(
+            message_id=message.id,
+            attempt=message.attempts,
+            pid=os.getpid(),
+            label=message.eta.isoformat(),
+        )

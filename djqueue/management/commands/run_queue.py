@@ -91,6 +91,10 @@ class Command(BaseCommand):
             "passes this many MiB after a message.",
         )  # fmt: skip
         parser.add_argument(
+            "--no-periodic", action="store_true",
+            help="Do not enqueue periodic commands from this consumer.",
+        )  # fmt: skip
+        parser.add_argument(
             "--worker-id", default=None,
             help="Name of this consumer in logs and the admin (default: host:pid).",
         )  # fmt: skip
@@ -107,6 +111,7 @@ class Command(BaseCommand):
                 grace_period=options["grace_period"],
                 worker_id=options["worker_id"],
                 notifier=SystemdNotifier(),
+                periodic=not options["no_periodic"],
                 **runner_options(options),
             )
         except (SystemCheckError, ImproperlyConfigured, UnknownQueue) as exc:
