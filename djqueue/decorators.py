@@ -42,6 +42,8 @@ class CommandOptions:
     timeout: float | None = None
     eta: datetime | None = None
     delay: float | None = None
+    unique_key: str | None = None
+    unique: bool = False
 
     def __post_init__(self) -> None:
         _check_int("priority", self.priority)
@@ -61,6 +63,10 @@ class CommandOptions:
             raise TypeError(f"queue must be a non-empty string, not {self.queue!r}.")
         if self.eta is not None and not isinstance(self.eta, datetime):
             raise TypeError(f"eta must be a datetime, not {type(self.eta).__name__}.")
+        if self.unique_key is not None and (
+            not isinstance(self.unique_key, str) or not 0 < len(self.unique_key) <= 200
+        ):
+            raise TypeError("unique_key must be a string of 1 to 200 characters.")
         if self.delay is not None:
             _check_seconds("delay", self.delay)
             if self.eta is not None:
@@ -130,11 +136,16 @@ class QueueCommand(Generic[P, R]):
         timeout: float | None = None,
         eta: datetime | None = None,
         delay: timedelta | float | None = None,
+        unique_key: str | None = None,
+        unique: bool | None = None,
     ) -> QueueCommand[P, R]:
         """Return this command with the given options for the next calls.
 
         ``delay`` (seconds or a timedelta) makes each call's message ready
         that long after the call; ``eta`` makes it ready at a moment.
+        ``unique_key`` (or ``unique=True``, a key derived from the command and
+        its arguments) makes a call return the handle of the pending message
+        that holds the same key instead of enqueueing another.
         """
         changes = {
             key: value
@@ -147,6 +158,8 @@ class QueueCommand(Generic[P, R]):
                 "retry_on": retry_on,
                 "timeout": timeout,
                 "eta": eta,
+                "unique_key": unique_key,
+                "unique": unique,
             }.items()
             if value is not None
         }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -54,6 +55,7 @@ def build_message(command: QueueCommand, args: tuple, kwargs: dict) -> Message:
         eta = now
     result_ttl = settings.QUEUE_RESULT_TTL
     return Message(
+        unique_key=_unique_key(options, command.name, payload),
         id=message_id,
         command=command.name,
         queue=options.queue,
@@ -76,6 +78,15 @@ def build_message(command: QueueCommand, args: tuple, kwargs: dict) -> Message:
     )
 
 
+def _unique_key(options, name: str, payload: str) -> str:
+    if options.unique_key:
+        return options.unique_key
+    if options.unique:
+        digest = hashlib.sha256(f"{name}\x1f{payload}".encode()).hexdigest()
+        return f"auto:{digest[:40]}"
+    return ""
+
+
 def _normalized(moment: datetime) -> datetime:
     """Follow USE_TZ, as Django does: naive datetimes are in the current time
     zone when it is on, and aware ones are converted to it when it is off."""
@@ -91,8 +102,8 @@ def enqueue(command: QueueCommand, args: tuple, kwargs: dict) -> Result:
     message = build_message(command, args, kwargs)
     if settings.QUEUE_IMMEDIATE:
         return ImmediateResult(message.id, message.queue, run_inline(message))
-    _write(message.queue, [message])
-    return Result(message.id, message.queue)
+    (held_by,) = _write(message.queue, [message])
+    return Result(held_by, message.queue)
 
 
 def enqueue_many(command: QueueCommand, calls: Iterable[Any]) -> list[Result]:
@@ -100,9 +111,8 @@ def enqueue_many(command: QueueCommand, calls: Iterable[Any]) -> list[Result]:
     messages = [build_message(command, *_call_arguments(call)) for call in calls]
     if settings.QUEUE_IMMEDIATE:
         return [ImmediateResult(m.id, m.queue, run_inline(m)) for m in messages]
-    if messages:
-        _write(command.options.queue, messages)
-    return [Result(message.id, message.queue) for message in messages]
+    ids = _write(command.options.queue, messages) if messages else []
+    return [Result(held_by, command.options.queue) for held_by in ids]
 
 
 def _call_arguments(call: Any) -> tuple[tuple, dict]:
@@ -113,17 +123,28 @@ def _call_arguments(call: Any) -> tuple[tuple, dict]:
     return (call,), {}
 
 
-def _write(queue_name: str, messages: list[Message]) -> None:
+def _write(queue_name: str, messages: list[Message]) -> list[str]:
     """Write now, or when the open transaction commits for backends that
-    cannot take part in it (so a rolled-back transaction enqueues nothing)."""
+    cannot take part in it (so a rolled-back transaction enqueues nothing).
+
+    Return the ids of the messages that hold each call: for a unique key
+    that a pending message already holds, that message's id (a deferred
+    write cannot know it yet and returns the new id).
+    """
     queue = get_queue(queue_name)
+    ids = [message.id for message in messages]
 
     def write() -> None:
-        if len(messages) == 1:
-            queue.write(messages[0])
-        else:
-            queue.write_many(messages)
-        for message in messages:
+        plain = [m for m in messages if not m.unique_key]
+        if len(plain) == 1:
+            queue.write(plain[0])
+        elif plain:
+            queue.write_many(plain)
+        for index, message in enumerate(messages):
+            if message.unique_key:
+                ids[index] = queue.write_unique(message)
+                if ids[index] != message.id:
+                    continue
             signals.send(signals.message_enqueued, message)
 
     deferrable = not queue.supports_transactions and queue.defer_on_commit
@@ -131,6 +152,7 @@ def _write(queue_name: str, messages: list[Message]) -> None:
         transaction.on_commit(write)
     else:
         write()
+    return ids
 
 
 def run_inline(message: Message) -> Message:

@@ -77,6 +77,8 @@ class Message:
     error: str = ""
     traceback: str = ""
     expires_at: datetime | None = None
+    #: While the message is pending, no other message holds this key.
+    unique_key: str = ""
 
     def __repr__(self) -> str:
         return (

@@ -32,6 +32,8 @@ class MessageRecord(models.Model):
     error = models.TextField(_("error"), blank=True, default="")
     traceback = models.TextField(_("traceback"), blank=True, default="")
     expires_at = models.DateTimeField(_("expires at"), null=True)
+    # Set only while the message is pending; NULLs never conflict.
+    unique_key = models.CharField(_("unique key"), max_length=255, null=True)  # noqa: DJ001
 
     class Meta:
         db_table = "djqueue_message"
@@ -46,6 +48,12 @@ class MessageRecord(models.Model):
             models.Index(fields=["state", "eta"], name="djqueue_due"),
             # Housekeeping of finished messages whose retention ended.
             models.Index(fields=["expires_at"], name="djqueue_expiry"),
+        ]
+        constraints = [
+            # One pending message per key and queue (NULLs never conflict).
+            models.UniqueConstraint(
+                fields=["queue", "unique_key"], name="djqueue_unique_pending"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -94,6 +94,13 @@ class BaseQueue(ABC):
         backend that supports transactions, stored once the caller's
         transaction commits)."""
 
+    @abstractmethod
+    def write_unique(self, message: Message) -> str:
+        """Store ``message`` unless a pending message (queued, scheduled or
+        running) of this queue holds its ``unique_key``; return the id of the
+        message that holds the key, ``message.id`` if it was stored. The key
+        is released when its message finishes (done, failed, cancelled)."""
+
     def write_many(self, messages: Sequence[Message]) -> None:
         """Store several messages, with as few round trips as the backend can."""
         for message in messages:

@@ -28,7 +28,7 @@ _FIELDS = (
     "id", "queue", "command", "state", "priority", "eta", "enqueued_at",
     "attempts", "max_attempts", "serializer", "payload", "signature", "options",
     "lease_token", "lease_expires_at", "worker", "started_at", "finished_at",
-    "result", "error", "traceback", "expires_at",
+    "result", "error", "traceback", "expires_at", "unique_key",
 )  # fmt: skip
 _LIST_ORDER = {
     State.QUEUED: ("-priority", "eta"),
@@ -84,6 +84,19 @@ class DatabaseQueue(BaseQueue):
     def write(self, message: Message) -> None:
         self._record(message, self.now()).save(using=self.using, force_insert=True)
 
+    def write_unique(self, message: Message) -> str:
+        for _ in range(3):
+            try:
+                with transaction.atomic(using=self.using):
+                    self.write(message)
+                return message.id
+            except IntegrityError:
+                holder = self.records.filter(unique_key=message.unique_key)
+                existing = holder.values_list("id", flat=True).first()
+                if existing is not None:
+                    return str(existing)
+        raise IntegrityError(f"Cannot write message {message.id} with its unique key.")
+
     def write_many(self, messages: Sequence[Message]) -> None:
         now = self.now()
         records = [self._record(message, now) for message in messages]
@@ -93,6 +106,7 @@ class DatabaseQueue(BaseQueue):
         message.state = State.SCHEDULED if message.eta > now else State.QUEUED
         message.queue = self.name
         values = {name: getattr(message, name) for name in _FIELDS}
+        values["unique_key"] = message.unique_key or None
         return _record_model()(**values)
 
     def write_tick(self, message: Message, name: str, tick: datetime) -> bool:
@@ -195,6 +209,7 @@ class DatabaseQueue(BaseQueue):
         return bool(
             leased.update(
                 state=State.DONE,
+                unique_key=None,
                 result=result,
                 error="",
                 traceback="",
@@ -210,6 +225,7 @@ class DatabaseQueue(BaseQueue):
         return bool(
             self._leased(message).update(
                 state=State.FAILED,
+                unique_key=None,
                 error=error,
                 traceback=traceback,
                 finished_at=now,
@@ -264,6 +280,7 @@ class DatabaseQueue(BaseQueue):
         expired = self.records.filter(state=State.RUNNING, lease_expires_at__lt=now)
         lost = expired.filter(attempts__gte=F("max_attempts")).update(
             state=State.FAILED,
+            unique_key=None,
             error="worker lost: the lease expired while the message ran, on its "
             "last attempt (the worker was killed or hung)",
             finished_at=now,
@@ -332,6 +349,7 @@ class DatabaseQueue(BaseQueue):
             .filter(state__in=[State.QUEUED, State.SCHEDULED])
             .update(
                 state=State.CANCELLED,
+                unique_key=None,
                 finished_at=now,
                 expires_at=self.expiry(now, self.failed_ttl),
             )
@@ -355,4 +373,5 @@ def _to_message(record) -> Message:
     values = {name: getattr(record, name) for name in _FIELDS}
     values["id"] = str(values["id"])
     values["state"] = State(values["state"])
+    values["unique_key"] = values["unique_key"] or ""
     return Message(**values)

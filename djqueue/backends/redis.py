@@ -222,21 +222,25 @@ class RedisQueue(BaseQueue):
         pipe.execute()
 
     def write_tick(self, message: Message, name: str, tick) -> bool:
+        return bool(self._run("write_tick", name, stamp(tick), *self._placed(message)))
+
+    def write_unique(self, message: Message) -> str:
+        return text(
+            self._run("write_unique", message.unique_key, *self._placed(message))
+        )
+
+    def _placed(self, message: Message) -> list:
+        """The id, sorted-set score, scheduled flag and hash fields that the
+        single-message write scripts take."""
         message.queue = self.name
         scheduled = message.eta > self.now()
         message.state = State.SCHEDULED if scheduled else State.QUEUED
-        position = (
-            message.eta.timestamp()
-            if scheduled
-            else score(message.priority, message.eta)
-        )
+        if scheduled:
+            position = message.eta.timestamp()
+        else:
+            position = score(message.priority, message.eta)
         pairs = [value for item in fields(message).items() for value in item]
-        return bool(
-            self._run(
-                "write_tick", name, stamp(tick), message.id, position,
-                "1" if scheduled else "0", *pairs,
-            )
-        )  # fmt: skip
+        return [message.id, position, "1" if scheduled else "0", *pairs]
 
     def flush(self) -> None:
         keys = list(self.client.scan_iter(match=f"{self.base}:*", count=1000))

@@ -59,6 +59,7 @@ def fields(message: Message) -> dict[str, str | int]:
         "max_attempts": message.max_attempts,
         "options": json.dumps(message.options, separators=(",", ":")),
         "state": message.state.value,
+        "unique_key": message.unique_key,
     }
 
 
@@ -95,6 +96,7 @@ def to_message(raw: Any, queue: str) -> Message:
         error=data.get("error", ""),
         traceback=data.get("traceback", ""),
         expires_at=moments["expires_at"],
+        unique_key=data.get("unique_key", ""),
     )
 
 

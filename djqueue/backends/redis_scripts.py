@@ -37,7 +37,15 @@ local function wake_waiters(id, keep_ms)
   redis.call('RPUSH', key, '1')
   redis.call('PEXPIRE', key, math.max(keep_ms, 60000))
 end
+local function release_unique(id, key)
+  local unique = redis.call('HGET', key, 'unique_key')
+  if unique and unique ~= '' then
+    local pointer = base .. ':u:' .. unique
+    if redis.call('GET', pointer) == id then redis.call('DEL', pointer) end
+  end
+end
 local function finish(id, key, state, now, expires)
+  release_unique(id, key)
   redis.call('HSET', key, 'state', state, 'finished_at', now, 'expires_at', expires,
     'lease_token', '', 'lease_expires_at', '')
   redis.call('ZADD', base .. ':' .. state, now, id)
@@ -111,6 +119,28 @@ end
 return 1
 """
 
+# ARGV: unique key, id, score, '1' if scheduled, field, value, ...
+WRITE_UNIQUE = """
+local pointer = base .. ':u:' .. ARGV[1]
+local holder = redis.call('GET', pointer)
+if holder then
+  local state = redis.call('HGET', mkey(holder), 'state')
+  if state == 'queued' or state == 'scheduled' or state == 'running' then
+    return holder
+  end
+end
+local id = ARGV[2]
+redis.call('SET', pointer, id)
+redis.call('HSET', mkey(id), unpack(ARGV, 5))
+if ARGV[4] == '1' then
+  redis.call('ZADD', base .. ':scheduled', ARGV[3], id)
+else
+  redis.call('ZADD', base .. ':ready', ARGV[3], id)
+  wake_consumers(1)
+end
+return id
+"""
+
 # ARGV: id, token, result ('' for none), ttl in ms, now, expiry.
 ACK = """
 local id, key = ARGV[1], mkey(ARGV[1])
@@ -118,6 +148,7 @@ if not leased(key, ARGV[2]) then return 0 end
 redis.call('ZREM', base .. ':running', id)
 local ttl = tonumber(ARGV[4])
 if ttl == 0 then
+  release_unique(id, key)
   redis.call('DEL', key)
 else
   redis.call('HSET', key, 'result', ARGV[3], 'error', '', 'traceback', '')
@@ -271,6 +302,7 @@ return 1
 # ARGV: id.
 DELETE = """
 local id = ARGV[1]
+if redis.call('TYPE', mkey(id))['ok'] == 'hash' then release_unique(id, mkey(id)) end
 local removed = redis.call('DEL', mkey(id))
 redis.call('DEL', base .. ':w:' .. id)
 for _, state in ipairs({'ready', 'scheduled', 'running', 'done', 'failed', 'cancelled', 'expiry'}) do
@@ -287,6 +319,7 @@ while true do
   local ids = redis.call('ZRANGE', set, 0, 499)
   if #ids == 0 then return purged end
   for _, id in ipairs(ids) do
+    if redis.call('TYPE', mkey(id))['ok'] == 'hash' then release_unique(id, mkey(id)) end
     redis.call('DEL', mkey(id), base .. ':w:' .. id)
     redis.call('ZREM', set, id)
     redis.call('ZREM', base .. ':expiry', id)
@@ -300,6 +333,7 @@ SCRIPTS = {
     for name, body in {
         "CLAIM": CLAIM,
         "WRITE_TICK": WRITE_TICK,
+        "WRITE_UNIQUE": WRITE_UNIQUE,
         "ACK": ACK,
         "FAIL": FAIL,
         "RETRY_LATER": RETRY_LATER,
