@@ -103,7 +103,7 @@ def enqueue(command: QueueCommand, args: tuple, kwargs: dict) -> Result:
     if settings.QUEUE_IMMEDIATE:
         return ImmediateResult(message.id, message.queue, run_inline(message))
     (held_by,) = _write(message.queue, [message])
-    return Result(held_by, message.queue)
+    return Result(held_by, message.queue, enqueued=True)
 
 
 def enqueue_many(command: QueueCommand, calls: Iterable[Any]) -> list[Result]:
@@ -112,7 +112,7 @@ def enqueue_many(command: QueueCommand, calls: Iterable[Any]) -> list[Result]:
     if settings.QUEUE_IMMEDIATE:
         return [ImmediateResult(m.id, m.queue, run_inline(m)) for m in messages]
     ids = _write(command.options.queue, messages) if messages else []
-    return [Result(held_by, command.options.queue) for held_by in ids]
+    return [Result(held_by, command.options.queue, enqueued=True) for held_by in ids]
 
 
 def _call_arguments(call: Any) -> tuple[tuple, dict]:

@@ -47,6 +47,12 @@ class MessageNotFound(DjqueueError, LookupError):
     """The backend holds no message with the requested id."""
 
 
+class ResultExpired(MessageNotFound):
+    """The message existed but is no longer stored: it finished and its
+    result was not kept (``result_ttl=0``) or has expired, or it was
+    deleted."""
+
+
 class CommandFailed(DjqueueError):
     """The command's last attempt raised; ``get()`` re-raises it as this."""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Generic, TypeVar
 
-from .exceptions import CommandFailed, MessageNotFound, ResultTimeout
+from .exceptions import CommandFailed, MessageNotFound, ResultExpired, ResultTimeout
 from .message import Message
 from .states import FINISHED_STATES, State
 
@@ -21,9 +21,17 @@ class Result(Generic[R]):
     command's ``result_ttl``).
     """
 
-    def __init__(self, message_id: str, queue: str, message: Message | None = None):
+    def __init__(
+        self,
+        message_id: str,
+        queue: str,
+        message: Message | None = None,
+        enqueued: bool = False,
+    ):
         self.id = message_id
         self.queue = queue
+        #: Whether this handle came from an enqueue, so the message existed.
+        self.enqueued = enqueued
         self._message = message
         self._value: Any = _MISSING
 
@@ -82,10 +90,15 @@ class Result(Generic[R]):
         message = self._message
         if message is None or message.state not in FINISHED_STATES:
             message = self._message = self._backend().wait(self.id, timeout)
+        if message is None and self.enqueued:
+            raise ResultExpired(
+                f"Message {self.id} is no longer stored: it finished and its "
+                "result was not kept or expired (see result_ttl), or it was deleted."
+            )
         if message is None:
             raise MessageNotFound(
                 f"Queue {self.queue!r} holds no message {self.id}: it never "
-                "existed here, or its result expired."
+                "existed here, or it is no longer stored."
             )
         if message.state == State.DONE:
             return self._decode(message)

@@ -92,3 +92,15 @@ def test_scheduled_messages_run_within_a_second_after_their_time(
         message = result.message
         lateness = (message.started_at - message.eta).total_seconds()
         assert 0 <= lateness < 1.0, (message.eta, message.started_at)
+
+
+@pytest.mark.usefixtures("backend")
+def test_a_result_not_kept_is_reported_as_expired_not_pending():
+    from djqueue import ResultExpired
+
+    result = commands.add.using(result_ttl=0)(1, 1)
+    Consumer(["default"], 1, burst=True).run()
+
+    assert result.status is None
+    with pytest.raises(ResultExpired, match="no longer stored"):
+        result.get(timeout=1)
