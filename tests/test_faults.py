@@ -7,7 +7,7 @@ import time
 from collections import Counter
 
 import pytest
-from django.db import connection
+from django.db import OperationalError, connection
 
 from djqueue import State, get_queue
 from testproject.demo import commands
@@ -31,10 +31,14 @@ def cut_database_connections() -> int:
             "SELECT id FROM information_schema.processlist "
             "WHERE db = DATABASE() AND id <> CONNECTION_ID()"
         )
-        ids = [row[0] for row in cursor.fetchall()]
-        for connection_id in ids:
-            cursor.execute(f"KILL {int(connection_id)}")
-        return len(ids)
+        killed = 0
+        for (connection_id,) in cursor.fetchall():
+            try:
+                cursor.execute(f"KILL {int(connection_id)}")
+                killed += 1
+            except OperationalError:  # it closed since it was listed
+                pass
+        return killed
 
 
 def cut_redis_connections() -> int:
