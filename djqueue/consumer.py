@@ -321,8 +321,8 @@ class Consumer:
         finally:
             close_old_connections()
         elapsed = self.clock() - started
-        self._record(queue, message, outcome)
-        announce(message, outcome)
+        if self._record(queue, message, outcome):
+            announce(message, outcome)
         with self._lock:
             self.processed += 1
             if self.max_messages and self.processed >= self.max_messages:
@@ -332,8 +332,8 @@ class Consumer:
                 self.stop()
         log_outcome(message, outcome, elapsed, runner.enforces_timeouts)
 
-    def _record(self, queue: BaseQueue, message: Message, outcome: Outcome) -> None:
-        record_outcome(
+    def _record(self, queue: BaseQueue, message: Message, outcome: Outcome) -> bool:
+        return record_outcome(
             queue, message, outcome, deadline=self.clock() + self.lease_seconds,
             clock=self.clock, on_error=close_old_connections,
         )  # fmt: skip

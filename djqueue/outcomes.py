@@ -53,9 +53,10 @@ def record_outcome(
     deadline: float,
     clock: Callable[[], float] = time.monotonic,
     on_error: Callable[[], None] = lambda: None,
-) -> None:
+) -> bool:
     """Store an outcome, retrying with backoff until ``deadline`` (on
-    ``clock``); ``on_error`` runs after each failed try."""
+    ``clock``); ``on_error`` runs after each failed try. Return whether it
+    was stored (False if the lease was lost or every try failed)."""
     backoff = Backoff(0.1, 2.0)
     attempt = 0
     while True:
@@ -75,7 +76,7 @@ def record_outcome(
                     "again when its lease expires",
                     message.id,
                 )
-                return
+                return False
             time.sleep(backoff.next())
     if not kept:
         logger.warning(
@@ -83,6 +84,7 @@ def record_outcome(
             "it was or will be run again",
             message.id, message.command,
         )  # fmt: skip
+    return kept
 
 
 def announce(message: Message, outcome: Outcome) -> None:

@@ -23,6 +23,9 @@ from .states import State
 
 logger = logging.getLogger("djqueue.consumer")
 
+#: Seconds a new child process may take to import Django and the project.
+STARTUP_TIMEOUT = 120
+
 
 class Runner(Protocol):
     enforces_timeouts: bool
@@ -101,6 +104,11 @@ class ProcessRunner:
         self._process.start()
         child.close()
         self._connection = parent
+        # Wait for Django to be set up in the child, so that its start-up
+        # never counts against the first message's timeout.
+        if not parent.poll(STARTUP_TIMEOUT) or parent.recv() != "ready":
+            self.kill()
+            raise RuntimeError(f"A process worker did not start in {STARTUP_TIMEOUT}s.")
 
     def _forget(self) -> None:
         if self._connection is not None:
@@ -136,6 +144,7 @@ def child_main(connection, max_messages: int | None, max_memory: int | None) -> 
     from django.db import close_old_connections
     from django.utils import timezone
 
+    connection.send("ready")
     runs = 0
     while True:
         try:
