@@ -192,7 +192,7 @@ class RedisQueue(BaseQueue):
     # -- Writing -------------------------------------------------------------
 
     def write(self, message: Message) -> None:
-        self.write_many([message])
+        self._run("write", *self._placed(message))
 
     def write_many(self, messages: Sequence[Message]) -> None:
         """Write in batches of ``WRITE_BATCH``, one pipelined transaction each."""

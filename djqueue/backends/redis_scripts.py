@@ -58,6 +58,17 @@ local function orphan(id, now, expires, what)
   redis.call('HSET', key, 'id', id, 'attempts', 0, 'max_attempts', 1, 'error', what)
   finish(id, key, 'failed', now, expires)
 end
+-- Store a message's hash (fields from ARGV[first] on) and put its id in the
+-- ready or scheduled set at the given score.
+local function place(id, position, scheduled, first)
+  redis.call('HSET', mkey(id), unpack(ARGV, first))
+  if scheduled == '1' then
+    redis.call('ZADD', base .. ':scheduled', position, id)
+  else
+    redis.call('ZADD', base .. ':ready', position, id)
+    wake_consumers(1)
+  end
+end
 local NO_BODY = 'no message body is stored for this id (was it written to Redis directly?)'
 -- Scripts must never raise once they changed something (Redis does not roll
 -- back), so stored values are read defensively and keys checked for type.
@@ -103,19 +114,18 @@ end
 return claimed
 """
 
+# ARGV: id, score, '1' if scheduled, field, value, ...
+WRITE = """
+place(ARGV[1], ARGV[2], ARGV[3], 4)
+return 1
+"""
+
 # ARGV: command name, tick, id, score, '1' if scheduled, field, value, ...
 WRITE_TICK = """
 local key = base .. ':tick:' .. ARGV[1]
 if (tonumber(redis.call('GET', key)) or -1) >= tonumber(ARGV[2]) then return 0 end
 redis.call('SET', key, ARGV[2])
-local id = ARGV[3]
-redis.call('HSET', mkey(id), unpack(ARGV, 6))
-if ARGV[5] == '1' then
-  redis.call('ZADD', base .. ':scheduled', ARGV[4], id)
-else
-  redis.call('ZADD', base .. ':ready', ARGV[4], id)
-  wake_consumers(1)
-end
+place(ARGV[3], ARGV[4], ARGV[5], 6)
 return 1
 """
 
@@ -129,16 +139,9 @@ if holder then
     return holder
   end
 end
-local id = ARGV[2]
-redis.call('SET', pointer, id)
-redis.call('HSET', mkey(id), unpack(ARGV, 5))
-if ARGV[4] == '1' then
-  redis.call('ZADD', base .. ':scheduled', ARGV[3], id)
-else
-  redis.call('ZADD', base .. ':ready', ARGV[3], id)
-  wake_consumers(1)
-end
-return id
+redis.call('SET', pointer, ARGV[2])
+place(ARGV[2], ARGV[3], ARGV[4], 5)
+return ARGV[2]
 """
 
 # ARGV: id, token, result ('' for none), ttl in ms, now, expiry.
@@ -332,6 +335,7 @@ SCRIPTS = {
     name.lower(): COMMON + body
     for name, body in {
         "CLAIM": CLAIM,
+        "WRITE": WRITE,
         "WRITE_TICK": WRITE_TICK,
         "WRITE_UNIQUE": WRITE_UNIQUE,
         "ACK": ACK,
