@@ -29,6 +29,7 @@ from .message import Message
 from .outcomes import Backoff, announce, log_outcome, record_outcome
 from .periodic import PeriodicTicker
 from .queues import get_queue, queue_names
+from .states import State
 from .systemd import SystemdNotifier
 from .workers import Runner, ThreadRunner
 
@@ -97,6 +98,7 @@ class Consumer:
         self._workers: list[threading.Thread] = []
         self._due: dict[str, float] = {}
         self._outage_since: float | None = None
+        self._single_queue = len(self.queues) == 1
         # Waiting on the server is possible when there is one queue to watch.
         self._blocking = (
             len(self.queues) == 1 and self.queues[0].supports_blocking_claim
@@ -301,19 +303,28 @@ class Consumer:
         try:
             while (item := self._work.get()) is not None:
                 queue, message = item
-                try:
-                    self._run(runner, queue, message)
-                except Exception:
-                    logger.exception("Unexpected error running message %s", message.id)
-                finally:
-                    with self._lock:
-                        self._inflight.pop(message.id, None)
-                    self._wakeup.set()
+                while message is not None:
+                    following = None
+                    try:
+                        following = self._run(runner, queue, message)
+                    except Exception:
+                        logger.exception(
+                            "Unexpected error running message %s", message.id
+                        )
+                    finally:
+                        with self._lock:
+                            self._inflight.pop(message.id, None)
+                        self._wakeup.set()
+                    message = following
         finally:
             runner.close()
             connections.close_all()
 
-    def _run(self, runner: Runner, queue: BaseQueue, message: Message) -> None:
+    def _run(
+        self, runner: Runner, queue: BaseQueue, message: Message
+    ) -> Message | None:
+        """Run one message and record its outcome; return the next message
+        this worker leased in the same round trip, if any."""
         close_old_connections()
         started = self.clock()
         try:
@@ -321,7 +332,10 @@ class Consumer:
         finally:
             close_old_connections()
         elapsed = self.clock() - started
-        if self._record(queue, message, outcome):
+        following, recorded = self._ack_and_continue(queue, message, outcome)
+        if recorded is None:
+            recorded = self._record(queue, message, outcome)
+        if recorded:
             announce(message, outcome)
         with self._lock:
             self.processed += 1
@@ -331,6 +345,46 @@ class Consumer:
                 )
                 self.stop()
         log_outcome(message, outcome, elapsed, runner.enforces_timeouts)
+        return following
+
+    def _ack_and_continue(
+        self, queue: BaseQueue, message: Message, outcome: Outcome
+    ) -> tuple[Message | None, bool | None]:
+        """For a message that succeeded, acknowledge it and lease this
+        worker's next message in one call, when nothing argues against it:
+        one queue (so queue order is kept), not stopping, no message limit.
+        Return the next message and whether the ack was stored (None when it
+        was not tried or failed, so the caller records the usual way)."""
+        if (
+            outcome.state != State.DONE
+            or not self._single_queue
+            or self._stopping.is_set()
+            or self.max_messages
+        ):
+            return None, None
+        try:
+            kept, leased = queue.ack_and_claim(
+                message,
+                outcome.result,
+                message.options.get("result_ttl", 0),
+                self.worker_id,
+                self.lease_seconds,
+                now=self.now(),
+            )
+        except Exception:
+            close_old_connections()
+            return None, None
+        following = leased[0] if leased else None
+        if following is not None:
+            with self._lock:
+                self._inflight[following.id] = (queue, following)
+        if not kept:
+            logger.warning(
+                "Message %s (%s) lost its lease before its outcome was recorded; "
+                "it was or will be run again",
+                message.id, message.command,
+            )  # fmt: skip
+        return following, kept
 
     def _record(self, queue: BaseQueue, message: Message, outcome: Outcome) -> bool:
         return record_outcome(

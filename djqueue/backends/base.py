@@ -165,6 +165,21 @@ class BaseQueue(ABC):
         Return False, changing nothing, if the lease was lost (it expired and
         the message was reclaimed, or it was released or deleted)."""
 
+    def ack_and_claim(
+        self,
+        message: Message,
+        result: str | None,
+        result_ttl: float,
+        worker: str,
+        lease_seconds: float,
+        now: datetime | None = None,
+    ) -> tuple[bool, list[Message]]:
+        """Acknowledge ``message`` as :meth:`ack` does, then lease the next
+        ready message as :meth:`claim` does; a backend may do both in one
+        round trip. Return what ``ack`` returned and what ``claim`` leased."""
+        kept = self.ack(message, result, result_ttl, now=now)
+        return kept, self.claim(worker, lease_seconds, limit=1, now=now)
+
     @abstractmethod
     def fail(
         self,

@@ -263,25 +263,47 @@ class RedisQueue(BaseQueue):
     def _claim(self, worker, lease_seconds, limit, now):
         now = now or self.now()
         rows = self._run(
-            "claim",
+            "claim", *self._claim_arguments(worker, lease_seconds, limit, now)
+        )
+        return [to_message(row, self.name) for row in rows]
+
+    def _claim_arguments(self, worker, lease_seconds, limit, now) -> list:
+        return [
             limit,
             stamp(self.expiry(now, lease_seconds)),
             uuid.uuid4().hex,
             worker,
             stamp(now),
             stamp(self.expiry(now, self.failed_ttl)),
-        )
-        return [to_message(row, self.name) for row in rows]
+        ]
 
     def ack(self, message, result=None, result_ttl=0, now=None):
         now = now or self.now()
-        ttl_ms = math.ceil(result_ttl * 1000) if result_ttl else 0
         return bool(
-            self._run(
-                "ack", message.id, message.lease_token, result or "", ttl_ms,
-                stamp(now), stamp(self.expiry(now, result_ttl) if ttl_ms else None),
-            )
+            self._run("ack", *self._ack_arguments(message, result, result_ttl, now))
+        )
+
+    def _ack_arguments(self, message, result, result_ttl, now) -> list:
+        ttl_ms = math.ceil(result_ttl * 1000) if result_ttl else 0
+        expires = self.expiry(now, result_ttl) if ttl_ms else None
+        return [
+            message.id,
+            message.lease_token,
+            result or "",
+            ttl_ms,
+            stamp(now),
+            stamp(expires),
+        ]
+
+    def ack_and_claim(
+        self, message, result, result_ttl, worker, lease_seconds, now=None
+    ):
+        now = now or self.now()
+        kept, rows = self._run(
+            "ack_and_claim", *self._ack_arguments(message, result, result_ttl, now),
+            *self._claim_arguments(worker, lease_seconds, 1, now),
         )  # fmt: skip
+        return bool(kept), [to_message(row, self.name) for row in rows]
 
     def fail(self, message, error, traceback="", now=None):
         now = now or self.now()

@@ -88,30 +88,53 @@ local function readable(id, now, expires)
   end
   return nil
 end
+-- Lease up to ARGV[a] ready messages: ARGV[a..a+5] are the limit, lease
+-- expiry, lease token, worker, now and failed expiry. Ids with no body are
+-- failed on the way and do not count, so an empty answer means no ready id.
+local function claim(a)
+  local limit, lease, token, worker, now = tonumber(ARGV[a]), ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
+  local claimed = {}
+  while #claimed < limit do
+    local ids = redis.call('ZRANGE', base .. ':ready', 0, limit - #claimed - 1)
+    if #ids == 0 then break end
+    for _, id in ipairs(ids) do
+      redis.call('ZREM', base .. ':ready', id)
+      local key = readable(id, now, ARGV[a + 5])
+      if key then
+        bump(key, 1)
+        redis.call('HSET', key, 'state', 'running', 'lease_token', token,
+          'lease_expires_at', lease, 'worker', worker, 'started_at', now)
+        redis.call('ZADD', base .. ':running', lease, id)
+        claimed[#claimed + 1] = redis.call('HGETALL', key)
+      end
+    end
+  end
+  return claimed
+end
+-- Mark a leased message done: ARGV[a..a+5] are the id, lease token, result
+-- ('' for none), result TTL in ms, now and expiry. 1 if done, 0 if the
+-- lease was lost.
+local function ack(a)
+  local id, key = ARGV[a], mkey(ARGV[a])
+  if not leased(key, ARGV[a + 1]) then return 0 end
+  redis.call('ZREM', base .. ':running', id)
+  local ttl = tonumber(ARGV[a + 3])
+  if ttl == 0 then
+    release_unique(id, key)
+    redis.call('DEL', key)
+  else
+    redis.call('HSET', key, 'result', ARGV[a + 2], 'error', '', 'traceback', '')
+    finish(id, key, 'done', ARGV[a + 4], ARGV[a + 5])
+    redis.call('PEXPIRE', key, ttl)
+  end
+  wake_waiters(id, ttl)
+  return 1
+end
 """
 
 # ARGV: limit, lease expiry, lease token, worker, now, failed expiry.
-# Ids with no body are failed on the way and do not count towards the limit,
-# so an empty answer always means an empty ready set.
 CLAIM = """
-local limit = tonumber(ARGV[1])
-local claimed = {}
-while #claimed < limit do
-  local ids = redis.call('ZRANGE', base .. ':ready', 0, limit - #claimed - 1)
-  if #ids == 0 then break end
-  for _, id in ipairs(ids) do
-    redis.call('ZREM', base .. ':ready', id)
-    local key = readable(id, ARGV[5], ARGV[6])
-    if key then
-      bump(key, 1)
-      redis.call('HSET', key, 'state', 'running', 'lease_token', ARGV[3],
-        'lease_expires_at', ARGV[2], 'worker', ARGV[4], 'started_at', ARGV[5])
-      redis.call('ZADD', base .. ':running', ARGV[2], id)
-      claimed[#claimed + 1] = redis.call('HGETALL', key)
-    end
-  end
-end
-return claimed
+return claim(1)
 """
 
 # ARGV: id, score, '1' if scheduled, field, value, ...
@@ -146,20 +169,12 @@ return ARGV[2]
 
 # ARGV: id, token, result ('' for none), ttl in ms, now, expiry.
 ACK = """
-local id, key = ARGV[1], mkey(ARGV[1])
-if not leased(key, ARGV[2]) then return 0 end
-redis.call('ZREM', base .. ':running', id)
-local ttl = tonumber(ARGV[4])
-if ttl == 0 then
-  release_unique(id, key)
-  redis.call('DEL', key)
-else
-  redis.call('HSET', key, 'result', ARGV[3], 'error', '', 'traceback', '')
-  finish(id, key, 'done', ARGV[5], ARGV[6])
-  redis.call('PEXPIRE', key, ttl)
-end
-wake_waiters(id, ttl)
-return 1
+return ack(1)
+"""
+
+# ARGV: the six of ACK, then the six of CLAIM.
+ACK_AND_CLAIM = """
+return {ack(1), claim(7)}
 """
 
 # ARGV: id, token, error, traceback, now, expiry.
@@ -335,6 +350,7 @@ SCRIPTS = {
     name.lower(): COMMON + body
     for name, body in {
         "CLAIM": CLAIM,
+        "ACK_AND_CLAIM": ACK_AND_CLAIM,
         "WRITE": WRITE,
         "WRITE_TICK": WRITE_TICK,
         "WRITE_UNIQUE": WRITE_UNIQUE,
