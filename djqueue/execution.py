@@ -54,12 +54,8 @@ def _serializer(message: Message):
 def decode_call(message: Message) -> tuple[Any, list[Any], dict[str, Any]]:
     """Return ``(command, args, kwargs)``; raise ``DecodeError`` or
     ``CommandNotFound`` with a reason fit for the failed message."""
-    verify_payload(
-        message.id, message.command, message.serializer, message.payload,
-        message.signature,
-    )  # fmt: skip
-    command = registry.get(message.command)
-    args, kwargs = _serializer(message).loads_call(message.payload)
+    args, kwargs = decode_call_arguments(message)
+    command = _command(message)
     try:
         command.signature.bind(*args, **kwargs)
     except TypeError as exc:
@@ -67,6 +63,31 @@ def decode_call(message: Message) -> tuple[Any, list[Any], dict[str, Any]]:
             f"the stored arguments do not match the signature of {command.name}: {exc}"
         ) from None
     return command, args, kwargs
+
+
+def decode_call_arguments(message: Message) -> tuple[list[Any], dict[str, Any]]:
+    """Verify the payload's signature, then decode it into ``(args, kwargs)``."""
+    verify_payload(
+        message.id, message.command, message.serializer, message.payload,
+        message.signature,
+    )  # fmt: skip
+    return _serializer(message).loads_call(message.payload)
+
+
+def _command(message: Message):
+    """The registered command, or the django.tasks Task a message runs.
+
+    The name of a Task is imported only for messages its backend enqueued,
+    and only after the signature, which covers the name, verified.
+    """
+    try:
+        return registry.get(message.command)
+    except CommandNotFound:
+        if not message.options.get("django_task"):
+            raise
+    from .tasks import resolve
+
+    return resolve(message)
 
 
 def encode_result(message: Message, value: Any) -> str:

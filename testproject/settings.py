@@ -108,3 +108,12 @@ if os.environ.get("DJQUEUE_BACKEND", "database") == "redis":
     }
 
 QUEUE_LEASE_SECONDS = float(os.environ.get("DJQUEUE_LEASE", "30"))
+
+# Django 6's tasks framework on djqueue (ignored by Django 5.2).
+TASKS = {
+    "default": {
+        "BACKEND": "djqueue.tasks.DjqueueBackend",
+        "QUEUES": ["default"],
+        "OPTIONS": {"retries": 1},
+    }
+}

@@ -1,0 +1,217 @@
+"""A backend for Django's tasks framework (``django.tasks``, Django 6.0+).
+
+``TASKS = {"default": {"BACKEND": "djqueue.tasks.DjqueueBackend",
+"QUEUES": ["default"]}}`` makes ``@task`` functions run on djqueue's queues:
+the same messages, the same ``run_queue``, retries and the dead letter from
+``OPTIONS``. ``QUEUES`` name djqueue queues. Building the backend touches no
+database or Redis server: tasks are created at import time.
+"""
+
+from __future__ import annotations
+
+import inspect
+import traceback as tb
+from typing import Any
+
+from django.core import checks
+from django.tasks import Task, TaskContext, TaskResult, TaskResultStatus
+from django.tasks.backends.base import BaseTaskBackend
+from django.tasks.base import TaskError
+from django.tasks.exceptions import TaskResultDoesNotExist
+from django.tasks.signals import task_enqueued, task_finished, task_started
+from django.utils.module_loading import import_string
+
+from .context import current_message
+from .decorators import CommandOptions, QueueCommand
+from .exceptions import CommandNotFound, DecodeError
+from .message import Message
+from .states import State
+
+#: OPTIONS keys passed on to every task's messages, as command options.
+COMMAND_OPTIONS = ("retries", "retry_delay", "result_ttl", "timeout")
+
+_STATUS = {
+    State.SCHEDULED: TaskResultStatus.READY,
+    State.QUEUED: TaskResultStatus.READY,
+    State.RUNNING: TaskResultStatus.RUNNING,
+    State.DONE: TaskResultStatus.SUCCESSFUL,
+    State.FAILED: TaskResultStatus.FAILED,
+    State.CANCELLED: TaskResultStatus.FAILED,
+}
+
+
+class DjqueueBackend(BaseTaskBackend):
+    """Run ``django.tasks`` tasks on djqueue queues."""
+
+    # Tasks can wait until run_after.
+    supports_defer = True
+    # Coroutine functions run to completion in the worker.
+    supports_async_task = True
+    # Results are stored and can be fetched from any process.
+    supports_get_result = True
+    # Higher priorities run first, -100 to 100.
+    supports_priority = True
+
+    def __init__(self, alias, params):
+        super().__init__(alias, params)
+        unknown = set(self.options) - set(COMMAND_OPTIONS)
+        self._unknown_options = sorted(unknown)
+        self.command_options = {
+            key: value for key, value in self.options.items() if key in COMMAND_OPTIONS
+        }
+
+    def check(self, **kwargs):
+        from .conf import queue_configs
+
+        errors = []
+        configured = set(queue_configs())
+        for name in sorted(self.queues - configured):
+            errors.append(
+                checks.Error(
+                    f"TASKS[{self.alias!r}] names the queue {name!r}, which djqueue "
+                    "does not configure.",
+                    hint=f"Configure it in QUEUES or use one of {sorted(configured)}.",
+                    id="djqueue.E030",
+                )
+            )
+        if self._unknown_options:
+            errors.append(
+                checks.Error(
+                    f"TASKS[{self.alias!r}]['OPTIONS'] has unknown keys "
+                    f"{self._unknown_options}.",
+                    hint=f"The known keys are {list(COMMAND_OPTIONS)}.",
+                    id="djqueue.E031",
+                )
+            )
+        return errors
+
+    def enqueue(self, task, args, kwargs):
+        from .enqueue import _write, build_message
+
+        self.validate_task(task)
+        command = task_command(task, self.command_options)
+        message = build_message(command, tuple(args), dict(kwargs))
+        message.options["django_task"] = self.alias
+        _write(message.queue, [message])
+        result = self._result(task, message)
+        task_enqueued.send(type(self), task_result=result)
+        return result
+
+    def get_result(self, result_id):
+        from .queues import get_queue
+
+        for queue_name in sorted(self.queues):
+            message = get_queue(queue_name).get(result_id)
+            if message is not None and message.options.get("django_task"):
+                return self._result(load_task(message.command), message)
+        raise TaskResultDoesNotExist(result_id)
+
+    def _result(self, task: Task, message: Message) -> TaskResult:
+        return task_result(task, message, self.alias)
+
+
+def task_command(task: Task, options: dict[str, Any]) -> QueueCommand:
+    """Return an unregistered command that runs ``task`` for djqueue.
+
+    Its signature leaves out the ``context`` argument of tasks that take
+    one; the worker passes the context itself.
+    """
+    command_options = CommandOptions(
+        queue=task.queue_name, priority=task.priority, eta=task.run_after, **options
+    )
+    command = QueueCommand(_runner(task), task.module_path, command_options)
+    signature = inspect.signature(task.func)
+    if task.takes_context:
+        parameters = list(signature.parameters.values())[1:]
+        signature = signature.replace(parameters=parameters)
+    command.signature = signature
+    command._parameter_names = tuple(signature.parameters)
+    return command
+
+
+def _runner(task: Task):
+    def run(*args, **kwargs):
+        message = current_message()
+        result = task_result(
+            task, message, message.options["django_task"], running=True
+        )
+        sender = type(task.get_backend())
+        task_started.send(sender, task_result=result)
+        try:
+            if task.takes_context:
+                value = task.call(TaskContext(task_result=result), *args, **kwargs)
+            else:
+                value = task.call(*args, **kwargs)
+        except BaseException as exc:
+            object.__setattr__(result, "status", TaskResultStatus.FAILED)
+            result.errors.append(_error(type(exc), "".join(tb.format_exception(exc))))
+            task_finished.send(sender, task_result=result)
+            raise
+        object.__setattr__(result, "status", TaskResultStatus.SUCCESSFUL)
+        task_finished.send(sender, task_result=result)
+        return value
+
+    return run
+
+
+def load_task(module_path: str) -> Task:
+    """Return the Task at ``module_path``; raise ``CommandNotFound``."""
+    try:
+        task = import_string(module_path)
+    except ImportError:
+        task = None
+    if not isinstance(task, Task):
+        raise CommandNotFound(f"{module_path!r} is not a django.tasks Task")
+    return task
+
+
+def resolve(message: Message) -> QueueCommand:
+    """The command that runs a message enqueued through this backend."""
+    return task_command(load_task(message.command), {})
+
+
+def task_result(
+    task: Task, message: Message, alias: str, running: bool = False
+) -> TaskResult:
+    """Describe a djqueue message as Django's TaskResult."""
+    from .execution import decode_call_arguments, decode_result
+
+    try:
+        args, kwargs = decode_call_arguments(message)
+    except DecodeError:
+        args, kwargs = [], {}
+    errors = []
+    if message.state in (State.FAILED, State.SCHEDULED) and message.traceback:
+        errors.append(_error_from_traceback(message.traceback))
+    result = TaskResult(
+        task=task,
+        id=message.id,
+        status=TaskResultStatus.RUNNING if running else _STATUS[message.state],
+        enqueued_at=message.enqueued_at,
+        started_at=message.started_at,
+        finished_at=message.finished_at,
+        last_attempted_at=message.started_at,
+        args=args,
+        kwargs=kwargs,
+        backend=alias,
+        errors=errors,
+        worker_ids=[message.worker] * message.attempts,
+    )
+    if message.state == State.DONE and not running:
+        object.__setattr__(result, "_return_value", decode_result(message))
+    return result
+
+
+def _error(kind: type, traceback: str) -> TaskError:
+    return TaskError(
+        exception_class_path=f"{kind.__module__}.{kind.__qualname__}",
+        traceback=traceback,
+    )
+
+
+def _error_from_traceback(traceback: str) -> TaskError:
+    """Rebuild a TaskError from a stored traceback's last line."""
+    last = traceback.strip().splitlines()[-1] if traceback.strip() else ""
+    name = last.split(":", 1)[0].strip()
+    path = name if "." in name else f"builtins.{name}"
+    return TaskError(exception_class_path=path, traceback=traceback)

@@ -1,0 +1,38 @@
+"""Tasks written against Django's own tasks API (Django 6.0+)."""
+
+import asyncio
+
+from django.tasks import task
+
+from .models import Run
+
+
+@task
+def multiply(a, b):
+    return a * b
+
+
+@task(priority=50)
+def note(label):
+    """Record a run, to check the order tasks run in."""
+    Run.objects.create(message_id=label, attempt=1, pid=0, label=label)
+    return label
+
+
+@task
+def explode():
+    raise KeyError("no such thing")
+
+
+@task
+async def sleepy_sum(a, b):
+    await asyncio.sleep(0.01)
+    return a + b
+
+
+@task(takes_context=True)
+def second_time_lucky(context, label):
+    """Fail on the first attempt; report the attempt number from the context."""
+    if context.attempt < 2:
+        raise RuntimeError(f"{label}: attempt {context.attempt}")
+    return {"attempt": context.attempt, "id": context.task_result.id}

@@ -1,0 +1,153 @@
+"""Django's tasks framework on djqueue: enqueue, run_queue --burst, refresh."""
+
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+tasks_framework = pytest.importorskip(
+    "django.tasks", reason="django.tasks needs Django 6.0 or newer"
+)
+
+from django.tasks import TaskResultStatus, default_task_backend  # noqa: E402
+from django.tasks.exceptions import InvalidTask, TaskResultDoesNotExist  # noqa: E402
+from django.tasks.signals import task_enqueued, task_finished, task_started  # noqa: E402
+
+from djqueue import get_queue  # noqa: E402
+from testproject.demo import tasks  # noqa: E402
+from testproject.demo.models import Run  # noqa: E402
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("backend"),
+]
+
+
+def run_queue():
+    call_command("run_queue", "--burst", verbosity=0)
+
+
+def test_the_backend_declares_what_it_supports():
+    backend = default_task_backend
+    assert backend.supports_defer
+    assert backend.supports_priority
+    assert backend.supports_get_result
+    assert backend.supports_async_task
+    assert backend.check() == []
+
+
+def test_enqueue_run_refresh_success():
+    result = tasks.multiply.enqueue(6, 7)
+    assert result.status == TaskResultStatus.READY
+    assert result.args == [6, 7]
+
+    run_queue()
+    result.refresh()
+
+    assert result.status == TaskResultStatus.SUCCESSFUL
+    assert result.return_value == 42
+    assert result.attempts == 1
+    assert result.finished_at >= result.started_at >= result.enqueued_at
+    fetched = tasks.multiply.get_result(result.id)
+    assert fetched.return_value == 42
+
+
+def test_a_failure_is_reported_with_the_exception_path():
+    result = tasks.explode.enqueue()
+
+    run_queue()
+    result.refresh()
+
+    assert result.status == TaskResultStatus.FAILED
+    assert result.errors[-1].exception_class_path == "builtins.KeyError"
+    assert result.errors[-1].exception_class is KeyError
+    assert "no such thing" in result.errors[-1].traceback
+    with pytest.raises(ValueError, match="Task failed"):
+        result.return_value  # noqa: B018
+
+
+def test_run_after_defers_the_task():
+    result = tasks.multiply.using(
+        run_after=timezone.now() + timedelta(hours=1)
+    ).enqueue(1, 1)
+
+    run_queue()
+    result.refresh()
+
+    assert result.status == TaskResultStatus.READY
+    assert get_queue().get(result.id).state == "scheduled"
+
+
+def test_priorities_run_higher_first():
+    for label, priority in [("low", -10), ("high", 90), ("mid", 0)]:
+        tasks.note.using(priority=priority).enqueue(label)
+
+    call_command("run_queue", "--burst", "-c", "1", verbosity=0)
+
+    assert list(Run.objects.order_by("id").values_list("label", flat=True)) == [
+        "high",
+        "mid",
+        "low",
+    ]
+
+
+def test_async_tasks_run_to_completion():
+    result = tasks.sleepy_sum.enqueue(2, 3)
+    run_queue()
+    result.refresh()
+    assert result.return_value == 5
+
+
+def test_context_reports_the_attempt_and_retries_come_from_options():
+    result = tasks.second_time_lucky.enqueue("ctx")
+
+    run_queue()
+    result.refresh()
+
+    assert result.status == TaskResultStatus.SUCCESSFUL
+    assert result.return_value == {"attempt": 2, "id": result.id}
+    assert result.attempts == 2
+
+
+def test_signals_are_sent_with_task_results():
+    seen = []
+
+    def receiver(sender, task_result, **kwargs):
+        seen.append((kwargs["signal"], task_result.status))
+
+    for signal in (task_enqueued, task_started, task_finished):
+        signal.connect(receiver)
+    try:
+        tasks.multiply.enqueue(2, 2)
+        run_queue()
+    finally:
+        for signal in (task_enqueued, task_started, task_finished):
+            signal.disconnect(receiver)
+    assert seen == [
+        (task_enqueued, TaskResultStatus.READY),
+        (task_started, TaskResultStatus.RUNNING),
+        (task_finished, TaskResultStatus.SUCCESSFUL),
+    ]
+
+
+def test_unknown_results_and_queues():
+    with pytest.raises(TaskResultDoesNotExist):
+        default_task_backend.get_result("01a20bd1-0000-7000-8000-000000000000")
+    with pytest.raises(InvalidTask, match="not valid for backend"):
+        tasks.multiply.using(queue_name="elsewhere").enqueue(1, 2)
+
+
+def test_aenqueue_aget_result_and_arefresh():
+    from asgiref.sync import async_to_sync
+
+    result = async_to_sync(tasks.multiply.aenqueue)(3, 3)
+    run_queue()
+
+    async def fetch():
+        fetched = await tasks.multiply.aget_result(result.id)
+        await result.arefresh()
+        return fetched
+
+    fetched = async_to_sync(fetch)()
+    assert fetched.return_value == result.return_value == 9
