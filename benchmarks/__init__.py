@@ -1,0 +1,1 @@
+"""djqueue's benchmark suite: run it with ``./benchmarks/run`` (see README.md)."""

@@ -1,0 +1,66 @@
+"""Settings of the Django-based systems; ``BENCH_SYSTEM`` picks the parts."""
+
+import os
+from pathlib import Path
+
+WORK_DIR = Path(__file__).resolve().parent.parent / ".work"
+SYSTEM = os.environ.get("BENCH_SYSTEM", "djqueue-sqlite")
+REDIS = "redis://127.0.0.1:6379/{}"
+
+SECRET_KEY = "djqueue-benchmarks-not-secret"
+DEBUG = False
+USE_TZ = True
+TIME_ZONE = "UTC"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+INSTALLED_APPS = [
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "benchmarks.djproject.benchapp",
+]
+
+
+def _database() -> dict:
+    pg_name = os.environ.get("BENCH_PG_DB")
+    if pg_name:
+        return {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": pg_name,
+            "HOST": "127.0.0.1",
+            "PORT": "5432",
+            "USER": "postgres",
+        }
+    return {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": WORK_DIR / f"{SYSTEM}.sqlite3",
+        "OPTIONS": {
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 30,
+        },
+    }
+
+
+DATABASES = {"default": _database()}
+
+if SYSTEM.startswith("djqueue"):
+    INSTALLED_APPS.append("djqueue")
+if SYSTEM == "djqueue-redis":
+    QUEUES = {
+        "default": {
+            "BACKEND": "djqueue.backends.redis.RedisQueue",
+            "CONNECTION": os.environ["BENCH_DONE_URL"],
+            "OPTIONS": {"PREFIX": "bench"},
+        }
+    }
+if SYSTEM.startswith("djq2"):
+    INSTALLED_APPS.append("django_q")
+    Q_CLUSTER = {"name": "bench", "timeout": 60, "retry": 120}
+    if SYSTEM == "djq2-redis":
+        Q_CLUSTER["redis"] = os.environ["BENCH_DONE_URL"]
+    else:
+        Q_CLUSTER["orm"] = "default"
+    if os.environ.get("BENCH_CONCURRENCY"):
+        Q_CLUSTER["workers"] = int(os.environ["BENCH_CONCURRENCY"])
+if SYSTEM == "djtasks-pg":
+    INSTALLED_APPS += ["django_tasks", "django_tasks_db"]
+    TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}

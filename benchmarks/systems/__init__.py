@@ -1,0 +1,32 @@
+"""The benchmarked systems, by key, in report order."""
+
+from __future__ import annotations
+
+import importlib
+
+#: key -> "module:Class" under benchmarks.systems.
+SYSTEMS = {
+    "raw-redis": "raw:RawRedis",
+    "raw-pg": "raw:RawPostgres",
+    "djqueue-sqlite": "djqueue_system:DjqueueSqlite",
+    "djqueue-pg": "djqueue_system:DjqueuePostgres",
+    "djqueue-redis": "djqueue_system:DjqueueRedis",
+    "huey-redis": "redis_peers:HueyRedis",
+    "huey-sqlite": "redis_peers:HueySqlite",
+    "rq-fork": "redis_peers:RQFork",
+    "rq-simple": "redis_peers:RQSimple",
+    "celery-redis": "redis_peers:CeleryRedis",
+    "dramatiq-redis": "redis_peers:DramatiqRedis",
+    "djq2-redis": "db_peers:DjangoQRedis",
+    "djq2-orm": "db_peers:DjangoQOrm",
+    "djtasks-pg": "db_peers:DjangoTasksPostgres",
+    "procrastinate-pg": "db_peers:ProcrastinatePostgres",
+}
+SMOKE = ["raw-redis", "raw-pg", "djqueue-sqlite", "djqueue-pg", "djqueue-redis"]
+SMOKE_PEER = "huey-redis"
+
+
+def load(key: str):
+    """Return an instance of the system ``key``."""
+    module, _, name = SYSTEMS[key].partition(":")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)()

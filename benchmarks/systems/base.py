@@ -1,0 +1,97 @@
+"""The small interface every benchmarked system implements."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from .. import done
+from ..harness import start_process
+
+PG_URL = "postgresql://postgres@127.0.0.1:5432/{name}"
+REDIS_URL = "redis://127.0.0.1:6379/{db}"
+
+
+class System:
+    """One queue library on one store, driven by the harness.
+
+    ``enqueue``/``bulk_enqueue`` run in the harness's process and queue
+    ``noop(i)`` for ``i`` in ``range(start, start + n)``; the consumer runs in
+    a separate process. ``redis_db`` is this system's own Redis logical
+    database (never 0): its done list lives there, and it is flushed.
+    """
+
+    key = ""
+    label = ""
+    store = ""  # "redis", "postgres" or "sqlite": what the ratios compare within
+    kind = "peer"  # "djqueue", "peer" or "raw"
+    redis_db = 0
+    #: Worker count the consumer uses when given none; 1 when it has no knob.
+    default_concurrency = 1
+    #: Whether the consumer takes a concurrency at all.
+    has_concurrency = False
+    bulk_note = "no bulk enqueue API"
+    #: Fewer messages for the drain of a system too slow to drain N in time.
+    max_drain_n: int | None = None
+
+    @property
+    def done_url(self) -> str:
+        return REDIS_URL.format(db=self.redis_db)
+
+    def env(self) -> dict[str, str]:
+        """Environment of this process and of the consumer."""
+        return {"BENCH_DONE_URL": self.done_url, "BENCH_SYSTEM": self.key}
+
+    def setup(self) -> None:
+        """Create databases and schemas; import the client library."""
+
+    def reset(self) -> None:
+        """Empty the queue, the done list and anything left from a run."""
+        done.client().flushdb()
+
+    def enqueue(self, n: int, start: int = 0) -> None:
+        raise NotImplementedError
+
+    bulk_enqueue = None  # def bulk_enqueue(self, n, start=0) where genuine
+
+    def consumer_argv(self, concurrency: int | None) -> list[str]:
+        raise NotImplementedError
+
+    def start_consumer(self, concurrency: int | None = None) -> subprocess.Popen:
+        """Start the consumer; ``None`` means its default concurrency."""
+        name = f"{self.key}-c{concurrency or 'default'}"
+        env = {**self.env(), **self.consumer_env(concurrency)}
+        return start_process(self.consumer_argv(concurrency), env, name)
+
+    def consumer_env(self, concurrency: int | None) -> dict[str, str]:
+        return {}
+
+    def pending(self) -> int | None:
+        """Messages still queued (not yet taken), or None if not observable."""
+        return None
+
+    def teardown(self) -> None:
+        pass
+
+
+def python(*args: str) -> list[str]:
+    return [sys.executable, *args]
+
+
+def script(name: str, *args: str) -> list[str]:
+    """A console script installed in the benchmark's virtualenv."""
+    return [str(Path(sys.executable).parent / name), *args]
+
+
+def create_pg_database(name: str) -> None:
+    """Create the PostgreSQL database ``name`` (a bench_* one) if missing."""
+    import psycopg
+
+    assert name.startswith("bench_"), name
+    with psycopg.connect(PG_URL.format(name="postgres"), autocommit=True) as conn:
+        found = conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
+        ).fetchone()
+        if not found:
+            conn.execute(f'CREATE DATABASE "{name}"')

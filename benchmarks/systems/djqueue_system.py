@@ -1,0 +1,64 @@
+"""djqueue itself: DatabaseQueue on SQLite and PostgreSQL, RedisQueue."""
+
+from __future__ import annotations
+
+from .django_based import DjangoSystem
+
+
+class Djqueue(DjangoSystem):
+    kind = "djqueue"
+    default_concurrency = 4
+    has_concurrency = True
+    bulk_note = ""
+
+    def setup(self):
+        super().setup()
+        from djqueue.queues import get_queue
+
+        from ..djproject.benchapp.commands import noop
+
+        self.noop = noop
+        self.queue = get_queue("default")
+
+    def reset(self):
+        super().reset()
+        self.queue.flush()
+
+    def enqueue(self, n, start=0):
+        noop = self.noop
+        for i in range(start, start + n):
+            noop(i)
+
+    def bulk_enqueue(self, n, start=0):
+        self.noop.map(range(start, start + n))
+
+    def consumer_argv(self, concurrency):
+        argv = self.manage("run_queue")
+        if concurrency:
+            argv += ["--concurrency", str(concurrency)]
+        return argv
+
+    def pending(self):
+        return len(self.queue)
+
+
+class DjqueueSqlite(Djqueue):
+    key = "djqueue-sqlite"
+    label = "djqueue DatabaseQueue (SQLite)"
+    store = "sqlite"
+    redis_db = 3
+
+
+class DjqueuePostgres(Djqueue):
+    key = "djqueue-pg"
+    label = "djqueue DatabaseQueue (PostgreSQL)"
+    store = "postgres"
+    redis_db = 4
+    pg_db = "bench_djqueue"
+
+
+class DjqueueRedis(Djqueue):
+    key = "djqueue-redis"
+    label = "djqueue RedisQueue"
+    store = "redis"
+    redis_db = 5

@@ -1,0 +1,80 @@
+"""The raw limits: plain redis-py and psycopg loops doing the same work."""
+
+from __future__ import annotations
+
+from .. import done
+from .base import PG_URL, System, create_pg_database, python
+
+QUEUE_KEY = "bench:raw"
+PG_DB = "bench_raw"
+
+
+class RawRedis(System):
+    key = "raw-redis"
+    label = "raw redis-py LPUSH / BRPOP"
+    store = "redis"
+    kind = "raw"
+    redis_db = 1
+    bulk_note = "(pipelined LPUSH)"
+
+    def enqueue(self, n, start=0):
+        client = done.client()
+        for i in range(start, start + n):
+            client.lpush(QUEUE_KEY, i)
+
+    def bulk_enqueue(self, n, start=0):
+        pipe = done.client().pipeline(transaction=False)
+        for i in range(start, start + n):
+            pipe.lpush(QUEUE_KEY, i)
+        pipe.execute()
+
+    def consumer_argv(self, concurrency):
+        return python("-m", "benchmarks.rawworkers", "redis")
+
+    def pending(self):
+        return done.client().llen(QUEUE_KEY)
+
+
+class RawPostgres(System):
+    key = "raw-pg"
+    label = "raw psycopg INSERT / SKIP LOCKED"
+    store = "postgres"
+    kind = "raw"
+    redis_db = 2
+    bulk_note = "(COPY)"
+
+    def env(self):
+        return {**super().env(), "BENCH_PG_URL": PG_URL.format(name=PG_DB)}
+
+    def setup(self):
+        import psycopg
+
+        create_pg_database(PG_DB)
+        self.conn = psycopg.connect(PG_URL.format(name=PG_DB), autocommit=True)
+        self.conn.execute(
+            "CREATE TABLE IF NOT EXISTS bench_job "
+            "(id bigserial PRIMARY KEY, arg integer NOT NULL)"
+        )
+
+    def reset(self):
+        super().reset()
+        self.conn.execute("TRUNCATE bench_job")
+
+    def enqueue(self, n, start=0):
+        for i in range(start, start + n):
+            self.conn.execute("INSERT INTO bench_job (arg) VALUES (%s)", (i,))
+
+    def bulk_enqueue(self, n, start=0):
+        cursor = self.conn.cursor()
+        with cursor, cursor.copy("COPY bench_job (arg) FROM STDIN") as copy:
+            for i in range(start, start + n):
+                copy.write_row((i,))
+
+    def consumer_argv(self, concurrency):
+        return python("-m", "benchmarks.rawworkers", "postgres")
+
+    def pending(self):
+        return self.conn.execute("SELECT count(*) FROM bench_job").fetchone()[0]
+
+    def teardown(self):
+        self.conn.close()

@@ -1,0 +1,16 @@
+"""The Celery app (Redis broker, no result backend) and its task."""
+
+import os
+
+from celery import Celery
+
+from benchmarks import done
+
+app = Celery("bench", broker=os.environ["BENCH_DONE_URL"])
+app.conf.task_ignore_result = True
+app.conf.worker_hijack_root_logger = False
+
+
+@app.task
+def noop(x: int) -> int:
+    return done.record(x)

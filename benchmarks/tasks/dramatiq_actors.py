@@ -1,0 +1,15 @@
+"""The dramatiq Redis broker and its actor."""
+
+import os
+
+import dramatiq
+from dramatiq.brokers.redis import RedisBroker
+
+from benchmarks import done
+
+dramatiq.set_broker(RedisBroker(url=os.environ["BENCH_DONE_URL"]))
+
+
+@dramatiq.actor
+def noop(x: int) -> int:
+    return done.record(x)
