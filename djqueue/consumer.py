@@ -26,7 +26,13 @@ from .backends.base import BaseQueue
 from .conf import settings
 from .execution import Outcome
 from .message import Message
-from .outcomes import Backoff, announce, log_outcome, record_outcome
+from .outcomes import (
+    Backoff,
+    announce,
+    log_outcome,
+    record_outcome,
+    warn_lease_lost,
+)
 from .periodic import PeriodicTicker
 from .queues import get_queue, queue_names
 from .states import State
@@ -379,11 +385,7 @@ class Consumer:
             with self._lock:
                 self._inflight[following.id] = (queue, following)
         if not kept:
-            logger.warning(
-                "Message %s (%s) lost its lease before its outcome was recorded; "
-                "it was or will be run again",
-                message.id, message.command,
-            )  # fmt: skip
+            warn_lease_lost(message)
         return following, kept
 
     def _record(self, queue: BaseQueue, message: Message, outcome: Outcome) -> bool:

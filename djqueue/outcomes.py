@@ -79,12 +79,17 @@ def record_outcome(
                 return False
             time.sleep(backoff.next())
     if not kept:
-        logger.warning(
-            "Message %s (%s) lost its lease before its outcome was recorded; "
-            "it was or will be run again",
-            message.id, message.command,
-        )  # fmt: skip
+        warn_lease_lost(message)
     return kept
+
+
+def warn_lease_lost(message: Message) -> None:
+    """Log that a run's outcome was refused because its lease was lost."""
+    logger.warning(
+        "Message %s (%s) lost its lease before its outcome was recorded; "
+        "it was or will be run again",
+        message.id, message.command,
+    )  # fmt: skip
 
 
 def announce(message: Message, outcome: Outcome) -> None:

@@ -151,3 +151,23 @@ def server_backend(request, settings):
     if request.param == "redis" and connection.vendor != "sqlite":
         pytest.skip("Redis process tests run in the SQLite pass")
     yield from _backend_fixture(request, settings)
+
+
+@pytest.fixture
+def start_consumer(transactional_db, server_backend, tmp_path):
+    """Start run_queue processes on ``server_backend``; stop them after."""
+    from .processes import ConsumerProcess
+
+    started = []
+
+    def start(*args, lease=None):
+        env = {**server_backend, "DJQUEUE_LEASE": str(lease or 30)}
+        proc = ConsumerProcess(
+            tmp_path / f"consumer-{len(started)}.log", *args, env=env
+        )
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        proc.stop()

@@ -13,26 +13,9 @@ from djqueue import State, get_queue
 from testproject.demo import commands
 from testproject.demo.models import Run
 
-from .processes import ConsumerProcess, wait_until
+from .processes import wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.process]
-
-
-@pytest.fixture
-def start_consumer(transactional_db, server_backend, tmp_path):
-    started = []
-
-    def start(*args, lease=None):
-        env = {**server_backend, "DJQUEUE_LEASE": str(lease or 30)}
-        proc = ConsumerProcess(
-            tmp_path / f"consumer-{len(started)}.log", *args, env=env
-        )
-        started.append(proc)
-        return proc
-
-    yield start
-    for proc in started:
-        proc.stop()
 
 
 def done_count():
