@@ -74,8 +74,9 @@ def main() -> None:
         "--memory", type=lambda s: tuple(map(int, s.split(","))), default=(0, 0)
     )
     args = parser.parse_args()
+    results = measure(args.system, args)
     with open(args.out, "w") as out:
-        json.dump(measure(args.system, args), out, indent=1)
+        json.dump(results, out, indent=1)
 
 
 if __name__ == "__main__":
