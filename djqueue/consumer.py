@@ -424,7 +424,7 @@ class Consumer:
             with self._lock:
                 runners = list(self._runners)
             for runner in runners:
-                getattr(runner, "kill", lambda: None)()
+                runner.kill()
         for _ in self._workers:
             self._work.put(None)
         close_old_connections()

@@ -31,6 +31,7 @@ class Runner(Protocol):
     enforces_timeouts: bool
 
     def run(self, message: Message, now) -> Outcome: ...
+    def kill(self) -> None: ...
     def close(self) -> None: ...
 
 
@@ -42,6 +43,9 @@ class ThreadRunner:
 
     def run(self, message: Message, now) -> Outcome:
         return execute(message, now=now)
+
+    def kill(self) -> None:
+        """A thread cannot be killed; the consumer's exit ends it."""
 
     def close(self) -> None:
         pass
