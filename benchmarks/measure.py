@@ -32,8 +32,7 @@ def run_scenario(system, name: str, args) -> dict:
     if name == "latency":
         return scenarios.idle_latency(system, args.samples, args.reps)
     if name == "memory":
-        small, large = args.memory
-        return scenarios.memory(system, small, large)
+        return scenarios.memory(system, args.memory)
     raise ValueError(f"unknown scenario {name!r}")
 
 
@@ -71,7 +70,7 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=1)
     parser.add_argument("--scenarios", type=lambda s: s.split(","), required=True)
     parser.add_argument(
-        "--memory", type=lambda s: tuple(map(int, s.split(","))), default=(0, 0)
+        "--memory", type=lambda s: sorted(map(int, s.split(","))), default=[]
     )
     args = parser.parse_args()
     results = measure(args.system, args)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +11,9 @@ from .. import done
 from ..harness import start_process
 
 PG_URL = "postgresql://postgres@127.0.0.1:5432/{name}"
-REDIS_URL = "redis://127.0.0.1:6379/{db}"
+#: The Redis server (and logical database) every system uses: the key
+#: prefixes of the run keep them apart and away from anyone else's keys.
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 class System:
@@ -18,15 +21,15 @@ class System:
 
     ``enqueue``/``bulk_enqueue`` run in the harness's process and queue
     ``noop(i)`` for ``i`` in ``range(start, start + n)``; the consumer runs in
-    a separate process. ``redis_db`` is this system's own Redis logical
-    database (never 0): its done list lives there, and it is flushed.
+    a separate process. Every Redis key a system writes (its done list, its
+    queue) carries the system's prefix for the run (``done.run_prefix()``),
+    so that ``reset()`` deletes exactly those keys on a shared server.
     """
 
     key = ""
     label = ""
     store = ""  # "redis", "postgres" or "sqlite": what the ratios compare within
     kind = "peer"  # "djqueue", "peer" or "raw"
-    redis_db = 0
     #: Worker count the consumer uses when given none; 1 when it has no knob.
     default_concurrency = 1
     #: Whether the consumer takes a concurrency at all.
@@ -37,18 +40,22 @@ class System:
 
     @property
     def done_url(self) -> str:
-        return REDIS_URL.format(db=self.redis_db)
+        return REDIS_URL
 
     def env(self) -> dict[str, str]:
         """Environment of this process and of the consumer."""
-        return {"BENCH_DONE_URL": self.done_url, "BENCH_SYSTEM": self.key}
+        return {
+            "BENCH_DONE_URL": self.done_url,
+            "BENCH_SYSTEM": self.key,
+            "BENCH_RUN": done.run_id(),
+        }
 
     def setup(self) -> None:
         """Create databases and schemas; import the client library."""
 
     def reset(self) -> None:
         """Empty the queue, the done list and anything left from a run."""
-        done.client().flushdb()
+        done.delete_run_keys()
 
     def enqueue(self, n: int, start: int = 0) -> None:
         raise NotImplementedError
@@ -85,10 +92,10 @@ def script(name: str, *args: str) -> list[str]:
 
 
 def create_pg_database(name: str) -> None:
-    """Create the PostgreSQL database ``name`` (a bench_* one) if missing."""
+    """Create the PostgreSQL database ``name`` (a wt_bench* one) if missing."""
     import psycopg
 
-    assert name.startswith("bench_"), name
+    assert name.startswith("wt_bench"), name
     with psycopg.connect(PG_URL.format(name="postgres"), autocommit=True) as conn:
         found = conn.execute(
             "SELECT 1 FROM pg_database WHERE datname = %s", (name,)

@@ -13,7 +13,6 @@ class DjangoQRedis(DjangoSystem):
     key = "djq2-redis"
     label = "django-q2 (Redis broker)"
     store = "redis"
-    redis_db = 12
     has_concurrency = True
     default_concurrency = 2  # the number of CPUs
 
@@ -50,16 +49,14 @@ class DjangoQOrm(DjangoQRedis):
     key = "djq2-orm"
     label = "django-q2 (ORM broker, PostgreSQL)"
     store = "postgres"
-    redis_db = 13
-    pg_db = "bench_djq2"
+    pg_db = "wt_bench_djq2"
 
 
 class DjangoTasksPostgres(DjangoSystem):
     key = "djtasks-pg"
     label = "django-tasks database backend (PostgreSQL)"
     store = "postgres"
-    redis_db = 14
-    pg_db = "bench_djtasks"
+    pg_db = "wt_bench_djtasks"
 
     def setup(self):
         super().setup()
@@ -90,8 +87,7 @@ class ProcrastinatePostgres(System):
     key = "procrastinate-pg"
     label = "procrastinate (PostgreSQL)"
     store = "postgres"
-    redis_db = 15
-    pg_db = "bench_procrastinate"
+    pg_db = "wt_bench_procrastinate"
     has_concurrency = True
     bulk_note = ""
 

@@ -13,7 +13,7 @@ SETTINGS = "benchmarks.djproject.settings"
 class DjangoSystem(System):
     """A system whose client and consumer need Django configured."""
 
-    pg_db = ""  # a bench_* PostgreSQL database, or "" for a SQLite file
+    pg_db = ""  # a wt_bench* PostgreSQL database, or "" for a SQLite file
 
     def env(self):
         env = {**super().env(), "DJANGO_SETTINGS_MODULE": SETTINGS}

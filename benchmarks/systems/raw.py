@@ -5,8 +5,7 @@ from __future__ import annotations
 from .. import done
 from .base import PG_URL, System, create_pg_database, python
 
-QUEUE_KEY = "bench:raw"
-PG_DB = "bench_raw"
+PG_DB = "wt_bench_raw"
 
 
 class RawRedis(System):
@@ -14,25 +13,24 @@ class RawRedis(System):
     label = "raw redis-py LPUSH / BRPOP"
     store = "redis"
     kind = "raw"
-    redis_db = 1
     bulk_note = "(pipelined LPUSH)"
 
     def enqueue(self, n, start=0):
-        client = done.client()
+        client, key = done.client(), done.raw_key()
         for i in range(start, start + n):
-            client.lpush(QUEUE_KEY, i)
+            client.lpush(key, i)
 
     def bulk_enqueue(self, n, start=0):
-        pipe = done.client().pipeline(transaction=False)
+        pipe, key = done.client().pipeline(transaction=False), done.raw_key()
         for i in range(start, start + n):
-            pipe.lpush(QUEUE_KEY, i)
+            pipe.lpush(key, i)
         pipe.execute()
 
     def consumer_argv(self, concurrency):
         return python("-m", "benchmarks.rawworkers", "redis")
 
     def pending(self):
-        return done.client().llen(QUEUE_KEY)
+        return done.client().llen(done.raw_key())
 
 
 class RawPostgres(System):
@@ -40,7 +38,6 @@ class RawPostgres(System):
     label = "raw psycopg INSERT / SKIP LOCKED"
     store = "postgres"
     kind = "raw"
-    redis_db = 2
     bulk_note = "(COPY)"
 
     def env(self):

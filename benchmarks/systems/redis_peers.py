@@ -10,7 +10,6 @@ class HueyRedis(System):
     key = "huey-redis"
     label = "huey RedisHuey"
     store = "redis"
-    redis_db = 6
 
     def setup(self):
         from ..tasks import huey_tasks
@@ -43,7 +42,6 @@ class HueySqlite(HueyRedis):
     key = "huey-sqlite"
     label = "huey SqliteHuey"
     store = "sqlite"
-    redis_db = 7
 
     def env(self):
         sqlite = harness.WORK_DIR / "huey.sqlite3"
@@ -58,10 +56,13 @@ class RQFork(System):
     key = "rq-fork"
     label = "RQ Worker (forks per job)"
     store = "redis"
-    redis_db = 8
     worker_class = "rq.worker.Worker"
     max_drain_n = 1000  # a fork per job: about 50 jobs/s here
     bulk_note = ""
+
+    def env(self):
+        # RQ's keys are all under RQ_KEY_PREFIX, read when rq is imported.
+        return {**super().env(), "RQ_KEY_PREFIX": f"{done.run_prefix()}:rq"}
 
     def setup(self):
         from rq import Queue
@@ -93,7 +94,6 @@ class RQFork(System):
 class RQSimple(RQFork):
     key = "rq-simple"
     label = "RQ SimpleWorker"
-    redis_db = 9
     worker_class = "rq.worker.SimpleWorker"
     max_drain_n = None
 
@@ -102,7 +102,6 @@ class CeleryRedis(System):
     key = "celery-redis"
     label = "Celery (Redis broker, prefork)"
     store = "redis"
-    redis_db = 10
     has_concurrency = True
     default_concurrency = 2  # the number of CPUs
     bulk_note = "group() and chunks() publish one message per task or merge calls"
@@ -124,14 +123,13 @@ class CeleryRedis(System):
         return argv + (["--concurrency", str(concurrency)] if concurrency else [])
 
     def pending(self):
-        return done.client().llen("celery")
+        return done.client().llen(f"{done.run_prefix()}:celery")
 
 
 class DramatiqRedis(System):
     key = "dramatiq-redis"
     label = "dramatiq (Redis broker)"
     store = "redis"
-    redis_db = 11
     has_concurrency = True
     default_concurrency = 16  # 2 processes (CPUs) x 8 threads
     bulk_note = "group() sends one message per call"
@@ -151,4 +149,4 @@ class DramatiqRedis(System):
         return argv + (["-p", "1", "-t", str(concurrency)] if concurrency else [])
 
     def pending(self):
-        return done.client().llen("dramatiq:default")
+        return done.client().llen(f"{done.run_prefix()}:default")
