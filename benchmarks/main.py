@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from . import report
-from .harness import REPO_DIR, WORK_DIR
+from .harness import REPO_DIR, run_dir
 from .systems import MEMORY, SMOKE, SMOKE_PEERS, SYSTEMS
 
 SCENARIOS = ["enqueue", "bulk", "drain", "drain1", "latency"]
@@ -68,8 +68,7 @@ def parse_args(argv=None):
 
 def run_system(key: str, args) -> dict:
     """Measure ``key`` in its own process, bounded in time."""
-    out = WORK_DIR / "results" / f"{key}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
+    out = run_dir() / f"{key}.json"
     out.unlink(missing_ok=True)
     argv = [
         sys.executable, "-m", "benchmarks.measure", key, "--out", str(out),
@@ -129,7 +128,10 @@ def main(argv=None) -> int:
     results = {}
     for key in args.keys:
         print(f"== {key}", flush=True)
+        began = time.monotonic()
         results[key] = run_system(key, args)
+        results[key]["_seconds"] = round(time.monotonic() - began, 1)
+        print(f"   {key}: {results[key]['_seconds']:.0f}s", flush=True)
     meta = {
         "mode": "smoke" if args.smoke else "memory" if args.memory else "full",
         "n": args.n,

@@ -1,11 +1,9 @@
 """Settings of the Django-based systems; ``BENCH_SYSTEM`` picks the parts."""
 
 import os
-from pathlib import Path
 
 from benchmarks.done import run_prefix
 
-WORK_DIR = Path(__file__).resolve().parent.parent / ".work"
 SYSTEM = os.environ.get("BENCH_SYSTEM", "djqueue-sqlite")
 REDIS = "redis://127.0.0.1:6379/{}"
 
@@ -40,7 +38,7 @@ def _database() -> dict:
         }
     return {
         "ENGINE": "django.db.backends.sqlite3",
-        "NAME": WORK_DIR / f"{SYSTEM}.sqlite3",
+        "NAME": os.environ["BENCH_SQLITE"],
         "CONN_MAX_AGE": CONN_MAX_AGE,
         "OPTIONS": {
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .. import done
+from .. import done, harness
 from ..harness import start_process
 
 PG_URL = "postgresql://postgres@127.0.0.1:5432/{name}"
@@ -78,8 +78,26 @@ class System:
         """Messages still queued (not yet taken), or None if not observable."""
         return None
 
+    #: The PostgreSQL database's role in its name (``wt_bench_<run>_<pg_db>``),
+    #: or "" for a system that has none.
+    pg_db = ""
+
+    @property
+    def pg_name(self) -> str:
+        """This run's own database: concurrent runs never share a queue."""
+        return f"wt_bench_{done.run_id().removeprefix('wtbench-')}_{self.pg_db}"
+
+    @property
+    def sqlite_path(self) -> Path:
+        """This run's own SQLite file for this system."""
+        return harness.run_dir() / f"{self.key}.sqlite3"
+
     def teardown(self) -> None:
-        pass
+        """Drop what ``setup()`` created for the run (its database or file)."""
+        if self.pg_db:
+            drop_pg_database(self.pg_name)
+        for path in harness.run_dir().glob(f"{self.key}.sqlite3*"):
+            path.unlink()
 
 
 def python(*args: str) -> list[str]:
@@ -92,13 +110,22 @@ def script(name: str, *args: str) -> list[str]:
 
 
 def create_pg_database(name: str) -> None:
-    """Create the PostgreSQL database ``name`` (a wt_bench* one) if missing."""
+    """Create the PostgreSQL database ``name`` (this run's) if missing."""
     import psycopg
 
-    assert name.startswith("wt_bench"), name
+    assert name.startswith(f"wt_bench_{done.run_id().removeprefix('wtbench-')}_")
     with psycopg.connect(PG_URL.format(name="postgres"), autocommit=True) as conn:
         found = conn.execute(
             "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
         ).fetchone()
         if not found:
             conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def drop_pg_database(name: str) -> None:
+    """Drop this run's database ``name`` (never anyone else's)."""
+    import psycopg
+
+    assert name.startswith(f"wt_bench_{done.run_id().removeprefix('wtbench-')}_")
+    with psycopg.connect(PG_URL.format(name="postgres"), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

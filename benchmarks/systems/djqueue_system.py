@@ -52,7 +52,7 @@ class DjqueuePostgres(Djqueue):
     key = "djqueue-pg"
     label = "djqueue DatabaseQueue (PostgreSQL)"
     store = "postgres"
-    pg_db = "wt_bench_djqueue"
+    pg_db = "djqueue"
 
 
 class DjqueueRedis(Djqueue):

@@ -5,8 +5,6 @@ from __future__ import annotations
 from .. import done
 from .base import PG_URL, System, create_pg_database, python
 
-PG_DB = "wt_bench_raw"
-
 
 class RawRedis(System):
     key = "raw-redis"
@@ -39,15 +37,16 @@ class RawPostgres(System):
     store = "postgres"
     kind = "raw"
     bulk_note = "(COPY)"
+    pg_db = "raw"
 
     def env(self):
-        return {**super().env(), "BENCH_PG_URL": PG_URL.format(name=PG_DB)}
+        return {**super().env(), "BENCH_PG_URL": PG_URL.format(name=self.pg_name)}
 
     def setup(self):
         import psycopg
 
-        create_pg_database(PG_DB)
-        self.conn = psycopg.connect(PG_URL.format(name=PG_DB), autocommit=True)
+        create_pg_database(self.pg_name)
+        self.conn = psycopg.connect(PG_URL.format(name=self.pg_name), autocommit=True)
         self.conn.execute(
             "CREATE TABLE IF NOT EXISTS bench_job "
             "(id bigserial PRIMARY KEY, arg integer NOT NULL)"
@@ -75,3 +74,4 @@ class RawPostgres(System):
 
     def teardown(self):
         self.conn.close()
+        super().teardown()

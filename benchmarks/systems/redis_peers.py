@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .. import done, harness
+from .. import done
 from .base import System, python, script
 
 
@@ -44,12 +44,7 @@ class HueySqlite(HueyRedis):
     store = "sqlite"
 
     def env(self):
-        sqlite = harness.WORK_DIR / "huey.sqlite3"
-        return {**super().env(), "BENCH_SQLITE": str(sqlite)}
-
-    def setup(self):
-        harness.WORK_DIR.mkdir(parents=True, exist_ok=True)
-        super().setup()
+        return {**super().env(), "BENCH_SQLITE": str(self.sqlite_path)}
 
 
 class RQFork(System):
