@@ -131,6 +131,8 @@ def memory(system, checkpoints: list[int]) -> dict:
             if ran != target:
                 raise CheckFailed(f"{ran} runs recorded for {target} messages")
             samples.append([target, tree_rss_kib(proc.pid) / 1024])
+            # A long run shows its progress (and leaves figures if stopped).
+            print(f"  after {target:,} messages: {samples[-1][1]:.1f} MiB", flush=True)
         pending = system.pending()
     finally:
         stop_process(proc)
