@@ -124,7 +124,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     if args.report:
         return rewrite(args.report)
-    started = time.monotonic()
+    started, measured = time.monotonic(), commit()
     results = {}
     for key in args.keys:
         print(f"== {key}", flush=True)
@@ -141,7 +141,7 @@ def main(argv=None) -> int:
         "scenarios": args.scenarios,
         "seconds": time.monotonic() - started,
         "machine": machine(),
-        "commit": commit(),
+        "commit": measured,
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
     }
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)

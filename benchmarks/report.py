@@ -167,6 +167,19 @@ def markdown(head: list[str], body: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
+def rst(title: str, head: list[str], body: list[list[str]]) -> str:
+    """A ``list-table`` for the docs (``docs/performance.rst``)."""
+    lines = [f".. list-table:: {title}", "   :header-rows: 1", ""]
+    for cells in [head, *body]:
+        lines.append(f"   * - {_rst_cell(cells[0])}")
+        lines += [f"     - {_rst_cell(c)}" for c in cells[1:]]
+    return "\n".join(lines) + "\n"
+
+
+def _rst_cell(text: str) -> str:
+    return text.replace("*", "\\*") if text else "\\"
+
+
 def text_table(head: list[str], body: list[list[str]]) -> str:
     widths = [max(len(r[i]) for r in [head, *body]) for i in range(len(head))]
     return "\n".join(
@@ -224,6 +237,9 @@ def publish(results: dict, meta: dict, stem: Path) -> str:
     stem.with_suffix(".md").write_text(
         f"# {header(meta)}\n\n"
         + "".join(f"## {title}\n\n{markdown(h, b)}\n\n" for title, h, b in parts)
+    )
+    stem.with_suffix(".rst").write_text(
+        "\n".join(rst(title, h, b) for title, h, b in parts)
     )
     from .chart import draw
 
