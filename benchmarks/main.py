@@ -33,6 +33,12 @@ def parse_args(argv=None):
         "--report", metavar="JSON", help="only rewrite the report of a saved run"
     )
     parser.add_argument("--n", type=int, help="messages per scenario (10000)")
+    parser.add_argument(
+        "--peer-n",
+        type=int,
+        help="messages per scenario for the peers (default: N); djqueue and "
+        "the raw limits always run N",
+    )
     parser.add_argument("--samples", type=int, help="latency samples (200)")
     parser.add_argument("--reps", type=int, help="repetitions (3)")
     parser.add_argument(
@@ -44,6 +50,7 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     smoke = args.smoke
     args.n = args.n or (200 if smoke else 10_000)
+    args.peer_n = min(args.peer_n or args.n, args.n)
     args.samples = args.samples or (20 if smoke else 200)
     args.reps = args.reps or (1 if smoke else 3)
     if smoke and args.memory:
@@ -70,13 +77,14 @@ def run_system(key: str, args) -> dict:
     """Measure ``key`` in its own process, bounded in time."""
     out = run_dir() / f"{key}.json"
     out.unlink(missing_ok=True)
+    n = args.n if key.startswith(("djqueue", "raw")) else args.peer_n
     argv = [
         sys.executable, "-m", "benchmarks.measure", key, "--out", str(out),
-        "--n", str(args.n), "--samples", str(args.samples),
+        "--n", str(n), "--samples", str(args.samples),
         "--reps", str(args.reps), "--scenarios", ",".join(args.scenarios),
         "--memory", args.memory_n,
     ]  # fmt: skip
-    budget = 600 + args.reps * (args.n / 10 + args.samples * 2)
+    budget = 600 + args.reps * (n / 10 + args.samples * 2)
     if args.memory:
         # At least 50 messages a second; a stall fails sooner on its own.
         budget = 600 + max(int(n) for n in args.memory_n.split(",")) / 50
@@ -135,6 +143,7 @@ def main(argv=None) -> int:
     meta = {
         "mode": "smoke" if args.smoke else "memory" if args.memory else "full",
         "n": args.n,
+        "peer_n": args.peer_n,
         "samples": args.samples,
         "reps": args.reps,
         "memory_n": args.memory_n if args.memory else None,

@@ -38,6 +38,7 @@ def run_scenario(system, name: str, args) -> dict:
 
 def measure(key: str, args) -> dict:
     system = load(key)
+    os.environ["BENCH_SYSTEM"] = key  # the key prefixes name the system
     os.environ.update(system.env())
     results = {"label": system.label, "store": system.store, "kind": system.kind}
     results["_n"], results["_samples"] = args.n, args.samples

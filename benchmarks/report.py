@@ -154,11 +154,20 @@ def _times(value: float | None) -> str:
 def table(results: dict, meta: dict) -> tuple[list[str], list[list[str]]]:
     head = ["system", *(f[1] for f in figures(meta))]
     body = [
-        [f"{key}: {row.get('label', key)}"]
+        [f"{key}: {row.get('label', key)}" + _size(row, meta)]
         + [cell_text(row, s, fld, fmt) for s, _, fld, _, fmt in figures(meta)]
         for key, row in results.items()
     ]
     return head, body
+
+
+def _size(row: dict, meta: dict) -> str:
+    n = row.get("_n")
+    return (
+        f" (N={n:,})"
+        if n and n != meta["n"] and "memory" not in meta["scenarios"]
+        else ""
+    )
 
 
 def markdown(head: list[str], body: list[list[str]]) -> str:
@@ -197,6 +206,8 @@ def header(meta: dict) -> str:
             f"N={meta['n']:,} messages, {meta['samples']} latency samples, "
             f"median of {meta['reps']} repetition(s)"
         )
+        if meta.get("peer_n", meta["n"]) != meta["n"]:
+            sizes += f" (peers: N={meta['peer_n']:,})"
     return (
         f"djqueue benchmarks ({meta['mode']} run, {meta['date']}, commit "
         f"{meta.get('commit', '?')}, {meta['machine']}): {sizes}; "
