@@ -10,6 +10,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
+import sys
+import time
 import traceback
 
 from . import scenarios
@@ -48,6 +51,7 @@ def measure(key: str, args) -> dict:
         return {**results, "error": f"set-up failed: {exc!r}"}
     try:
         for name in args.scenarios:
+            began = time.monotonic()
             try:
                 results[name] = run_scenario(system, name, args)
             except CheckFailed as exc:
@@ -55,7 +59,8 @@ def measure(key: str, args) -> dict:
             except Exception as exc:
                 traceback.print_exc()
                 results[name] = {"error": f"{type(exc).__name__}: {exc}"}
-            print(f"  {key} {name}: {results[name]}", flush=True)
+            took = time.monotonic() - began
+            print(f"  {key} {name} ({took:.1f}s): {results[name]}", flush=True)
     finally:
         system.reset()
         system.teardown()
@@ -63,6 +68,8 @@ def measure(key: str, args) -> dict:
 
 
 def main() -> None:
+    # SIGTERM unwinds (consumers stopped, keys deleted, databases dropped).
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     parser = argparse.ArgumentParser()
     parser.add_argument("system")
     parser.add_argument("--out", required=True)

@@ -16,6 +16,7 @@ PG_URL = "postgresql://postgres@127.0.0.1:5432/{name}"
 #: database is not 0 so that the million keys of a memory run do not slow
 #: down the SCANs of other users of the server (tests clean up with SCAN).
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
+#: (main.py gives a --memory run database 14.)
 
 
 class System:
