@@ -5,7 +5,9 @@ The claim takes rows in one statement: ``UPDATE … RETURNING`` over a
 SQLite (whose writers are serialized), and a short transaction with
 ``SELECT … FOR UPDATE SKIP LOCKED`` elsewhere (MySQL, MariaDB). A message
 written inside ``transaction.atomic()`` on the queue's database exists only
-once that transaction commits.
+once that transaction commits. On PostgreSQL, a message becoming ready is
+notified to waiting consumers when its transaction commits (see
+:mod:`djqueue.backends.pg_notify`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from django.db.models import Count, F
 from ..message import Message
 from ..states import State
 from .base import BaseQueue
+from .pg_notify import Listener
 
 _FIELDS = (
     "id", "queue", "command", "state", "priority", "eta", "enqueued_at",
@@ -57,6 +60,16 @@ class DatabaseQueue(BaseQueue):
     def __init__(self, name: str, connection: Any = "", **options: Any) -> None:
         super().__init__(name, connection, **options)
         self.using = connection or DEFAULT_DB_ALIAS
+        self._listener: Listener | None = None
+
+    @property
+    def supports_wakeup(self) -> bool:
+        """PostgreSQL wakes waiters with NOTIFY (with psycopg 3); others poll."""
+        wrapper = connections[self.using]
+        return (
+            wrapper.vendor == "postgresql"
+            and getattr(wrapper.Database, "__name__", "") == "psycopg"
+        )
 
     @classmethod
     def check_config(cls, name, connection, options):
@@ -74,6 +87,11 @@ class DatabaseQueue(BaseQueue):
                 )
             )
         return errors
+
+    def close(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
 
     @property
     def records(self):
@@ -150,6 +168,13 @@ class DatabaseQueue(BaseQueue):
         messages = [_to_message(row) for row in rows]
         messages.sort(key=lambda m: (-m.priority, m.eta, m.id))
         return messages
+
+    def wait_for_messages(self, timeout: float) -> bool:
+        if not self.supports_wakeup:
+            return super().wait_for_messages(timeout)
+        if self._listener is None:
+            self._listener = Listener(self.using, self.name)
+        return self._listener.wait(timeout)
 
     def _claim_returning(self, vendor, worker, token, lease_expires_at, now, limit):
         model = _record_model()

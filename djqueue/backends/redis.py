@@ -88,6 +88,7 @@ class RedisQueue(BaseQueue):
 
     supports_transactions = False
     supports_blocking_claim = True
+    supports_wakeup = True
     option_names = BaseQueue.option_names | {"PREFIX", "CLIENT", "CLIENT_FACTORY"}
 
     def __init__(self, name: str, connection: Any = "", **options: Any) -> None:
@@ -259,6 +260,12 @@ class RedisQueue(BaseQueue):
         if self.client.blpop([self.key("notify")], timeout=timeout) is None:
             return []
         return self._claim(worker, lease_seconds, limit, now)
+
+    def wait_for_messages(self, timeout):
+        if timeout <= 0:
+            return False
+        wait = min(timeout, self._block_slice())
+        return self.client.blpop([self.key("notify")], timeout=wait) is not None
 
     def _claim(self, worker, lease_seconds, limit, now):
         now = now or self.now()
