@@ -19,11 +19,12 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from django.db import close_old_connections, connections
+from django.db import connections
 from django.utils import timezone
 
 from .backends.base import BaseQueue
 from .conf import settings
+from .db import close_old_connections
 from .execution import Outcome
 from .message import Message
 from .outcomes import (
@@ -440,4 +441,4 @@ class Consumer:
             self._work.put(None)
         for queue in self.queues:
             queue.close()
-        close_old_connections()
+        connections.close_all()

@@ -177,10 +177,15 @@ class DatabaseQueue(BaseQueue):
         return self._listener.wait(timeout)
 
     def _claim_returning(self, vendor, worker, token, lease_expires_at, now, limit):
-        model = _record_model()
+        sql, params = self._claim_statement(
+            vendor, worker, token, lease_expires_at, now, limit
+        )
+        return list(_record_model().objects.raw(sql, params).using(self.using))
+
+    def _claim_statement(self, vendor, worker, token, lease_expires_at, now, limit):
         connection = connections[self.using]
         quote = connection.ops.quote_name
-        table = quote(model._meta.db_table)
+        table = quote(_record_model()._meta.db_table)
         columns = ", ".join(quote(name) for name in _FIELDS)
         lock = " FOR UPDATE SKIP LOCKED" if vendor == "postgresql" else ""
         sql = (
@@ -195,7 +200,7 @@ class DatabaseQueue(BaseQueue):
             State.RUNNING.value, token, adapt(lease_expires_at), worker, adapt(now),
             self.name, State.QUEUED.value, limit,
         ]  # fmt: skip
-        return list(model.objects.raw(sql, params).using(self.using))
+        return sql, params
 
     def _claim_locking(self, worker, token, lease_expires_at, now, limit):
         model = _record_model()
@@ -244,6 +249,51 @@ class DatabaseQueue(BaseQueue):
                 lease_expires_at=None,
             )
         )
+
+    def ack_and_claim(
+        self, message, result, result_ttl, worker, lease_seconds, now=None
+    ):
+        """On PostgreSQL, one statement (so one commit) for both."""
+        if connections[self.using].vendor != "postgresql":
+            return super().ack_and_claim(
+                message, result, result_ttl, worker, lease_seconds, now=now
+            )
+        now = now or self.now()
+        ack, ack_params = self._ack_statement(message, result, result_ttl, now)
+        claim, claim_params = self._claim_statement(
+            "postgresql", worker, uuid.uuid4().hex,
+            self.expiry(now, lease_seconds), now, 1,
+        )  # fmt: skip
+        sql = (
+            f"WITH acked AS ({ack}), claimed AS ({claim}) "
+            "SELECT (SELECT count(*) FROM acked) AS acked, claimed.* "
+            "FROM (SELECT 1) AS one LEFT JOIN claimed ON TRUE"
+        )
+        rows = list(
+            _record_model()
+            .objects.raw(sql, [*ack_params, *claim_params])
+            .using(self.using)
+        )
+        leased = [_to_message(row) for row in rows if row.id is not None]
+        return bool(rows[0].acked), leased
+
+    def _ack_statement(self, message, result, result_ttl, now):
+        """``DELETE`` or ``UPDATE … RETURNING id`` of a leased message."""
+        connection = connections[self.using]
+        table = connection.ops.quote_name(_record_model()._meta.db_table)
+        lease = "id = %s AND state = %s AND lease_token = %s"
+        lease_params = [uuid.UUID(message.id), State.RUNNING.value, message.lease_token]
+        if not result_ttl:
+            return f"DELETE FROM {table} WHERE {lease} RETURNING id", lease_params
+        adapt = connection.ops.adapt_datetimefield_value
+        sql = (
+            f"UPDATE {table} SET state = %s, unique_key = NULL, result = %s, "
+            "error = '', traceback = '', finished_at = %s, expires_at = %s, "
+            f"lease_token = '', lease_expires_at = NULL WHERE {lease} RETURNING id"
+        )
+        expires_at = self.expiry(now, result_ttl)
+        params = [State.DONE.value, result, adapt(now), adapt(expires_at)]
+        return sql, [*params, *lease_params]
 
     def fail(self, message, error, traceback="", now=None):
         now = now or self.now()
