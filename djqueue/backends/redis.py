@@ -22,7 +22,7 @@ from ..message import Message
 from ..states import FINISHED_STATES as _FINISHED
 from ..states import State
 from .base import BaseQueue
-from .redis_hash import fields, score, stamp, text, to_message
+from .redis_hash import fields, score, stamp, text, to_message, write_arguments
 from .redis_inspection import RedisInspection
 from .redis_scripts import SCRIPTS
 
@@ -232,7 +232,7 @@ class RedisQueue(RedisInspection, BaseQueue):
         )
 
     def _placed(self, message: Message) -> list:
-        """The id, sorted-set score, scheduled flag and hash fields that the
+        """The id, sorted-set score, scheduled flag and hash values that the
         single-message write scripts take."""
         message.queue = self.name
         scheduled = message.eta > self.now()
@@ -241,8 +241,8 @@ class RedisQueue(RedisInspection, BaseQueue):
             position = message.eta.timestamp()
         else:
             position = score(message.priority, message.eta)
-        pairs = [value for item in fields(message).items() for value in item]
-        return [message.id, position, "1" if scheduled else "0", *pairs]
+        flag = "1" if scheduled else "0"
+        return [message.id, position, flag, *write_arguments(message)]
 
     def flush(self) -> None:
         keys = list(self.client.scan_iter(match=f"{self.base}:*", count=1000))
