@@ -32,12 +32,21 @@ def staff_user(django_user_model, username, *codenames, superuser=False):
     return user
 
 
-def add_failed(queue, command="tests.fails", args=("<script>alert(1)</script>",)):
+def add_failed(
+    queue,
+    command="tests.fails",
+    args=("<script>alert(1)</script>",),
+    error="ValueError: <b>boom</b>",
+    traceback=TRACEBACK,
+):
+    """Write a message and fail it as a worker would; other ready messages
+    stay queued."""
     message = make_message(command, args, {"when": timezone.now()}, priority=50)
     queue.write(message)
-    [claimed] = queue.claim("host:1:w0", 30)
-    assert claimed.id == message.id
-    assert queue.fail(claimed, "ValueError: <b>boom</b>", TRACEBACK)
+    claimed = queue.claim("host:1:w0", 30, limit=1000)
+    [mine] = [each for each in claimed if each.id == message.id]
+    queue.release([each for each in claimed if each is not mine])
+    assert queue.fail(mine, error, traceback)
     return message.id
 
 

@@ -72,6 +72,8 @@ class QueueSummary:
     counts: dict[State, int] = dataclasses.field(default_factory=dict)
     oldest_queued_at: datetime | None = None
     oldest_age: timedelta | None = None
+    #: Whether the backend tells the oldest queued message's age.
+    oldest_known: bool = False
     chart: Chart | None = None
     consumers: list = dataclasses.field(default_factory=list)
     error: str = ""
@@ -88,6 +90,7 @@ def summarize(name: str, now: datetime) -> QueueSummary:
         queue = get_queue(name)
         summary.counts = queue.counts()
         oldest = optional(queue, "oldest_queued_at")
+        summary.oldest_known = oldest is not UNSUPPORTED
         if oldest:
             summary.oldest_queued_at = oldest
             summary.oldest_age = max(now - oldest, timedelta(0))
