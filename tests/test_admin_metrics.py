@@ -14,6 +14,7 @@ from djqueue.periodic import _periodic, periodic_command
 from djqueue.states import State
 
 from .admin_helpers import admin_url, populate, snapshot, staff_user
+from .factories import make_message
 
 pytestmark = pytest.mark.django_db
 
@@ -41,6 +42,26 @@ def test_metrics_count_messages_per_queue_and_state(client, settings, queue):
         assert f'djqueue_messages{{queue="default",state="{state}"}} 1' in lines
     assert 'djqueue_up{queue="default"} 1' in lines
     assert "# TYPE djqueue_runs_total counter" in lines
+    assert 'djqueue_consumers{queue="default"} 0' in lines
+    assert snapshot(queue) == before
+
+
+def test_metrics_count_runs_by_command(client, settings, queue):
+    settings.QUEUE_METRICS_TOKEN = "s3cret-token"
+    queue.record_runs({("a.cmd", State.DONE): 3, ("a.cmd", State.FAILED): 1})
+    queue.write(make_message("a.cmd"))
+    before = snapshot(queue)
+    response = client.get(METRICS, HTTP_AUTHORIZATION="Bearer s3cret-token")
+    lines = response.text.splitlines()
+    assert (
+        'djqueue_runs_total{queue="default",command="a.cmd",outcome="done"} 3' in lines
+    )
+    assert (
+        'djqueue_runs_total{queue="default",command="a.cmd",outcome="failed"} 1'
+        in lines
+    )
+    [age] = [line for line in lines if line.startswith("djqueue_oldest_queued")]
+    assert float(age.rpartition(" ")[2]) >= 0
     assert snapshot(queue) == before
 
 
@@ -107,3 +128,15 @@ def test_periodic_page_lists_schedule_and_next_run(
     assert row["entry"].command.name == "tests.sweep"
     assert row["next"].minute % 5 == 0
     assert "every 0:05:00" in response.text
+    assert row["last"] is None
+
+
+def test_periodic_page_shows_the_last_tick(
+    client, django_user_model, every_five_minutes, queue
+):
+    tick = timezone.now().replace(microsecond=0) - timedelta(minutes=5)
+    assert queue.write_tick(make_message("tests.sweep"), "tests.sweep", tick)
+    client.force_login(staff_user(django_user_model, "viewer", "view_message"))
+    response = client.get(admin_url("periodic"))
+    [row] = [r for r in response.context["rows"] if r["queue"] == "default"]
+    assert row["last"] == tick

@@ -3,11 +3,15 @@ DatabaseQueue, RedisQueue on fakeredis and on a real Redis)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.contrib.admin.models import CHANGE, DELETION, LogEntry
 from django.contrib.contenttypes.models import ContentType
+from django.utils import timezone
 
 from djqueue import get_queue
+from djqueue.inspection import ConsumerInfo
 from djqueue.models import MessageRecord
 from djqueue.states import State
 
@@ -63,10 +67,11 @@ def test_overview_shows_counts_per_state_and_links(viewer, ids):
     """Each queue shows its count per state, each linking to its list."""
     response = viewer.get(admin_url("changelist"))
     assert response.status_code == 200
-    summary = response.context["summaries"][0]
-    assert summary.name == "default"
-    assert summary.counts == dict.fromkeys(State, 1)
-    assert summary.oldest_age is not None
+    [card] = response.context["cards"]
+    assert card.name == "default"
+    assert card.summary.counts == dict.fromkeys(State, 1)
+    assert card.summary.oldest_queued_age is not None
+    assert "The oldest queued message has waited" in response.text
     for state in State:
         assert admin_url("list", "default", state) in response.text
     assert "Queue default" in response.text
@@ -85,19 +90,19 @@ def test_overview_reports_an_unreadable_queue_and_shows_the_others(
     }
     response = viewer.get(admin_url("changelist"))
     assert response.status_code == 200
-    down = response.context["summaries"][1]
+    down = response.context["cards"][1]
     assert down.name == "down"
     assert "ConnectionError" in down.error
     assert "This queue cannot be read" in response.text
 
 
-@pytest.mark.parametrize("state", list(State))
-def test_list_shows_the_messages_of_its_state(viewer, ids, state):
-    response = viewer.get(admin_url("list", "default", state))
-    assert response.status_code == 200
-    assert [m.id for m in response.context["rows"]] == [ids[state]]
-    assert admin_url("message", "default", ids[state]) in response.text
-    assert response.context["has_next"] is False
+def test_each_list_shows_the_messages_of_its_state(viewer, ids):
+    for state in State:
+        response = viewer.get(admin_url("list", "default", state))
+        assert response.status_code == 200
+        assert [m.id for m in response.context["rows"]] == [ids[state]]
+        assert admin_url("message", "default", ids[state]) in response.text
+        assert response.context["has_next"] is False
 
 
 def test_list_pages_read_one_more_than_they_show(viewer, queue, monkeypatch):
@@ -146,6 +151,50 @@ def test_search_by_text_lists_the_matching_commands(viewer, ids, monkeypatch):
     assert response.context["matches"] == ["a.one", "a.two"]
     assert response.context["rows"] == []
     assert "?command=a.one" in response.text
+
+
+ADD = "testproject.demo.commands.add"
+FAIL = "testproject.demo.commands.fail"
+
+
+def test_command_filter_and_search_by_command(viewer, queue):
+    """Text matching one registered command filters the list by it; the
+    command filter takes unregistered names too."""
+    adds = [make_message(ADD, (1, 2)) for _ in range(2)]
+    queue.write_many([*adds, make_message(FAIL), make_message("gone.command")])
+    url = admin_url("list", "default", "queued")
+    response = viewer.get(url, {"q": "demo.commands.ad"})
+    assert response.context["command"] == ADD
+    assert [m.id for m in response.context["rows"]] == [m.id for m in adds]
+    response = viewer.get(url, {"command": "gone.command"})
+    assert [m.command for m in response.context["rows"]] == ["gone.command"]
+    assert '<option value="gone.command" selected>' in response.text
+
+
+def test_overview_shows_consumers_and_the_last_hours_throughput(viewer, queue):
+    now = timezone.now()
+    queue.register_consumer(
+        ConsumerInfo(
+            id="worker-7:99", host="worker-7", pid=99, queues=("default",),
+            concurrency=8, worker_type="process",
+            started_at=now - timedelta(hours=2), heartbeat_at=now,
+            processed=40, failed=2,
+        ),
+        ttl=60,
+    )  # fmt: skip
+    queue.record_runs({(ADD, State.DONE): 5, (FAIL, State.FAILED): 2}, now=now)
+    earlier = now - timedelta(minutes=10)
+    queue.record_runs({(ADD, State.DONE): 3}, now=earlier)
+    response = viewer.get(admin_url("changelist"))
+    [consumer] = response.context["consumers"]
+    assert (consumer.host, consumer.pid) == ("worker-7", 99)
+    assert "worker-7" in response.text
+    assert "8 process" in response.text
+    chart = response.context["cards"][0].chart
+    assert (chart.done, chart.failed) == (8, 2)
+    assert [(bar.done, bar.failed) for bar in chart.bars] == [(3, 0), (5, 2)]
+    assert "Last hour: 8 done, 2 failed" in response.text
+    assert 'class="djq-failed"' in response.text
 
 
 def test_matching_commands_prefers_an_exact_name():
@@ -342,6 +391,7 @@ def test_permission_matrix(
             assert response.status_code == 403, action
             assert snapshot(queue) == before, action
     may_purge = superuser
+    add_failed(queue)
     listing = client.get(admin_url("list", "default", "failed"))
     assert (admin_url("purge", "default", "failed") in listing.text) is may_purge
     before = snapshot(queue)

@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy
 
 from ..models import MessageRecord
 from .permissions import require
-from .reading import UNSUPPORTED, optional, parse_id
+from .reading import parse_id
 from .views import PURGEABLE, queue_or_404, render, state_or_404, url
 
 
@@ -88,10 +88,8 @@ def message_action(request, model_admin, queue: str, message_id: str, action: st
     message = None if message_id is None else backend.get(message_id)
     if message is None:
         raise Http404(_("Queue %(queue)s holds no such message.") % {"queue": queue})
-    changed = optional(backend, spec.method, message.id)
-    if changed is UNSUPPORTED:
-        messages.error(request, _("This queue's backend cannot do that."))
-    elif changed:
+    changed = getattr(backend, spec.method)(message.id)
+    if changed:
         text = f"{message.command} ({queue}, was {message.state})"
         log(request, message.id, text, spec.flag, f"{action} on queue {queue}")
         messages.success(request, spec.done)

@@ -21,7 +21,6 @@ from .. import get_queue, queue_names
 from ..conf import settings
 from ..states import State
 from .permissions import allowed
-from .reading import UNSUPPORTED, optional
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -59,9 +58,9 @@ def queue_samples(name: str, now) -> dict[str, list[str]]:
     try:
         queue = get_queue(name)
         counts = queue.counts()
-        oldest = optional(queue, "oldest_queued_at")
-        consumers = optional(queue, "consumers", now=now)
-        totals = optional(queue, "command_totals")
+        oldest = queue.oldest_queued_at()
+        consumers = queue.consumers(now=now)
+        totals = queue.command_totals()
     except Exception:
         found["djqueue_up"].append(sample("djqueue_up", {"queue": name}, 0))
         return found
@@ -71,22 +70,19 @@ def queue_samples(name: str, now) -> dict[str, list[str]]:
         found["djqueue_messages"].append(
             sample("djqueue_messages", labels, counts.get(state, 0))
         )
-    if oldest is not UNSUPPORTED:
-        age = max((now - oldest).total_seconds(), 0.0) if oldest else 0
-        found["djqueue_oldest_queued_age_seconds"].append(
-            sample("djqueue_oldest_queued_age_seconds", {"queue": name}, age)
-        )
-    if consumers is not UNSUPPORTED:
-        found["djqueue_consumers"].append(
-            sample("djqueue_consumers", {"queue": name}, len(consumers))
-        )
-    if totals is not UNSUPPORTED:
-        for command, (done, failed) in sorted(totals.items()):
-            for outcome, value in (("done", done), ("failed", failed)):
-                labels = {"queue": name, "command": command, "outcome": outcome}
-                found["djqueue_runs_total"].append(
-                    sample("djqueue_runs_total", labels, value)
-                )
+    age = max((now - oldest).total_seconds(), 0.0) if oldest else 0
+    found["djqueue_oldest_queued_age_seconds"].append(
+        sample("djqueue_oldest_queued_age_seconds", {"queue": name}, age)
+    )
+    found["djqueue_consumers"].append(
+        sample("djqueue_consumers", {"queue": name}, len(consumers))
+    )
+    for command, (done, failed) in sorted(totals.items()):
+        for outcome, value in (("done", done), ("failed", failed)):
+            labels = {"queue": name, "command": command, "outcome": outcome}
+            found["djqueue_runs_total"].append(
+                sample("djqueue_runs_total", labels, value)
+            )
     return found
 
 

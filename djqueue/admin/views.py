@@ -22,15 +22,7 @@ from ..registry import registry
 from ..states import State
 from .forms import PER_PAGE, ListFilterForm
 from .permissions import granted, require
-from .reading import (
-    STATES,
-    UNSUPPORTED,
-    alive_consumers,
-    find_message,
-    optional,
-    parse_id,
-    summarize_all,
-)
+from .reading import STATES, alive_consumers, cards, find_message, parse_id
 from .safe_display import show_arguments, show_result
 
 #: The actions offered for a message in each state.
@@ -85,10 +77,10 @@ def overview(request, model_admin):
     """Counts, age, throughput and consumers of every queue."""
     require(request.user, "view")
     now = timezone.now()
-    summaries = summarize_all(now)
+    queue_cards = cards(now)
     return render(
         request, model_admin, "overview.html", _("Queues"),
-        summaries=summaries, consumers=alive_consumers(summaries), now=now,
+        cards=queue_cards, consumers=alive_consumers(queue_cards), now=now,
     )  # fmt: skip
 
 
@@ -136,10 +128,7 @@ def message_list(request, model_admin, queue: str, state: str):
 def read_page(backend, state: State, page: int, command: str):
     """Return ``(messages, has_next)``: one extra message is read, no more."""
     offset = (page - 1) * PER_PAGE
-    if command:
-        found = backend.list_messages(state, offset, PER_PAGE + 1, command=command)
-    else:
-        found = backend.list_messages(state, offset, PER_PAGE + 1)
+    found = backend.list_messages(state, offset, PER_PAGE + 1, command=command or None)
     return found[:PER_PAGE], len(found) > PER_PAGE
 
 
@@ -181,22 +170,24 @@ def periodic(request, model_admin):
         name = entry.command.options.queue
         if name not in ticks:
             ticks[name] = last_ticks(name)
-        last = ticks[name].get(entry.command.name) if ticks[name] else None
+        last = ticks[name].get(entry.command.name)
         try:
             upcoming, error = entry.schedule.next(now), ""
         except Exception as exc:  # a cron schedule without croniter
             upcoming, error = None, str(exc)
         rows.append(
             {"entry": entry, "queue": name, "last": last, "next": upcoming,
-             "error": error, "supported": ticks[name] is not UNSUPPORTED}
+             "error": error}
         )  # fmt: skip
     return render(
         request, model_admin, "periodic.html", _("Periodic commands"), rows=rows
     )
 
 
-def last_ticks(name: str):
+def last_ticks(name: str) -> dict:
+    """The last ticks written on queue ``name`` ({} if it is not configured,
+    which ``manage.py check`` reports)."""
     try:
-        return optional(get_queue(name), "last_ticks")
+        return get_queue(name).last_ticks()
     except UnknownQueue:
         return {}
