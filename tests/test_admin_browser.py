@@ -39,6 +39,15 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 PASSWORD = "secret-pw"
+SCREENSHOT_TRACEBACK = """Traceback (most recent call last):
+  File "/srv/shop/reports/commands.py", line 41, in send_monthly_report
+    mail.send(fail_silently=False)
+  File "/srv/shop/.venv/.../django/core/mail/message.py", line 301, in send
+    return self.get_connection(fail_silently).send_messages([self])
+  File "/usr/lib/python3.12/smtplib.py", line 901, in sendmail
+    raise SMTPRecipientsRefused(senderrs)
+smtplib.SMTPRecipientsRefused: {'ceo@example.com': (550, b'mailbox full')}
+"""
 
 
 def _playwright():
@@ -172,8 +181,22 @@ def test_screenshots(browser_page, live_server, backend, django_user_model):
     page.set_viewport_size({"width": 1100, "height": 800})
     queue = get_queue()
     populate(queue)
-    failed_id = add_failed(queue, "reports.commands.send_monthly_report", (2024, 5))
+    failed_id = add_failed(
+        queue,
+        "reports.commands.send_monthly_report",
+        (2024, 5),
+        error="SMTPRecipientsRefused: {'ceo@example.com': (550, b'mailbox full')}",
+        traceback=SCREENSHOT_TRACEBACK,
+    )
     register_consumer(queue)
+    now = timezone.now()
+    for minutes in range(0, 60, 1):
+        done = 20 + (minutes * 7) % 23
+        failed = 3 if minutes % 17 == 5 else 0
+        runs = {("reports.commands.build", State.DONE): done}
+        if failed:
+            runs["reports.commands.send_monthly_report", State.FAILED] = failed
+        queue.record_runs(runs, now=now - timedelta(minutes=minutes))
     staff_user(django_user_model, "ops", superuser=True)
     log_in(page, live_server, "ops", admin_url("changelist"))
     page.screenshot(path=str(target / "admin-overview.png"), full_page=True)
