@@ -17,6 +17,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.db import connections
 from django.utils import timezone
 
 from djqueue import get_queue
@@ -83,6 +84,10 @@ def browser_page(tmp_path, monkeypatch):
         page.set_default_timeout(15_000)
         yield page
         context.close()
+        # While Playwright's loop runs, Django keeps this thread's database
+        # connections apart from the ones pytest-django closes: close them
+        # here, or the test database cannot be dropped.
+        connections.close_all()
 
 
 def log_in(page, live_server, username: str, next_url: str) -> None:

@@ -120,6 +120,15 @@ def test_list_pages_read_one_more_than_they_show(viewer, queue, monkeypatch):
     assert 'rel="next"' not in second.text
 
 
+def test_no_next_page_past_the_last_one_offered(viewer, queue, monkeypatch):
+    monkeypatch.setattr("djqueue.admin.views.PER_PAGE", 1)
+    monkeypatch.setattr("djqueue.admin.views.MAX_PAGE", 2)
+    queue.write_many([make_message("tests.queued") for _ in range(3)])
+    url = admin_url("list", "default", "queued")
+    assert viewer.get(url, {"page": 1}).context["has_next"] is True
+    assert viewer.get(url, {"page": 2}).context["has_next"] is False
+
+
 def test_list_rejects_an_unknown_queue_or_state(viewer, ids):
     assert viewer.get(admin_url("list", "nope", "queued")).status_code == 404
     assert viewer.get(admin_url("list", "default", "lost")).status_code == 404

@@ -20,7 +20,7 @@ from ..exceptions import UnknownQueue
 from ..periodic import periodic_commands
 from ..registry import registry
 from ..states import State
-from .forms import PER_PAGE, ListFilterForm
+from .forms import MAX_PAGE, PER_PAGE, ListFilterForm
 from .permissions import granted, require
 from .reading import STATES, alive_consumers, cards, find_message, parse_id
 from .safe_display import show_arguments, show_result
@@ -126,10 +126,14 @@ def message_list(request, model_admin, queue: str, state: str):
 
 
 def read_page(backend, state: State, page: int, command: str):
-    """Return ``(messages, has_next)``: one extra message is read, no more."""
+    """Return ``(messages, has_next)``: one extra message is read, no more.
+
+    No next page is offered past ``MAX_PAGE``: skipping that deep costs the
+    backend more than a page; filters reach the messages there.
+    """
     offset = (page - 1) * PER_PAGE
     found = backend.list_messages(state, offset, PER_PAGE + 1, command=command or None)
-    return found[:PER_PAGE], len(found) > PER_PAGE
+    return found[:PER_PAGE], len(found) > PER_PAGE and page < MAX_PAGE
 
 
 def message_detail(request, model_admin, queue: str, message_id: str):
