@@ -129,6 +129,22 @@ def test_no_next_page_past_the_last_one_offered(viewer, queue, monkeypatch):
     assert viewer.get(url, {"page": 2}).context["has_next"] is False
 
 
+def test_queue_names_with_a_slash_have_working_pages(viewer, settings):
+    settings.QUEUES = {"mail/eu": {}, "mail": {}}
+    queue = get_queue("mail/eu")
+    message = make_message("tests.queued", queue="mail/eu")
+    queue.write(message)
+    try:
+        assert viewer.get(admin_url("changelist")).status_code == 200
+        listing = viewer.get(admin_url("list", "mail/eu", "queued"))
+        assert [m.id for m in listing.context["rows"]] == [message.id]
+        page = viewer.get(admin_url("message", "mail/eu", message.id))
+        assert page.context["message"].id == message.id
+        assert viewer.get(admin_url("purge", "mail/eu", "queued")).status_code == 403
+    finally:
+        queue.flush()
+
+
 def test_list_rejects_an_unknown_queue_or_state(viewer, ids):
     assert viewer.get(admin_url("list", "nope", "queued")).status_code == 404
     assert viewer.get(admin_url("list", "default", "lost")).status_code == 404

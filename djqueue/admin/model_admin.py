@@ -42,17 +42,18 @@ class QueueAdmin(admin.ModelAdmin):
             return self.admin_site.admin_view(bound)
 
         name = "djqueue_messagerecord_"
+        # Queue names may contain "/": the longer patterns come first.
         return [
             path("", page(views.overview), name=name + "changelist"),
             path("periodic/", page(views.periodic), name=name + "periodic"),
             path("id/<str:message_id>/", page(views.message_anywhere),
                  name=name + "change"),
-            path("q/<str:queue>/<str:state>/", page(views.message_list),
-                 name=name + "list"),
-            path("q/<str:queue>/<str:state>/purge/", page(actions.purge),
-                 name=name + "purge"),
-            path("q/<str:queue>/m/<str:message_id>/", page(views.message_detail),
-                 name=name + "message"),
-            path("q/<str:queue>/m/<str:message_id>/<str:action>/",
+            path("q/<path:queue>/m/<str:message_id>/<str:action>/",
                  page(actions.message_action), name=name + "action"),
+            path("q/<path:queue>/m/<str:message_id>/", page(views.message_detail),
+                 name=name + "message"),
+            path("q/<path:queue>/<str:state>/purge/", page(actions.purge),
+                 name=name + "purge"),
+            path("q/<path:queue>/<str:state>/", page(views.message_list),
+                 name=name + "list"),
         ]  # fmt: skip
