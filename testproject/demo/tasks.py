@@ -36,3 +36,15 @@ def second_time_lucky(context, label):
     if context.attempt < 2:
         raise RuntimeError(f"{label}: attempt {context.attempt}")
     return {"attempt": context.attempt, "id": context.task_result.id}
+
+
+@task
+def describe(value, *, nested):
+    """Return the types the task received, as a tuple."""
+    return (type(value).__name__, type(nested["pair"]).__name__)
+
+
+@task
+def unstorable():
+    """Return a value Django's tasks framework cannot store."""
+    return {"a", "set"}
