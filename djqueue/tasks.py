@@ -1,4 +1,5 @@
-"""A backend for Django's tasks framework (``django.tasks``, Django 6.0+).
+"""A backend for Django's tasks framework (``django.tasks``, Django 6.0+, or
+its backport ``django_tasks`` on Django 5.2).
 
 ``TASKS = {"default": {"BACKEND": "djqueue.tasks.DjqueueBackend",
 "QUEUES": ["default"]}}`` makes ``@task`` functions run on djqueue's queues:
@@ -14,13 +15,32 @@ import traceback as tb
 from typing import Any
 
 from django.core import checks
-from django.tasks import Task, TaskContext, TaskResult, TaskResultStatus
-from django.tasks.backends.base import BaseTaskBackend
-from django.tasks.base import TaskError
-from django.tasks.exceptions import TaskResultDoesNotExist
-from django.tasks.signals import task_enqueued, task_finished, task_started
-from django.utils.json import normalize_json
 from django.utils.module_loading import import_string
+
+try:
+    from django.tasks.backends.base import BaseTaskBackend
+    from django.tasks.base import (
+        Task,
+        TaskContext,
+        TaskError,
+        TaskResult,
+        TaskResultStatus,
+    )
+    from django.tasks.exceptions import TaskResultDoesNotExist
+    from django.tasks.signals import task_enqueued, task_finished, task_started
+    from django.utils.json import normalize_json
+except ImportError:  # Django 5.2 with the django-tasks backport
+    from django_tasks.backends.base import BaseTaskBackend
+    from django_tasks.base import (
+        Task,
+        TaskContext,
+        TaskError,
+        TaskResult,
+        TaskResultStatus,
+    )
+    from django_tasks.exceptions import TaskResultDoesNotExist
+    from django_tasks.signals import task_enqueued, task_finished, task_started
+    from django_tasks.utils import normalize_json
 
 from .context import current_message
 from .decorators import CommandOptions, QueueCommand

@@ -6,17 +6,24 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-tasks_framework = pytest.importorskip(
-    "django.tasks", reason="django.tasks needs Django 6.0 or newer"
+pytest.importorskip(
+    "tests.tasks_framework",
+    reason="the tasks framework needs Django 6.0+, or django-tasks on Django 5.2",
 )
 
-from django.tasks import TaskResultStatus, default_task_backend  # noqa: E402
-from django.tasks.exceptions import InvalidTask, TaskResultDoesNotExist  # noqa: E402
-from django.tasks.signals import task_enqueued, task_finished, task_started  # noqa: E402
+from djqueue import get_queue
+from testproject.demo import tasks
+from testproject.demo.models import Run
 
-from djqueue import get_queue  # noqa: E402
-from testproject.demo import tasks  # noqa: E402
-from testproject.demo.models import Run  # noqa: E402
+from .tasks_framework import (
+    InvalidTask,
+    TaskResultDoesNotExist,
+    TaskResultStatus,
+    default_task_backend,
+    task_enqueued,
+    task_finished,
+    task_started,
+)
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),

@@ -1,8 +1,12 @@
-"""Tasks written against Django's own tasks API (Django 6.0+)."""
+"""Tasks written against Django's own tasks API (Django 6.0+, or the
+django-tasks backport on Django 5.2)."""
 
 import asyncio
 
-from django.tasks import task
+try:
+    from django.tasks import task
+except ImportError:
+    from django_tasks import task
 
 from .models import Run
 
