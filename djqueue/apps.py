@@ -4,6 +4,7 @@ from django.utils.translation import gettext_lazy as _
 
 class DjqueueConfig(AppConfig):
     name = "djqueue"
+    default_auto_field = "django.db.models.BigAutoField"
     verbose_name = _("Queues")
 
     def ready(self) -> None:

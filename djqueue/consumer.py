@@ -15,7 +15,7 @@ import queue as queue_module
 import socket
 import threading
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
@@ -25,6 +25,7 @@ from django.utils import timezone
 from .backends.base import BaseQueue
 from .conf import settings
 from .execution import Outcome
+from .inspection import ConsumerInfo
 from .message import Message
 from .outcomes import (
     Backoff,
@@ -74,6 +75,7 @@ class Consumer:
         runner_factory: Callable[[], Runner] = ThreadRunner,
         max_messages: int | None = None,
         periodic: bool = True,
+        worker_type: str = "thread",
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1.")
@@ -95,6 +97,10 @@ class Consumer:
         self._ready = False
         self.heartbeat_interval = self.lease_seconds / 3
         self.processed = 0
+        self.failed = 0
+        self.worker_type = worker_type
+        self.started_at = now()
+        self._runs: Counter[tuple[str, str, State]] = Counter()
         self._inflight: dict[str, tuple[BaseQueue, Message]] = {}
         self._lock = threading.Lock()
         self._wakeup = threading.Event()
@@ -137,6 +143,7 @@ class Consumer:
             self._loop()
         finally:
             self._shutdown()
+            self._sign_off()
         logger.info(
             "Consumer %s stopped after %d message(s)", self.worker_id, self.processed
         )
@@ -221,6 +228,7 @@ class Consumer:
         self._watchdog()
         if self._every("heartbeat", self.heartbeat_interval):
             self._guarded("heartbeat", self._heartbeat)
+            self._guarded("register the consumer", self._announce)
         if self._every("promote", PROMOTE_INTERVAL):
             self._guarded("promote", self._promote_all)
             if self._ticks is not None:
@@ -279,6 +287,54 @@ class Consumer:
             queue.extend(messages, self.lease_seconds, now=self.now())
             for queue, messages in self._by_queue().items()
         )
+
+    def info(self) -> ConsumerInfo:
+        """How this consumer describes itself to the queues it serves."""
+        return ConsumerInfo(
+            id=self.worker_id,
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            queues=tuple(queue.name for queue in self.queues),
+            concurrency=self.concurrency,
+            worker_type=self.worker_type,
+            started_at=self.started_at,
+            heartbeat_at=self.now(),
+            processed=self.processed,
+            failed=self.failed,
+        )
+
+    def _announce(self) -> int:
+        """Register (again) with every queue and add the runs finished since
+        the last call to the queues' statistics. Runs not stored because a
+        backend failed are kept for the next call."""
+        info, now = self.info(), self.now()
+        ttl = self.lease_seconds + self.heartbeat_interval
+        with self._lock:
+            runs, self._runs = self._runs, Counter()
+        by_queue: dict[str, Counter] = defaultdict(Counter)
+        for (queue_name, command, state), number in runs.items():
+            by_queue[queue_name][(command, state)] += number
+        try:
+            for queue in self.queues:
+                queue.register_consumer(info, ttl, now=now)
+                if by_queue.get(queue.name):
+                    queue.record_runs(by_queue[queue.name], now=now)
+                    del by_queue[queue.name]
+        finally:
+            with self._lock:
+                for queue_name, counts in by_queue.items():
+                    for (command, state), number in counts.items():
+                        self._runs[(queue_name, command, state)] += number
+        return len(self.queues)
+
+    def _sign_off(self) -> None:
+        """Store the last run statistics and leave the consumer lists."""
+        self._guarded("record run statistics", self._announce)
+        for queue in self.queues:
+            try:
+                queue.unregister_consumer(self.worker_id)
+            except Exception as exc:
+                logger.debug("Cannot unregister from %r: %s", queue.name, exc)
 
     def _promote_all(self) -> int:
         return sum(queue.promote_due(now=self.now()) for queue in self.queues)
@@ -343,8 +399,12 @@ class Consumer:
             recorded = self._record(queue, message, outcome)
         if recorded:
             announce(message, outcome)
+        succeeded = outcome.state == State.DONE
         with self._lock:
             self.processed += 1
+            self.failed += not succeeded
+            outcome_key = State.DONE if succeeded else State.FAILED
+            self._runs[(queue.name, message.command, outcome_key)] += 1
             if self.max_messages and self.processed >= self.max_messages:
                 logger.info(
                     "Stopping after %d message(s) (--max-messages)", self.processed

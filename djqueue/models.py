@@ -1,5 +1,7 @@
 """The table behind :class:`~djqueue.backends.database.DatabaseQueue`."""
 
+from datetime import UTC, datetime
+
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -73,3 +75,53 @@ class PeriodicTick(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} @ {self.last_tick}"
+
+
+class ConsumerRecord(models.Model):
+    """A ``run_queue`` process serving one queue, as of its last heartbeat."""
+
+    queue = models.CharField(_("queue"), max_length=100)
+    consumer_id = models.CharField(_("consumer"), max_length=255)
+    info = models.JSONField(_("details"))
+    alive_until = models.DateTimeField(_("alive until"))
+
+    class Meta:
+        db_table = "djqueue_consumer"
+        verbose_name = _("consumer")
+        verbose_name_plural = _("consumers")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["queue", "consumer_id"], name="djqueue_consumer_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.consumer_id} ({self.queue})"
+
+
+class RunCount(models.Model):
+    """Runs of one command on one queue that finished in one minute, or
+    since statistics began when ``minute`` is :data:`TOTALS_MINUTE`."""
+
+    queue = models.CharField(_("queue"), max_length=100)
+    command = models.CharField(_("command"), max_length=255)
+    minute = models.DateTimeField(_("minute"))
+    done = models.PositiveBigIntegerField(_("done"), default=0)
+    failed = models.PositiveBigIntegerField(_("failed"), default=0)
+
+    class Meta:
+        db_table = "djqueue_run_count"
+        verbose_name = _("run count")
+        verbose_name_plural = _("run counts")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["queue", "minute", "command"], name="djqueue_run_count_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.command} @ {self.minute}"
+
+
+#: The ``minute`` of the rows that hold totals since statistics began.
+TOTALS_MINUTE = datetime(1970, 1, 1, tzinfo=UTC)

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.core import checks
 from django.utils import timezone
 
+from ..inspection import ConsumerInfo, Throughput
 from ..message import Message
 from ..states import State
 
@@ -266,10 +267,19 @@ class BaseQueue(ABC):
 
     @abstractmethod
     def list_messages(
-        self, state: State, offset: int = 0, limit: int = 50
+        self,
+        state: State,
+        offset: int = 0,
+        limit: int = 50,
+        command: str | None = None,
     ) -> list[Message]:
         """Return one page of messages in ``state``, in the order they will
-        run (ready and scheduled) or most recent first (the others)."""
+        run (ready and scheduled) or most recent first (the others), only
+        those of ``command`` if given. Nothing is counted: ask for one more
+        than a page to learn whether another page follows. A backend that
+        cannot filter on the server may examine at most
+        :data:`INSPECT_SCAN_LIMIT` messages for a filtered page and then
+        return a short page."""
 
     @abstractmethod
     def retry(self, message_id: str, now: datetime | None = None) -> bool:
@@ -290,6 +300,60 @@ class BaseQueue(ABC):
     def purge(self, state: State) -> int:
         """Delete every message of this queue in ``state``. Return how many."""
 
+    @abstractmethod
+    def run_now(self, message_id: str, now: datetime | None = None) -> bool:
+        """Make a ``scheduled`` message ready at once. Return False if it is
+        in no such state."""
+
+    @abstractmethod
+    def oldest_queued_at(self) -> datetime | None:
+        """Return since when the longest-waiting ready message has been
+        ready (its eta), or ``None`` when nothing is queued."""
+
+    # -- Consumers and statistics ----------------------------------------------
+
+    @abstractmethod
+    def register_consumer(
+        self, info: ConsumerInfo, ttl: float, now: datetime | None = None
+    ) -> None:
+        """Record that the consumer ``info.id`` serves this queue; it counts
+        as alive for ``ttl`` seconds from ``now``. Registering again is the
+        heartbeat."""
+
+    @abstractmethod
+    def unregister_consumer(self, consumer_id: str) -> None:
+        """Forget a consumer that stopped (a no-op if it is unknown)."""
+
+    @abstractmethod
+    def consumers(self, now: datetime | None = None) -> list[ConsumerInfo]:
+        """Return the consumers alive at ``now``, the latest started first."""
+
+    @abstractmethod
+    def record_runs(
+        self, counts: Mapping[tuple[str, State], int], now: datetime | None = None
+    ) -> None:
+        """Add finished runs, keyed by command and ``State.DONE`` or
+        ``State.FAILED``, to the statistics of the minute of ``now`` and to
+        the totals per command."""
+
+    @abstractmethod
+    def throughput(
+        self, since: datetime, now: datetime | None = None
+    ) -> list[Throughput]:
+        """Return the runs finished per minute from the minute of ``since``
+        to ``now``, oldest first, leaving out minutes without runs. Minutes
+        are kept for :data:`~djqueue.inspection.THROUGHPUT_RETENTION`."""
+
+    @abstractmethod
+    def command_totals(self) -> dict[str, tuple[int, int]]:
+        """Return, per command, the runs that finished done and failed since
+        this queue's statistics began."""
+
+    @abstractmethod
+    def last_ticks(self) -> dict[str, datetime]:
+        """Return the latest tick written for each periodic command on this
+        queue."""
+
     # -- Helpers for subclasses ----------------------------------------------
 
     def expiry(self, now: datetime, ttl: timedelta | float | None) -> datetime | None:
@@ -307,6 +371,10 @@ class BaseQueue(ABC):
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
 
+
+#: The most messages a backend examines for one filtered page of
+#: :meth:`BaseQueue.list_messages`.
+INSPECT_SCAN_LIMIT = 10_000
 
 _FINISHED = frozenset({State.DONE, State.FAILED, State.CANCELLED})
 

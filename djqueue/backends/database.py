@@ -23,6 +23,7 @@ from django.db.models import Count, F
 from ..message import Message
 from ..states import State
 from .base import BaseQueue
+from .database_inspection import DatabaseInspection
 
 _FIELDS = (
     "id", "queue", "command", "state", "priority", "eta", "enqueued_at",
@@ -44,7 +45,7 @@ def _record_model():
     return MessageRecord
 
 
-class DatabaseQueue(BaseQueue):
+class DatabaseQueue(DatabaseInspection, BaseQueue):
     """A queue stored in the ``djqueue_message`` table of one database.
 
     ``connection`` is the alias of the database in ``DATABASES`` (empty means
@@ -130,6 +131,8 @@ class DatabaseQueue(BaseQueue):
 
     def flush(self) -> None:
         self.records.delete()
+        self._consumer_rows.delete()
+        self._count_rows.delete()
 
     def __len__(self) -> int:
         return self.records.filter(state=State.QUEUED).count()
@@ -294,10 +297,13 @@ class DatabaseQueue(BaseQueue):
         return lost + requeued
 
     def purge_expired(self, now=None):
-        expired = self.records.filter(expires_at__lt=now or self.now())
+        now = now or self.now()
+        expired = self.records.filter(expires_at__lt=now)
         purged = 0
         while ids := list(expired.values_list("id", flat=True)[:_PURGE_BATCH]):
             purged += self.records.filter(id__in=ids).delete()[0]
+        self._forget_dead_consumers(now)
+        self._forget_old_statistics(now)
         return purged
 
     # -- Results and inspection ----------------------------------------------
@@ -322,9 +328,12 @@ class DatabaseQueue(BaseQueue):
         )
         return {state: found.get(state.value, 0) for state in State}
 
-    def list_messages(self, state, offset=0, limit=50):
+    def list_messages(self, state, offset=0, limit=50, command=None):
         order = _LIST_ORDER.get(state, ("-finished_at",))
-        page = self.records.filter(state=state).order_by(*order, "id")
+        page = self.records.filter(state=state)
+        if command is not None:
+            page = page.filter(command=command)
+        page = page.order_by(*order, "id")
         return [_to_message(row) for row in page[offset : offset + limit]]
 
     def retry(self, message_id, now=None):

@@ -23,6 +23,7 @@ from ..states import FINISHED_STATES as _FINISHED
 from ..states import State
 from .base import BaseQueue
 from .redis_hash import fields, score, stamp, text, to_message
+from .redis_inspection import RedisInspection
 from .redis_scripts import SCRIPTS
 
 DEFAULT_URL = "redis://127.0.0.1:6379/0"
@@ -76,7 +77,7 @@ def connection_kwargs(connection: Any) -> dict[str, Any]:
         ) from None
 
 
-class RedisQueue(BaseQueue):
+class RedisQueue(RedisInspection, BaseQueue):
     """A queue stored in Redis or Valkey under the key base ``{prefix:name}``.
 
     Options: ``PREFIX`` (default ``"djqueue"``), ``CLIENT`` (a ready redis-py
@@ -385,13 +386,21 @@ class RedisQueue(BaseQueue):
             pipe.zcard(self.key(_SET_OF_STATE[state]))
         return dict(zip(State, pipe.execute(), strict=True))
 
-    def list_messages(self, state, offset=0, limit=50):
-        ids = self.client.zrange(
-            self.key(_SET_OF_STATE[state]),
-            offset,
-            offset + limit - 1,
-            desc=state in _NEWEST_FIRST,
-        )
+    def list_messages(self, state, offset=0, limit=50, command=None):
+        newest_first = state in _NEWEST_FIRST
+        if command is None:
+            ids = self.client.zrange(
+                self.key(_SET_OF_STATE[state]),
+                offset,
+                offset + limit - 1,
+                desc=newest_first,
+            )
+        else:
+            ids = self._filtered_ids(
+                _SET_OF_STATE[state], newest_first, command, offset, limit
+            )
+        if not ids:
+            return []
         pipe = self.client.pipeline(transaction=False)
         for message_id in ids:
             pipe.hgetall(self.key(f"m:{text(message_id)}"))

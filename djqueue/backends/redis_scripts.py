@@ -148,6 +148,7 @@ WRITE_TICK = """
 local key = base .. ':tick:' .. ARGV[1]
 if (tonumber(redis.call('GET', key)) or -1) >= tonumber(ARGV[2]) then return 0 end
 redis.call('SET', key, ARGV[2])
+redis.call('HSET', base .. ':ticks', ARGV[1], ARGV[2])
 place(ARGV[3], ARGV[4], ARGV[5], 6)
 return 1
 """

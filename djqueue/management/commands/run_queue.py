@@ -126,7 +126,7 @@ def runner_options(options) -> dict:
         factory = functools.partial(
             ProcessRunner, options["max_messages"], options["max_memory"]
         )
-        return {"runner_factory": factory}
+        return {"runner_factory": factory, "worker_type": "process"}
     if options["max_memory"]:
         raise CommandError("--max-memory needs --worker-type process.", returncode=2)
     return {"max_messages": options["max_messages"]}

@@ -1,0 +1,238 @@
+# ruff: noqa: E501 - Lua source lines
+"""The operator-facing part of :class:`~djqueue.backends.redis.RedisQueue`:
+filtered pages, scheduled messages made ready by hand, the consumers serving a
+queue and its run statistics. Each call costs one or two round trips, and no
+call examines more than :data:`~djqueue.backends.base.INSPECT_SCAN_LIMIT`
+messages.
+
+Keys, under the queue's base: ``:consumers`` a hash of consumer id to its
+JSON details and ``:consumers:alive`` a sorted set of consumer ids by the
+moment they stop counting as alive; ``:runs:<minute>`` a hash per minute
+(epoch seconds of its start) of ``done:<command>`` and ``failed:<command>``
+counters, expiring after the retention, and ``:runs:total`` the same since
+statistics began; ``:ticks`` a hash of periodic command name to last tick.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from ..inspection import THROUGHPUT_RETENTION, ConsumerInfo, Throughput, minute_of
+from ..states import State
+from .redis_hash import stamp, text
+from .redis_scripts import COMMON
+
+# ARGV: id, now.
+RUN_NOW = """
+local id, key = ARGV[1], mkey(ARGV[1])
+if redis.call('TYPE', key)['ok'] ~= 'hash' then return 0 end
+if redis.call('HGET', key, 'state') ~= 'scheduled' then return 0 end
+redis.call('ZREM', base .. ':scheduled', id)
+redis.call('HSET', key, 'state', 'queued', 'eta', ARGV[2])
+redis.call('ZADD', base .. ':ready', score(key), id)
+wake_consumers(1)
+return 1
+"""
+
+# The ready set is ordered by priority, then eta: the head of each priority
+# band is that band's longest-waiting message. Bands are 4e13 apart.
+OLDEST_QUEUED = """
+local ready, floor, oldest, oldest_text = base .. ':ready', '-inf', nil, false
+for _ = 1, 202 do
+  local head = redis.call('ZRANGEBYSCORE', ready, floor, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+  if #head == 0 then break end
+  local eta = redis.pcall('HGET', mkey(head[1]), 'eta')
+  local value = type(eta) == 'string' and tonumber(eta)
+  if value and (oldest == nil or value < oldest) then oldest, oldest_text = value, eta end
+  floor = tostring((math.floor(tonumber(head[2]) / 4e13) + 1) * 4e13)
+end
+return oldest_text
+"""
+
+# ARGV: state set, '1' for newest first, command, offset, limit, scan limit.
+FILTER_IDS = """
+local set, newest_first, command = base .. ':' .. ARGV[1], ARGV[2] == '1', ARGV[3]
+local offset, limit, budget = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local found, skipped, start = {}, 0, 0
+while #found < limit and start < budget do
+  local stop = math.min(start + 499, budget - 1)
+  local ids
+  if newest_first then ids = redis.call('ZREVRANGE', set, start, stop)
+  else ids = redis.call('ZRANGE', set, start, stop) end
+  if #ids == 0 then break end
+  for _, id in ipairs(ids) do
+    if redis.pcall('HGET', mkey(id), 'command') == command then
+      if skipped < offset then skipped = skipped + 1
+      elseif #found < limit then found[#found + 1] = id end
+    end
+  end
+  start = stop + 1
+end
+return found
+"""
+
+# ARGV: consumer id, details, alive until, now.
+REGISTER_CONSUMER = """
+local details, alive = base .. ':consumers', base .. ':consumers:alive'
+redis.call('HSET', details, ARGV[1], ARGV[2])
+redis.call('ZADD', alive, ARGV[3], ARGV[1])
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', alive, '-inf', ARGV[4], 'LIMIT', 0, 100)) do
+  redis.call('HDEL', details, id)
+  redis.call('ZREM', alive, id)
+end
+return 1
+"""
+
+# ARGV: now.
+CONSUMERS = """
+local ids = redis.call('ZRANGEBYSCORE', base .. ':consumers:alive', '(' .. ARGV[1], '+inf')
+if #ids == 0 then return {} end
+return redis.call('HMGET', base .. ':consumers', unpack(ids))
+"""
+
+INSPECTION_SCRIPTS = {
+    name.lower(): COMMON + body
+    for name, body in {
+        "RUN_NOW": RUN_NOW,
+        "OLDEST_QUEUED": OLDEST_QUEUED,
+        "FILTER_IDS": FILTER_IDS,
+        "REGISTER_CONSUMER": REGISTER_CONSUMER,
+        "CONSUMERS": CONSUMERS,
+    }.items()
+}
+
+
+class RedisInspection:
+    """Mixed into ``RedisQueue``; relies on its ``client``, ``key``,
+    ``_scripts``, ``base``, ``expiry`` and ``now``."""
+
+    def _inspect(self, name: str, *args: Any) -> Any:
+        script = self._scripts.get(name)
+        if script is None:
+            script = self._scripts[name] = self.client.register_script(
+                INSPECTION_SCRIPTS[name]
+            )
+        return script(keys=[self.base], args=list(args))
+
+    def _filtered_ids(self, state_set, newest_first, command, offset, limit):
+        from .base import INSPECT_SCAN_LIMIT
+
+        return self._inspect(
+            "filter_ids", state_set, "1" if newest_first else "0", command,
+            offset, limit, INSPECT_SCAN_LIMIT,
+        )  # fmt: skip
+
+    def run_now(self, message_id, now=None):
+        return bool(self._inspect("run_now", message_id, stamp(now or self.now())))
+
+    def oldest_queued_at(self):
+        eta = self._inspect("oldest_queued")
+        return _moment(eta) if eta else None
+
+    # -- Consumers -----------------------------------------------------------------
+
+    def register_consumer(self, info, ttl, now=None):
+        now = now or self.now()
+        self._inspect(
+            "register_consumer", info.id, info.to_json(),
+            stamp(self.expiry(now, ttl)), stamp(now),
+        )  # fmt: skip
+
+    def unregister_consumer(self, consumer_id):
+        pipe = self.client.pipeline(transaction=True)
+        pipe.hdel(self.key("consumers"), consumer_id)
+        pipe.zrem(self.key("consumers:alive"), consumer_id)
+        pipe.execute()
+
+    def consumers(self, now=None):
+        found = []
+        for stored in self._inspect("consumers", stamp(now or self.now())):
+            if stored is None:
+                continue
+            try:
+                found.append(ConsumerInfo.from_json(stored))
+            except ValueError:
+                continue
+        return sorted(found, key=lambda info: info.started_at, reverse=True)
+
+    # -- Statistics ----------------------------------------------------------------
+
+    def record_runs(self, counts, now=None):
+        minute_key = self.key(f"runs:{_epoch(minute_of(now or self.now()))}")
+        pipe = self.client.pipeline(transaction=True)
+        for (command, state), number in counts.items():
+            if number:
+                field = f"{'done' if state == State.DONE else 'failed'}:{command}"
+                pipe.hincrby(minute_key, field, number)
+                pipe.hincrby(self.key("runs:total"), field, number)
+        if len(pipe):
+            pipe.expire(minute_key, int(THROUGHPUT_RETENTION.total_seconds()) + 60)
+            pipe.execute()
+
+    def throughput(self, since, now=None):
+        first, last = minute_of(since), minute_of(now or self.now())
+        minutes = []
+        while first <= last:
+            minutes.append(first)
+            first += timedelta(minutes=1)
+        pipe = self.client.pipeline(transaction=False)
+        for minute in minutes:
+            pipe.hgetall(self.key(f"runs:{_epoch(minute)}"))
+        found = []
+        for minute, fields in zip(
+            minutes, pipe.execute() if minutes else [], strict=True
+        ):
+            done, failed = _sum_counters(fields)
+            if done or failed:
+                found.append(Throughput(minute, done, failed))
+        return found
+
+    def command_totals(self):
+        totals: dict[str, list[int]] = {}
+        for field, value in self.client.hgetall(self.key("runs:total")).items():
+            outcome, _, command = text(field).partition(":")
+            if outcome in ("done", "failed") and command:
+                slot = 0 if outcome == "done" else 1
+                totals.setdefault(command, [0, 0])[slot] += _integer(value)
+        return {command: (done, failed) for command, (done, failed) in totals.items()}
+
+    def last_ticks(self):
+        return {
+            text(name): _moment(tick)
+            for name, tick in self.client.hgetall(self.key("ticks")).items()
+            if _integer_or_float(tick) is not None
+        }
+
+
+def _epoch(minute: datetime) -> int:
+    return int(minute.timestamp())
+
+
+def _moment(value: Any) -> datetime:
+    return datetime.fromtimestamp(float(text(value)), tz=UTC)
+
+
+def _integer(value: Any) -> int:
+    try:
+        return int(text(value))
+    except ValueError:
+        return 0
+
+
+def _integer_or_float(value: Any) -> float | None:
+    try:
+        return float(text(value))
+    except ValueError:
+        return None
+
+
+def _sum_counters(fields: dict) -> tuple[int, int]:
+    done = failed = 0
+    for field, value in fields.items():
+        outcome = text(field).partition(":")[0]
+        if outcome == "done":
+            done += _integer(value)
+        elif outcome == "failed":
+            failed += _integer(value)
+    return done, failed

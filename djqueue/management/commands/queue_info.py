@@ -1,0 +1,140 @@
+"""``manage.py queue_info``: messages per queue and state, and the consumers
+alive, for the terminal; ``--watch`` refreshes it."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+
+from djqueue.exceptions import UnknownQueue
+from djqueue.overview import QueueSummary, describe_age, summarize
+from djqueue.queues import get_queue, queue_names
+from djqueue.states import State
+
+EXIT_UNREACHABLE = 69  # EX_UNAVAILABLE
+
+
+class Command(BaseCommand):
+    help = (
+        "Show the messages of each queue per state, the oldest queued "
+        "message's age, the runs of the last hour and the consumers alive."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("queues", nargs="*", help="Queues to show (all).")
+        parser.add_argument(
+            "--watch",
+            nargs="?",
+            type=float,
+            const=2.0,
+            metavar="SECONDS",
+            help="Refresh every SECONDS (default 2) until interrupted.",
+        )
+        parser.add_argument(
+            "--json", action="store_true", help="Print one JSON document."
+        )
+
+    def handle(self, *args, **options):
+        names = options["queues"] or queue_names()
+        try:
+            queues = [get_queue(name) for name in names]
+        except UnknownQueue as exc:
+            raise CommandError(str(exc)) from exc
+        interval = options["watch"]
+        if interval is not None and interval <= 0:
+            raise CommandError("--watch needs a positive number of seconds.")
+        while True:
+            try:
+                summaries = [summarize(queue) for queue in queues]
+            except Exception as exc:
+                raise CommandError(
+                    f"Cannot read the queues: {exc}", returncode=EXIT_UNREACHABLE
+                ) from exc
+            if options["json"]:
+                self.stdout.write(json.dumps([as_json(s) for s in summaries]))
+            else:
+                if interval is not None:
+                    self.stdout.write("\x1b[H\x1b[2J", ending="")
+                self.stdout.write(render(summaries))
+            if interval is None:
+                return
+            try:
+                time.sleep(interval)
+            except KeyboardInterrupt:
+                return
+
+
+COLUMNS = (
+    State.QUEUED, State.SCHEDULED, State.RUNNING,
+    State.FAILED, State.DONE, State.CANCELLED,
+)  # fmt: skip
+
+
+def render(summaries: list[QueueSummary]) -> str:
+    """The plain-text report: a table of queues, then the consumers."""
+    header = ["queue", *COLUMNS, "oldest", "done/h", "failed/h"]
+    rows = [
+        [
+            summary.name,
+            *(str(summary.counts[state]) for state in COLUMNS),
+            describe_age(summary.oldest_queued_age),
+            str(summary.recent_done),
+            str(summary.recent_failed),
+        ]
+        for summary in summaries
+    ]
+    lines = _table(header, rows)
+    consumers = {c.id: c for s in summaries for c in s.consumers}
+    lines.append("")
+    if not consumers:
+        lines.append("No consumer is alive.")
+        return "\n".join(lines)
+    now = timezone.now()
+    consumer_rows = [
+        [
+            c.id, c.host, str(c.pid), ",".join(c.queues),
+            f"{c.concurrency} {c.worker_type}",
+            describe_age(now - c.started_at),
+            describe_age(now - c.heartbeat_at) + " ago",
+        ]
+        for c in consumers.values()
+    ]  # fmt: skip
+    header = ["consumer", "host", "pid", "queues", "workers", "up", "heartbeat"]
+    lines.extend(_table(header, consumer_rows))
+    return "\n".join(lines)
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    return [
+        "  ".join(
+            cell.ljust(width) for cell, width in zip(row, widths, strict=True)
+        ).rstrip()
+        for row in [header, *rows]
+    ]
+
+
+def as_json(summary: QueueSummary) -> dict:
+    return {
+        "queue": summary.name,
+        "counts": {str(state): count for state, count in summary.counts.items()},
+        "oldest_queued_at": _iso(summary.oldest_queued_at),
+        "done_last_hour": summary.recent_done,
+        "failed_last_hour": summary.recent_failed,
+        "consumers": [
+            {
+                "id": c.id, "host": c.host, "pid": c.pid, "queues": list(c.queues),
+                "concurrency": c.concurrency, "worker_type": c.worker_type,
+                "started_at": _iso(c.started_at), "heartbeat_at": _iso(c.heartbeat_at),
+                "processed": c.processed, "failed": c.failed,
+            }
+            for c in summary.consumers
+        ],
+    }  # fmt: skip
+
+
+def _iso(moment):
+    return None if moment is None else moment.isoformat()

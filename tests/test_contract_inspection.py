@@ -1,0 +1,172 @@
+"""The inspection part of the BaseQueue contract (what the admin, queue_info
+and the metrics view read): every backend, on every server, passes it."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from djqueue.backends.base import INSPECT_SCAN_LIMIT
+from djqueue.inspection import ConsumerInfo, minute_of
+from djqueue.states import State
+
+from .factories import make_message
+
+pytestmark = pytest.mark.django_db
+
+LEASE = 30
+
+
+def at(seconds: float):
+    return timezone.now() + timedelta(seconds=seconds)
+
+
+def consumer(consumer_id="host:1", started=None, **changes) -> ConsumerInfo:
+    started = started or timezone.now()
+    values = {
+        "id": consumer_id,
+        "host": "host",
+        "pid": 1,
+        "queues": ("default", "mail"),
+        "concurrency": 4,
+        "worker_type": "thread",
+        "started_at": started,
+        "heartbeat_at": started,
+        "processed": 7,
+        "failed": 2,
+    } | changes
+    return ConsumerInfo(**values)
+
+
+def test_list_messages_filters_by_command(queue):
+    base = timezone.now() - timedelta(minutes=1)
+    mails = [
+        make_message("app.mail", eta=base + timedelta(seconds=i)) for i in range(5)
+    ]
+    others = [make_message("app.other", eta=base) for _ in range(3)]
+    queue.write_many(others + mails)
+
+    page = queue.list_messages(State.QUEUED, 0, 3, command="app.mail")
+    rest = queue.list_messages(State.QUEUED, 3, 3, command="app.mail")
+
+    assert [m.id for m in page + rest] == [m.id for m in mails]
+    assert queue.list_messages(State.QUEUED, command="app.none") == []
+    assert len(queue.list_messages(State.QUEUED, 0, 100)) == 8
+
+
+def test_list_messages_filters_finished_newest_first(queue):
+    for command in ("a", "b", "a"):
+        queue.write(make_message(command))
+    for step, message in enumerate(queue.claim("w", LEASE, limit=3)):
+        queue.fail(message, "boom", now=at(step))
+
+    failed = queue.list_messages(State.FAILED, command="a")
+
+    assert [m.command for m in failed] == ["a", "a"]
+    assert failed[0].finished_at > failed[1].finished_at
+
+
+def test_filtered_page_examines_a_bounded_number_of_messages(queue, monkeypatch):
+    """A filtered page never scans the whole state: with a scan limit of 20,
+    a match beyond the first 20 messages is not returned."""
+    monkeypatch.setattr("djqueue.backends.base.INSPECT_SCAN_LIMIT", 20)
+    base = timezone.now() - timedelta(minutes=1)
+    queue.write_many(
+        [make_message("plenty", eta=base + timedelta(seconds=i)) for i in range(30)]
+        + [make_message("rare", eta=base + timedelta(seconds=60))]
+    )
+    found = queue.list_messages(State.QUEUED, command="rare")
+    filters_in_the_server = type(queue).__name__ == "DatabaseQueue"
+    assert [m.command for m in found] == (["rare"] if filters_in_the_server else [])
+    plenty = queue.list_messages(State.QUEUED, command="plenty")
+    assert len(plenty) == (30 if filters_in_the_server else 20)
+    assert INSPECT_SCAN_LIMIT >= 1000
+
+
+def test_run_now_makes_a_scheduled_message_ready(queue):
+    later = make_message(eta=at(3600))
+    ready = make_message()
+    queue.write(later)
+    queue.write(ready)
+
+    assert queue.run_now(later.id)
+    assert not queue.run_now(later.id), "no longer scheduled"
+    assert not queue.run_now(ready.id), "a queued message is left alone"
+    assert not queue.run_now("00000000-0000-0000-0000-000000000000")
+
+    assert queue.get(later.id).state == State.QUEUED
+    assert queue.get(later.id).eta <= timezone.now()
+    assert {m.id for m in queue.claim("w", LEASE, limit=5)} == {later.id, ready.id}
+
+
+def test_oldest_queued_is_across_priorities(queue):
+    assert queue.oldest_queued_at() is None
+    base = timezone.now() - timedelta(minutes=10)
+    queue.write(make_message(priority=50, eta=base + timedelta(minutes=5)))
+    queue.write(make_message(priority=0, eta=base + timedelta(minutes=2)))
+    queue.write(make_message(priority=-20, eta=base))
+    queue.write(make_message(priority=-20, eta=base + timedelta(minutes=1)))
+    queue.write(make_message(eta=at(3600)))  # scheduled, not queued
+
+    oldest = queue.oldest_queued_at()
+
+    assert abs((oldest - base).total_seconds()) < 0.001
+
+
+def test_consumers_register_heartbeat_and_expire(queue):
+    now = timezone.now()
+    early = consumer("host:1", started=now - timedelta(hours=1))
+    late = consumer("host:2", started=now)
+    queue.register_consumer(early, ttl=30, now=now)
+    queue.register_consumer(late, ttl=30, now=now)
+
+    assert queue.consumers(now=now + timedelta(seconds=10)) == [late, early]
+
+    beat = consumer("host:1", started=early.started_at, processed=9)
+    queue.register_consumer(beat, ttl=30, now=now + timedelta(seconds=20))
+    alive = queue.consumers(now=now + timedelta(seconds=40))
+    assert alive == [beat], "host:2 missed its heartbeat"
+
+    queue.unregister_consumer("host:1")
+    queue.unregister_consumer("unknown")
+    assert queue.consumers(now=now + timedelta(seconds=40)) == []
+
+
+def test_run_statistics_per_minute_and_totals(queue):
+    now = minute_of(timezone.now()) + timedelta(seconds=30)
+    earlier = now - timedelta(minutes=5)
+    queue.record_runs({("a", State.DONE): 3, ("a", State.FAILED): 1}, now=earlier)
+    queue.record_runs({("a", State.DONE): 2, ("b", State.DONE): 4}, now=now)
+    queue.record_runs({("b", State.FAILED): 1}, now=now)
+    queue.record_runs({}, now=now)
+
+    buckets = queue.throughput(now - timedelta(hours=1), now=now)
+
+    assert [(b.minute, b.done, b.failed) for b in buckets] == [
+        (minute_of(earlier), 3, 1),
+        (minute_of(now), 6, 1),
+    ]
+    assert queue.throughput(now - timedelta(minutes=1), now=now)[0].done == 6
+    assert queue.command_totals() == {"a": (5, 1), "b": (4, 1)}
+
+
+def test_last_ticks_reports_periodic_writes(queue):
+    assert queue.last_ticks() == {}
+    tick = timezone.now().replace(microsecond=0)
+    assert queue.write_tick(make_message("tests.every"), "tests.every", tick)
+
+    assert queue.last_ticks() == {"tests.every": tick}
+
+
+def test_inspection_reads_change_nothing(queue):
+    queue.write(make_message())
+    queue.write(make_message(eta=at(60)))
+    before = queue.counts()
+    queue.list_messages(State.QUEUED, command="tests.command")
+    queue.oldest_queued_at()
+    queue.consumers()
+    queue.throughput(timezone.now() - timedelta(hours=1))
+    queue.command_totals()
+    assert queue.counts() == before
