@@ -37,6 +37,9 @@ DEFAULTS: dict[str, Any] = {
     # Times a message whose worker was lost is delivered again, at least; a
     # command's own retries raise it.
     "QUEUE_REDELIVERIES": 2,
+    # Bearer token a metrics scraper sends to read djqueue's metrics view;
+    # None lets only staff users with the view_message permission read it.
+    "QUEUE_METRICS_TOKEN": None,
 }
 
 QUEUE_KEYS = frozenset({"BACKEND", "CONNECTION", "OPTIONS", "SERIALIZER"})

@@ -1,6 +1,6 @@
 """Wake consumers of a PostgreSQL ``DatabaseQueue`` with LISTEN/NOTIFY.
 
-A trigger (migration ``0005_ready_notify``) sends ``NOTIFY`` on the queue's
+A trigger (migration ``0006_ready_notify``) sends ``NOTIFY`` on the queue's
 channel in the transaction that makes one of its messages ready: a write, a
 bulk write, a retry or release, a promotion. PostgreSQL delivers it when that
 transaction commits. A consumer waiting for messages LISTENs on a connection

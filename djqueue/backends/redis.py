@@ -245,7 +245,7 @@ class RedisQueue(RedisInspection, BaseQueue):
         return [message.id, position, flag, *write_arguments(message)]
 
     def flush(self) -> None:
-        keys = list(self.client.scan_iter(match=f"{self.base}:*", count=1000))
+        keys = list(self.client.scan_iter(match=f"{self.base}:*", count=10_000))
         for start in range(0, len(keys), 500):
             self.client.delete(*keys[start : start + 500])
 

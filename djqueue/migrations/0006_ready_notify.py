@@ -43,7 +43,7 @@ def drop_trigger(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("djqueue", "0004_consumers_and_run_counts"),
+        ("djqueue", "0005_permissions"),
     ]
 
     operations = [
