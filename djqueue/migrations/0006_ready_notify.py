@@ -13,12 +13,12 @@ BEGIN
 END;
 $$ LANGUAGE plpgsql;
 
-CREATE TRIGGER djqueue_message_ready_insert
+CREATE OR REPLACE TRIGGER djqueue_message_ready_insert
     AFTER INSERT ON djqueue_message
     FOR EACH ROW WHEN (NEW.state = 'queued')
     EXECUTE FUNCTION djqueue_message_ready();
 
-CREATE TRIGGER djqueue_message_ready_update
+CREATE OR REPLACE TRIGGER djqueue_message_ready_update
     AFTER UPDATE OF state ON djqueue_message
     FOR EACH ROW WHEN (NEW.state = 'queued' AND OLD.state <> 'queued')
     EXECUTE FUNCTION djqueue_message_ready();
