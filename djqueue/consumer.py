@@ -395,7 +395,10 @@ class Consumer:
                     finally:
                         with self._lock:
                             self._inflight.pop(message.id, None)
-                        self._wakeup.set()
+                        # Only a worker that leased nothing next frees a slot
+                        # for the main thread; waking it per message costs.
+                        if following is None:
+                            self._wakeup.set()
                     message = following
         finally:
             runner.close()
