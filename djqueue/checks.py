@@ -13,7 +13,7 @@ from .serializers import load_serializer
 
 @checks.register("djqueue")
 def check_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
-    errors = _check_numbers()
+    errors = _check_numbers() + _check_metrics_token()
     try:
         configs = queue_configs()
     except ImproperlyConfigured as exc:
@@ -22,6 +22,20 @@ def check_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
         errors.extend(_check_queue(config))
     errors.extend(_check_commands(set(configs)))
     return errors
+
+
+def _check_metrics_token() -> list[checks.CheckMessage]:
+    token = settings.QUEUE_METRICS_TOKEN
+    if token is None or isinstance(token, str):
+        return []
+    return [
+        checks.Error(
+            f"QUEUE_METRICS_TOKEN must be a string or None, not {token!r}.",
+            hint="Read the token from the environment, for example "
+            "os.environ.get('DJQUEUE_METRICS_TOKEN').",
+            id="djqueue.E008",
+        )
+    ]
 
 
 def _check_numbers() -> list[checks.CheckMessage]:

@@ -13,6 +13,7 @@ from typing import Any
 
 from django.conf import settings as django_settings
 from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
 
 DEFAULT_QUEUE = "default"
 DATABASE_BACKEND = "djqueue.backends.database.DatabaseQueue"
@@ -36,20 +37,40 @@ DEFAULTS: dict[str, Any] = {
     # Times a message whose worker was lost is delivered again, at least; a
     # command's own retries raise it.
     "QUEUE_REDELIVERIES": 2,
+    # Bearer token a metrics scraper sends to read djqueue's metrics view;
+    # None lets only staff users with the view_message permission read it.
+    "QUEUE_METRICS_TOKEN": None,
 }
 
 QUEUE_KEYS = frozenset({"BACKEND", "CONNECTION", "OPTIONS", "SERIALIZER"})
 
 
 class QueueSettings:
-    """Attribute access to djqueue's settings with their defaults."""
+    """Attribute access to djqueue's settings with their defaults.
+
+    Values are remembered until a setting changes (``override_settings``
+    and the test runner's fixtures say so with ``setting_changed``): the
+    hot paths read some for every message.
+    """
+
+    def __init__(self) -> None:
+        self._values: dict[str, Any] = {}
+        setting_changed.connect(self._forget, weak=False)
 
     def __getattr__(self, name: str) -> Any:
+        try:
+            return self._values[name]
+        except KeyError:
+            pass
         try:
             default = DEFAULTS[name]
         except KeyError:
             raise AttributeError(f"djqueue has no setting named {name}.") from None
-        return getattr(django_settings, name, default)
+        value = self._values[name] = getattr(django_settings, name, default)
+        return value
+
+    def _forget(self, **kwargs: Any) -> None:
+        self._values.clear()
 
 
 settings = QueueSettings()

@@ -19,11 +19,12 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from django.db import close_old_connections, connections
+from django.db import connections
 from django.utils import timezone
 
 from .backends.base import BaseQueue
 from .conf import settings
+from .db import close_old_connections
 from .execution import Outcome
 from .inspection import ConsumerInfo
 from .message import Message
@@ -112,8 +113,8 @@ class Consumer:
         self._outage_since: float | None = None
         self._single_queue = len(self.queues) == 1
         # Waiting on the server is possible when there is one queue to watch.
-        self._blocking = (
-            len(self.queues) == 1 and self.queues[0].supports_blocking_claim
+        self._waits_on_server = (
+            self._single_queue and self.queues[0].supports_wakeup and not burst
         )
 
     # -- Control ---------------------------------------------------------------
@@ -144,6 +145,7 @@ class Consumer:
         finally:
             self._shutdown()
             self._sign_off()
+            self._disconnect()
         logger.info(
             "Consumer %s stopped after %d message(s)", self.worker_id, self.processed
         )
@@ -162,7 +164,7 @@ class Consumer:
             # Sampled before claiming: a worker may requeue a retry and leave
             # _inflight while the claim runs, and burst must not exit on it.
             nothing_in_flight = not self._inflight
-            claimed = self._claim(free, block=self._blocking and not self.burst)
+            claimed = self._claim(free)
             if claimed is not None and not self._ready:
                 self._ready = True
                 self.notifier.ready(
@@ -173,28 +175,25 @@ class Consumer:
             elif claimed:
                 idle.reset()
                 errors.reset()
-            elif self._blocking and not self.burst:
-                errors.reset()
             elif self.burst and nothing_in_flight:
                 if not self._guarded("promote", self._promote_all):
                     return
+            elif self._waits_on_server:
+                if self._wait_on_server() is None:
+                    self._wait(errors.next())
+                else:
+                    errors.reset()
             else:
                 self._wait(min(idle.next(), self._until("promote")))
 
-    def _claim(self, limit: int, block: bool = False) -> int | None:
+    def _claim(self, limit: int) -> int | None:
         """Claim up to ``limit`` messages and hand them to workers; return how
-        many, or ``None`` if a backend could not be reached. With ``block``,
-        wait on the server for up to a second (until the next housekeeping)."""
+        many, or ``None`` if a backend could not be reached."""
         claimed = 0
-        timeout = PROMOTE_INTERVAL if block else 0
         for queue in self.queues:
             try:
                 messages = queue.claim(
-                    self.worker_id,
-                    self.lease_seconds,
-                    limit - claimed,
-                    now=self.now(),
-                    timeout=timeout,
+                    self.worker_id, self.lease_seconds, limit - claimed, now=self.now()
                 )
             except Exception as exc:
                 self._outage(f"claim from queue {queue.name!r}", exc)
@@ -208,6 +207,20 @@ class Consumer:
             if claimed >= limit:
                 break
         return claimed
+
+    def _wait_on_server(self) -> bool | None:
+        """Wait until the queue says a message may be ready, at most until
+        the next housekeeping; return whether it did, or ``None`` if the
+        backend could not be reached."""
+        queue = self.queues[0]
+        self._wakeup.clear()
+        try:
+            woken = queue.wait_for_messages(max(self._until("promote"), 0.01))
+        except Exception as exc:
+            self._outage(f"wait for messages on queue {queue.name!r}", exc)
+            return None
+        self._recovered()
+        return woken
 
     def _wait(self, seconds: float) -> None:
         self._wakeup.wait(seconds)
@@ -336,6 +349,12 @@ class Consumer:
             except Exception as exc:
                 logger.debug("Cannot unregister from %r: %s", queue.name, exc)
 
+    def _disconnect(self) -> None:
+        """Close the queues' connections and this thread's database ones."""
+        for queue in self.queues:
+            queue.close()
+        connections.close_all()
+
     def _promote_all(self) -> int:
         return sum(queue.promote_due(now=self.now()) for queue in self.queues)
 
@@ -376,7 +395,10 @@ class Consumer:
                     finally:
                         with self._lock:
                             self._inflight.pop(message.id, None)
-                        self._wakeup.set()
+                        # Only a worker that leased nothing next frees a slot
+                        # for the main thread; waking it per message costs.
+                        if following is None:
+                            self._wakeup.set()
                     message = following
         finally:
             runner.close()

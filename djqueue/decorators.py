@@ -87,6 +87,31 @@ def _check_seconds(name: str, value: Any, positive: bool = False) -> None:
         raise ValueError(f"{name} must be {'positive' if positive else 'at least 0'}.")
 
 
+class _CallShape:
+    """What a call must look like to bind to a plain signature."""
+
+    def __init__(self, signature: inspect.Signature) -> None:
+        self.signature = signature
+        parameters = list(signature.parameters.values())
+        kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+        self.plain = all(p.kind is kind for p in parameters)
+        self.names = [p.name for p in parameters]
+        self.positions = {name: i for i, name in enumerate(self.names)}
+        self.required = sum(p.default is inspect.Parameter.empty for p in parameters)
+
+    def fits(self, args: tuple, kwargs: dict) -> bool:
+        given = len(args)
+        if not self.plain or given > len(self.names):
+            return False
+        if not kwargs:
+            return given >= self.required
+        for name in kwargs:
+            position = self.positions.get(name)
+            if position is None or position < given:
+                return False
+        return all(i < given or self.names[i] in kwargs for i in range(self.required))
+
+
 class QueueCommand(Generic[P, R]):
     """A registered function; calling it enqueues a message.
 
@@ -103,11 +128,26 @@ class QueueCommand(Generic[P, R]):
         self.options = options
         self.signature = inspect.signature(func)
         self._parameter_names = tuple(self.signature.parameters)
+        self._call_shape: _CallShape | None = None
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Result[R]:
         from .enqueue import enqueue
 
         return enqueue(self, args, kwargs)
+
+    def check_call(self, args: tuple, kwargs: dict) -> None:
+        """Raise ``TypeError`` unless ``func(*args, **kwargs)`` would bind.
+
+        Calls of a plain signature (parameters that are all positional or
+        keyword) are checked without ``Signature.bind()``, which takes
+        longer than the rest of building a message; anything else, and any
+        call that looks wrong, goes to ``bind()`` for its error.
+        """
+        shape = self._call_shape
+        if shape is None or shape.signature is not self.signature:
+            shape = self._call_shape = _CallShape(self.signature)
+        if not shape.fits(args, kwargs):
+            self.signature.bind(*args, **kwargs)
 
     def enqueue_at(self, eta: datetime, *args: P.args, **kwargs: P.kwargs) -> Result[R]:
         """Enqueue a message that becomes ready at ``eta`` (naive datetimes

@@ -37,7 +37,7 @@ def build_message(command: QueueCommand, args: tuple, kwargs: dict) -> Message:
     """
     options = command.options
     try:
-        command.signature.bind(*args, **kwargs)
+        command.check_call(args, kwargs)
     except TypeError as exc:
         raise TypeError(f"Cannot enqueue {command.name}: {exc}") from None
     get_queue(options.queue)

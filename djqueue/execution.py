@@ -57,7 +57,7 @@ def decode_call(message: Message) -> tuple[Any, list[Any], dict[str, Any]]:
     args, kwargs = decode_call_arguments(message)
     command = _command(message)
     try:
-        command.signature.bind(*args, **kwargs)
+        command.check_call(args, kwargs)
     except TypeError as exc:
         raise DecodeError(
             f"the stored arguments do not match the signature of {command.name}: {exc}"

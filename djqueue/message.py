@@ -8,10 +8,9 @@ consumer, after the signature has been verified.
 from __future__ import annotations
 
 import dataclasses
-import secrets
+import os
 import threading
 import time
-import uuid
 from datetime import datetime
 from typing import Any
 
@@ -30,19 +29,23 @@ def new_message_id() -> str:
     made, and database indexes on the id grow at their end.
     """
     global _last_id
+    # One read of the system's randomness: 62 bits for the id, 11 to seed
+    # the counter of a new millisecond.
+    random_bits = int.from_bytes(os.urandom(10))
     with _id_lock:
         millis = time.time_ns() // 1_000_000
         last_millis, counter = _last_id
         if millis <= last_millis:
             millis, counter = last_millis, counter + 1
             if counter > 0xFFF:
-                millis, counter = millis + 1, secrets.randbits(11)
+                millis, counter = millis + 1, random_bits >> 69
         else:
-            counter = secrets.randbits(11)
+            counter = random_bits >> 69
         _last_id = (millis, counter)
     value = (millis & 0xFFFF_FFFF_FFFF) << 80 | 0x7 << 76 | counter << 64
-    value |= 0b10 << 62 | secrets.randbits(62)
-    return str(uuid.UUID(int=value))
+    value |= 0b10 << 62 | random_bits & 0x3FFF_FFFF_FFFF_FFFF
+    digits = f"{value:032x}"  # what str(uuid.UUID(int=value)) gives, sooner
+    return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
 
 
 @dataclasses.dataclass(slots=True, eq=False)

@@ -41,6 +41,17 @@ class MessageRecord(models.Model):
         db_table = "djqueue_message"
         verbose_name = _("message")
         verbose_name_plural = _("messages")
+        # The admin acts on messages of every backend through the inspection
+        # API, not on rows: these permissions replace add/change/delete/view.
+        default_permissions = ()
+        permissions = [
+            ("view_message", _("Can view queues and messages")),
+            ("retry_message", _("Can retry failed messages")),
+            ("run_message", _("Can run scheduled messages now")),
+            ("cancel_message", _("Can cancel queued and scheduled messages")),
+            ("delete_message", _("Can delete messages")),
+            ("purge_queue", _("Can purge a state of a queue")),
+        ]
         indexes = [
             # The claim: the next ready message of a queue by priority and eta.
             models.Index(

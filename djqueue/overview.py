@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from django.utils import timezone
 
 from .backends.base import BaseQueue
-from .inspection import ConsumerInfo, Throughput
+from .inspection import ConsumerInfo, Throughput, minute_of
 from .states import State
 
 #: The period the throughput figures cover.
@@ -40,15 +40,21 @@ class QueueSummary:
         return sum(bucket.failed for bucket in self.throughput)
 
 
+def recent_start(now: datetime) -> datetime:
+    """The first minute of the :data:`RECENT` period that ends with the
+    minute of ``now`` (which is still running)."""
+    return minute_of(now) - RECENT + timedelta(minutes=1)
+
+
 def summarize(queue: BaseQueue, now: datetime | None = None) -> QueueSummary:
-    """Read the summary of ``queue``: five backend calls."""
+    """Read the summary of ``queue``: four backend calls."""
     now = now or timezone.now()
     return QueueSummary(
         name=queue.name,
         counts=queue.counts(),
         oldest_queued_at=queue.oldest_queued_at(),
         consumers=queue.consumers(now=now),
-        throughput=queue.throughput(now - RECENT, now=now),
+        throughput=queue.throughput(recent_start(now), now=now),
         taken_at=now,
     )
 

@@ -1,4 +1,5 @@
-"""A backend for Django's tasks framework (``django.tasks``, Django 6.0+).
+"""A backend for Django's tasks framework (``django.tasks``, Django 6.0+, or
+its backport ``django_tasks`` on Django 5.2).
 
 ``TASKS = {"default": {"BACKEND": "djqueue.tasks.DjqueueBackend",
 "QUEUES": ["default"]}}`` makes ``@task`` functions run on djqueue's queues:
@@ -14,12 +15,32 @@ import traceback as tb
 from typing import Any
 
 from django.core import checks
-from django.tasks import Task, TaskContext, TaskResult, TaskResultStatus
-from django.tasks.backends.base import BaseTaskBackend
-from django.tasks.base import TaskError
-from django.tasks.exceptions import TaskResultDoesNotExist
-from django.tasks.signals import task_enqueued, task_finished, task_started
 from django.utils.module_loading import import_string
+
+try:
+    from django.tasks.backends.base import BaseTaskBackend
+    from django.tasks.base import (
+        Task,
+        TaskContext,
+        TaskError,
+        TaskResult,
+        TaskResultStatus,
+    )
+    from django.tasks.exceptions import TaskResultDoesNotExist
+    from django.tasks.signals import task_enqueued, task_finished, task_started
+    from django.utils.json import normalize_json
+except ImportError:  # Django 5.2 with the django-tasks backport
+    from django_tasks.backends.base import BaseTaskBackend
+    from django_tasks.base import (
+        Task,
+        TaskContext,
+        TaskError,
+        TaskResult,
+        TaskResultStatus,
+    )
+    from django_tasks.exceptions import TaskResultDoesNotExist
+    from django_tasks.signals import task_enqueued, task_finished, task_started
+    from django_tasks.utils import normalize_json
 
 from .context import current_message
 from .decorators import CommandOptions, QueueCommand
@@ -86,11 +107,19 @@ class DjqueueBackend(BaseTaskBackend):
         return errors
 
     def enqueue(self, task, args, kwargs):
+        """Store one call of ``task`` and return its result.
+
+        Arguments must be what Django's tasks framework allows (JSON types;
+        tuples become lists): others raise ``TypeError`` or ``ValueError``
+        and nothing is written. The task receives the normalized values, as
+        on Django's own backends.
+        """
         from .enqueue import _write, build_message
 
         self.validate_task(task)
+        args, kwargs = normalize_json(list(args)), normalize_json(dict(kwargs))
         command = task_command(task, self.command_options)
-        message = build_message(command, tuple(args), dict(kwargs))
+        message = build_message(command, tuple(args), kwargs)
         message.options["django_task"] = self.alias
         _write(message.queue, [message])
         result = self._result(task, message)
@@ -98,9 +127,15 @@ class DjqueueBackend(BaseTaskBackend):
         return result
 
     def get_result(self, result_id):
+        """Find the result in this backend's queues (every configured queue
+        when ``QUEUES`` is empty, which lets tasks use any queue). Names
+        djqueue does not configure hold nothing; check() reports them."""
+        from .conf import queue_configs
         from .queues import get_queue
 
-        for queue_name in sorted(self.queues):
+        configured = set(queue_configs())
+        names = self.queues & configured if self.queues else configured
+        for queue_name in sorted(names):
             message = get_queue(queue_name).get(result_id)
             if message is not None and message.options.get("django_task"):
                 return self._result(load_task(message.command), message)
@@ -142,6 +177,8 @@ def _runner(task: Task):
                 value = task.call(TaskContext(task_result=result), *args, **kwargs)
             else:
                 value = task.call(*args, **kwargs)
+            # A return value Django's framework cannot store fails the task.
+            value = normalize_json(value)
         except BaseException as exc:
             object.__setattr__(result, "status", TaskResultStatus.FAILED)
             result.errors.append(_error(type(exc), "".join(tb.format_exception(exc))))

@@ -145,8 +145,9 @@ def child_main(connection, max_messages: int | None, max_memory: int | None) -> 
     import django
 
     django.setup()
-    from django.db import close_old_connections
     from django.utils import timezone
+
+    from .db import close_old_connections
 
     connection.send("ready")
     runs = 0

@@ -109,3 +109,10 @@ def test_queue_options_are_checked(options, expected):
 def test_database_queues_refuse_redis_options():
     with override_settings(QUEUES={"default": {"OPTIONS": {"PREFIX": "x"}}}):
         assert ids(check_settings()) == ["djqueue.E006"]
+
+
+def test_metrics_token_must_be_a_string():
+    with override_settings(QUEUE_METRICS_TOKEN=12345):
+        assert ids(check_settings()) == ["djqueue.E008"]
+    with override_settings(QUEUE_METRICS_TOKEN="s3cret"):
+        assert check_settings() == []

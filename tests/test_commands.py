@@ -1,5 +1,8 @@
 """@queue_command, the registry, enqueueing and the result handle."""
 
+import inspect
+import re
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -197,3 +200,37 @@ def test_message_ids_made_in_a_row_sort_in_order():
     assert ids == sorted(ids)
     assert len(set(ids)) == 5000
     assert {i[14] for i in ids} == {"7"}
+    parsed = [uuid.UUID(i) for i in ids]
+    assert {(u.version, u.variant) for u in parsed} == {(7, uuid.RFC_4122)}
+    assert [str(u) for u in parsed] == ids
+
+
+def _plain(a, b, c=3, d=4):
+    pass
+
+
+def _varargs(a, *rest, key=1, **extra):
+    pass
+
+
+@pytest.mark.parametrize("func", [_plain, _varargs])
+@pytest.mark.parametrize(
+    ("args", "kwargs"),
+    [
+        ((), {}), ((1,), {}), ((1, 2), {}), ((1, 2, 3, 4), {}), ((1, 2, 3, 4, 5), {}),
+        ((1,), {"b": 2}), ((), {"a": 1, "b": 2, "d": 5}), ((1,), {"a": 1, "b": 2}),
+        ((1, 2), {"e": 5}), ((), {"b": 2, "c": 3}), ((1,), {"key": 2}),
+    ],
+)  # fmt: skip
+def test_check_call_agrees_with_signature_bind(func, args, kwargs):
+    """The quick check of a call accepts and refuses what bind() does."""
+    from djqueue.decorators import CommandOptions, QueueCommand
+
+    command = QueueCommand(func, "tests.shape", CommandOptions())
+    try:
+        inspect.signature(func).bind(*args, **kwargs)
+    except TypeError as exc:
+        with pytest.raises(TypeError, match=re.escape(str(exc))):
+            command.check_call(args, kwargs)
+    else:
+        command.check_call(args, kwargs)

@@ -4,9 +4,12 @@ import threading
 import time
 
 import pytest
+from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db.backends.signals import connection_created
 
 from djqueue import State, get_queue
 from djqueue.consumer import Consumer
+from djqueue.db import close_old_connections
 from djqueue.signing import sign_payload
 from testproject.demo import commands
 from testproject.demo.models import Report, Run
@@ -176,3 +179,47 @@ def test_naive_datetimes_work_with_use_tz_off(settings):
     drain()
 
     assert result.get(timeout=0) == 3
+
+
+def test_a_worker_keeps_its_database_connection_across_messages():
+    """With Django's default CONN_MAX_AGE of 0 a worker does not reconnect
+    for each message: a consumer is one long request."""
+    created = []
+
+    def count(sender, connection, **kwargs):
+        created.append(threading.get_ident())
+
+    for i in range(10):
+        commands.record_run(f"keep-{i}")
+    connection_created.connect(count)
+    try:
+        drain(concurrency=1)
+    finally:
+        connection_created.disconnect(count)
+
+    assert Run.objects.count() == 10
+    assert len(created) <= 2  # the worker's, and the main thread's if it had none
+
+
+def test_connections_are_closed_when_broken_or_past_a_positive_max_age(
+    monkeypatch,
+):
+    settings_dict = connections.settings[DEFAULT_DB_ALIAS]
+    connection.ensure_connection()
+    close_old_connections()
+    assert connection.connection is not None  # CONN_MAX_AGE = 0: kept
+
+    monkeypatch.setitem(settings_dict, "CONN_MAX_AGE", 60)
+    connection.close_at = time.monotonic() + 60
+    close_old_connections()
+    assert connection.connection is not None  # younger than its max age
+    connection.close_at = time.monotonic() - 1
+    close_old_connections()
+    assert connection.connection is None  # older
+
+    monkeypatch.setitem(settings_dict, "CONN_MAX_AGE", 0)
+    connection.ensure_connection()
+    connection.errors_occurred = True
+    monkeypatch.setattr(connection, "is_usable", lambda: False)
+    close_old_connections()
+    assert connection.connection is None  # broken

@@ -119,6 +119,52 @@ def test_ack_with_zero_ttl_keeps_nothing(queue):
     assert queue.get(message.id) is None
 
 
+@pytest.mark.parametrize("ttl", [0, 100])
+def test_ack_and_claim_acknowledges_then_leases_the_next(queue, ttl):
+    first, second = make_message(), make_message(priority=-1)
+    first.unique_key = "u1"
+    assert queue.write_unique(first) == first.id
+    queue.write(second)
+    leased = queue.read(worker="w1", lease_seconds=LEASE)
+    now = timezone.now()
+
+    kept, following = queue.ack_and_claim(leased, "42:sig", ttl, "w2", LEASE, now=now)
+
+    assert kept is True
+    assert [m.id for m in following] == [second.id]
+    assert following[0].state == State.RUNNING
+    assert following[0].attempts == 1
+    assert following[0].worker == "w2"
+    assert following[0].lease_token
+    assert following[0].payload == second.payload
+    stored = queue.get(first.id)
+    if ttl:
+        assert (stored.state, stored.result) == (State.DONE, "42:sig")
+    else:
+        assert stored is None
+    again = make_message()
+    again.unique_key = "u1"
+    assert queue.write_unique(again) == again.id  # the key was released
+    assert queue.cancel(again.id)
+    assert queue.read() is None  # nothing else ready
+    assert queue.ack(following[0], result_ttl=0)
+
+
+def test_ack_and_claim_on_an_empty_queue_and_with_a_lost_lease(queue):
+    message = make_message()
+    queue.write(message)
+    stale = queue.claim("w1", LEASE, now=timezone.now())[0]
+    assert queue.reclaim_expired(now=at(LEASE + 1)) == 1
+
+    kept, following = queue.ack_and_claim(stale, "stale", 60, "w2", LEASE)
+
+    assert kept is False
+    assert [m.id for m in following] == [message.id]
+    assert following[0].attempts == 2
+    assert queue.ack_and_claim(following[0], "fresh", 60, "w2", LEASE) == (True, [])
+    assert queue.get(message.id).result == "fresh"
+
+
 def test_outcomes_are_refused_once_the_lease_is_lost(queue):
     """After a lease is reclaimed, the old holder can no longer record."""
     message = make_message()

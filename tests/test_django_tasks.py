@@ -6,17 +6,24 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-tasks_framework = pytest.importorskip(
-    "django.tasks", reason="django.tasks needs Django 6.0 or newer"
+pytest.importorskip(
+    "tests.tasks_framework",
+    reason="the tasks framework needs Django 6.0+, or django-tasks on Django 5.2",
 )
 
-from django.tasks import TaskResultStatus, default_task_backend  # noqa: E402
-from django.tasks.exceptions import InvalidTask, TaskResultDoesNotExist  # noqa: E402
-from django.tasks.signals import task_enqueued, task_finished, task_started  # noqa: E402
+from djqueue import get_queue
+from testproject.demo import tasks
+from testproject.demo.models import Run
 
-from djqueue import get_queue  # noqa: E402
-from testproject.demo import tasks  # noqa: E402
-from testproject.demo.models import Run  # noqa: E402
+from .tasks_framework import (
+    InvalidTask,
+    TaskResultDoesNotExist,
+    TaskResultStatus,
+    default_task_backend,
+    task_enqueued,
+    task_finished,
+    task_started,
+)
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -151,3 +158,65 @@ def test_aenqueue_aget_result_and_arefresh():
 
     fetched = async_to_sync(fetch)()
     assert fetched.return_value == result.return_value == 9
+
+
+def test_arguments_django_cannot_carry_raise_and_nothing_is_written():
+    with pytest.raises(TypeError, match="Unsupported type"):
+        tasks.multiply.enqueue(timezone.now(), 2)
+    assert len(get_queue()) == 0
+
+
+def test_tasks_receive_and_return_the_values_django_normalizes():
+    result = tasks.describe.enqueue((1, 2), nested={"pair": (3, 4)})
+    assert result.args == [[1, 2]]
+
+    run_queue()
+    result.refresh()
+
+    assert result.return_value == ["list", "list"]
+
+
+def test_a_return_value_django_cannot_store_fails_the_task():
+    finished = []
+
+    def receiver(sender, task_result, **kwargs):
+        finished.append(task_result.status)
+
+    task_finished.connect(receiver)
+    try:
+        result = tasks.unstorable.enqueue()
+        run_queue()
+    finally:
+        task_finished.disconnect(receiver)
+    result.refresh()
+
+    # Two attempts: the test project's TASKS has "retries": 1.
+    assert finished == [TaskResultStatus.FAILED] * 2
+    assert result.status == TaskResultStatus.FAILED
+    assert result.errors[-1].exception_class is TypeError
+    assert "Unsupported type" in result.errors[-1].traceback
+
+
+def test_without_queues_results_are_found_in_every_queue(settings):
+    settings.TASKS = {
+        "default": {"BACKEND": "djqueue.tasks.DjqueueBackend", "QUEUES": []}
+    }
+    result = tasks.multiply.enqueue(2, 5)
+
+    run_queue()
+
+    assert tasks.multiply.get_result(result.id).return_value == 10
+
+
+def test_a_queue_djqueue_does_not_configure_holds_no_results(settings):
+    settings.TASKS = {
+        "default": {
+            "BACKEND": "djqueue.tasks.DjqueueBackend",
+            "QUEUES": ["default", "not-configured"],
+        }
+    }
+    result = tasks.multiply.enqueue(1, 1)
+
+    assert default_task_backend.get_result(result.id).args == [1, 1]
+    with pytest.raises(TaskResultDoesNotExist):
+        default_task_backend.get_result("01a20bd1-0000-7000-8000-000000000000")

@@ -115,7 +115,7 @@ def test_ten_thousand_messages_survive_five_sigkills(server_backend, tmp_path):
         queue = get_queue()
         wait_until(
             lambda: queue.counts()[State.DONE] + queue.counts()[State.FAILED] == total,
-            240,
+            600,
             "every message finished",
             proc,
         )

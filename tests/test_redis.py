@@ -88,6 +88,14 @@ def test_garbage_in_the_keys_ends_in_failed_and_the_consumer_goes_on(backend):
         mapping={"id": "fields", "attempts": "many", "eta": "soon"},
     )
     client.zadd(queue.key("ready"), {"fields": 2})
+    for number, envelope in enumerate(
+        ["{{{", "[1, 2]", '{"payload": 5, "options": []}']
+    ):
+        client.hset(
+            queue.key(f"m:envelope-{number}"),
+            mapping={"id": f"envelope-{number}", "envelope": envelope},
+        )
+        client.zadd(queue.key("ready"), {f"envelope-{number}": 3})
     good = commands.add(1, 2)
 
     Consumer(["default"], 1, burst=True).run()
@@ -98,6 +106,8 @@ def test_garbage_in_the_keys_ends_in_failed_and_the_consumer_goes_on(backend):
     assert "no message body is stored" in failed["no-body-either"]
     assert "signature does not match" in failed["bytes"]
     assert "signature does not match" in failed["fields"]
+    for number in range(3):
+        assert "signature does not match" in failed[f"envelope-{number}"]
     assert queue.counts()[State.QUEUED] == 0
 
 

@@ -1,6 +1,7 @@
 """Payload and result signatures, and key rotation."""
 
 import pytest
+from django.core import signing
 from django.test import override_settings
 
 from djqueue.exceptions import SignatureMismatch
@@ -43,3 +44,22 @@ def test_results_are_bound_to_their_message():
         unsign_result("id-2", signed)
     with pytest.raises(SignatureMismatch):
         unsign_result("id-1", signed.replace("1", "2", 1))
+
+
+@pytest.mark.parametrize("text", ["", "[[1],{}]", "snowman \u2603 and more"])
+def test_signatures_are_those_of_djangos_signer(text):
+    """Stored signatures stay readable by django.core.signing, and the other
+    way round, whatever the speed-ups of djqueue.signing."""
+    parts = (*PARTS[:3], text)
+    signer = signing.Signer(salt="djqueue.payload")
+    assert sign_payload(*parts) == signer.signature("\x1f".join(parts))
+    result_signer = signing.Signer(salt="djqueue.result:id-1")
+    assert sign_result("id-1", text) == result_signer.sign(text)
+    assert unsign_result("id-1", result_signer.sign(text)) == text
+    with override_settings(SECRET_KEY="another-key-" + "z" * 40):
+        assert sign_payload(*parts) != signer.signature("\x1f".join(parts))
+
+
+def test_a_result_without_a_signature_is_refused():
+    with pytest.raises(SignatureMismatch):
+        unsign_result("id-1", "no separator here")

@@ -31,6 +31,9 @@ class BaseQueue(ABC):
     supports_transactions = False
     # Whether claim(timeout=...) waits on the server instead of returning.
     supports_blocking_claim = False
+    # Whether wait_for_messages() returns as soon as a message may be ready,
+    # rather than sleeping out its timeout.
+    supports_wakeup = False
     # The OPTIONS keys this backend understands.
     option_names = frozenset({"FAILED_TTL", "ON_COMMIT"})
 
@@ -123,6 +126,17 @@ class BaseQueue(ABC):
         """
         claimed = self.claim(worker, lease_seconds, limit=1)
         return claimed[0] if claimed else None
+
+    def wait_for_messages(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for a message to become ready.
+
+        Return True as soon as one may be ready (a claim may still find
+        none: another consumer can take it first), False after the timeout.
+        A backend that cannot wait on the server sleeps instead, as this
+        default does.
+        """
+        time.sleep(max(timeout, 0))
+        return False
 
     @abstractmethod
     def flush(self) -> None:

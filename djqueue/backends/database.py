@@ -5,7 +5,9 @@ The claim takes rows in one statement: ``UPDATE … RETURNING`` over a
 SQLite (whose writers are serialized), and a short transaction with
 ``SELECT … FOR UPDATE SKIP LOCKED`` elsewhere (MySQL, MariaDB). A message
 written inside ``transaction.atomic()`` on the queue's database exists only
-once that transaction commits.
+once that transaction commits. On PostgreSQL, a message becoming ready is
+notified to waiting consumers when its transaction commits (see
+:mod:`djqueue.backends.pg_notify`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from ..message import Message
 from ..states import State
 from .base import BaseQueue
 from .database_inspection import DatabaseInspection
+from .pg_notify import Listener
 
 _FIELDS = (
     "id", "queue", "command", "state", "priority", "eta", "enqueued_at",
@@ -58,6 +61,16 @@ class DatabaseQueue(DatabaseInspection, BaseQueue):
     def __init__(self, name: str, connection: Any = "", **options: Any) -> None:
         super().__init__(name, connection, **options)
         self.using = connection or DEFAULT_DB_ALIAS
+        self._listener: Listener | None = None
+
+    @property
+    def supports_wakeup(self) -> bool:
+        """PostgreSQL wakes waiters with NOTIFY (with psycopg 3); others poll."""
+        wrapper = connections[self.using]
+        return (
+            wrapper.vendor == "postgresql"
+            and getattr(wrapper.Database, "__name__", "") == "psycopg"
+        )
 
     @classmethod
     def check_config(cls, name, connection, options):
@@ -75,6 +88,11 @@ class DatabaseQueue(DatabaseInspection, BaseQueue):
                 )
             )
         return errors
+
+    def close(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
 
     @property
     def records(self):
@@ -154,11 +172,23 @@ class DatabaseQueue(DatabaseInspection, BaseQueue):
         messages.sort(key=lambda m: (-m.priority, m.eta, m.id))
         return messages
 
+    def wait_for_messages(self, timeout: float) -> bool:
+        if not self.supports_wakeup:
+            return super().wait_for_messages(timeout)
+        if self._listener is None:
+            self._listener = Listener(self.using, self.name)
+        return self._listener.wait(timeout)
+
     def _claim_returning(self, vendor, worker, token, lease_expires_at, now, limit):
-        model = _record_model()
+        sql, params = self._claim_statement(
+            vendor, worker, token, lease_expires_at, now, limit
+        )
+        return list(_record_model().objects.raw(sql, params).using(self.using))
+
+    def _claim_statement(self, vendor, worker, token, lease_expires_at, now, limit):
         connection = connections[self.using]
         quote = connection.ops.quote_name
-        table = quote(model._meta.db_table)
+        table = quote(_record_model()._meta.db_table)
         columns = ", ".join(quote(name) for name in _FIELDS)
         lock = " FOR UPDATE SKIP LOCKED" if vendor == "postgresql" else ""
         sql = (
@@ -173,7 +203,7 @@ class DatabaseQueue(DatabaseInspection, BaseQueue):
             State.RUNNING.value, token, adapt(lease_expires_at), worker, adapt(now),
             self.name, State.QUEUED.value, limit,
         ]  # fmt: skip
-        return list(model.objects.raw(sql, params).using(self.using))
+        return sql, params
 
     def _claim_locking(self, worker, token, lease_expires_at, now, limit):
         model = _record_model()
@@ -222,6 +252,51 @@ class DatabaseQueue(DatabaseInspection, BaseQueue):
                 lease_expires_at=None,
             )
         )
+
+    def ack_and_claim(
+        self, message, result, result_ttl, worker, lease_seconds, now=None
+    ):
+        """On PostgreSQL, one statement (so one commit) for both."""
+        if connections[self.using].vendor != "postgresql":
+            return super().ack_and_claim(
+                message, result, result_ttl, worker, lease_seconds, now=now
+            )
+        now = now or self.now()
+        ack, ack_params = self._ack_statement(message, result, result_ttl, now)
+        claim, claim_params = self._claim_statement(
+            "postgresql", worker, uuid.uuid4().hex,
+            self.expiry(now, lease_seconds), now, 1,
+        )  # fmt: skip
+        sql = (
+            f"WITH acked AS ({ack}), claimed AS ({claim}) "
+            "SELECT (SELECT count(*) FROM acked) AS acked, claimed.* "
+            "FROM (SELECT 1) AS one LEFT JOIN claimed ON TRUE"
+        )
+        rows = list(
+            _record_model()
+            .objects.raw(sql, [*ack_params, *claim_params])
+            .using(self.using)
+        )
+        leased = [_to_message(row) for row in rows if row.id is not None]
+        return bool(rows[0].acked), leased
+
+    def _ack_statement(self, message, result, result_ttl, now):
+        """``DELETE`` or ``UPDATE … RETURNING id`` of a leased message."""
+        connection = connections[self.using]
+        table = connection.ops.quote_name(_record_model()._meta.db_table)
+        lease = "id = %s AND state = %s AND lease_token = %s"
+        lease_params = [uuid.UUID(message.id), State.RUNNING.value, message.lease_token]
+        if not result_ttl:
+            return f"DELETE FROM {table} WHERE {lease} RETURNING id", lease_params
+        adapt = connection.ops.adapt_datetimefield_value
+        sql = (
+            f"UPDATE {table} SET state = %s, unique_key = NULL, result = %s, "
+            "error = '', traceback = '', finished_at = %s, expires_at = %s, "
+            f"lease_token = '', lease_expires_at = NULL WHERE {lease} RETURNING id"
+        )
+        expires_at = self.expiry(now, result_ttl)
+        params = [State.DONE.value, result, adapt(now), adapt(expires_at)]
+        return sql, [*params, *lease_params]
 
     def fail(self, message, error, traceback="", now=None):
         now = now or self.now()

@@ -22,7 +22,7 @@ from ..message import Message
 from ..states import FINISHED_STATES as _FINISHED
 from ..states import State
 from .base import BaseQueue
-from .redis_hash import fields, score, stamp, text, to_message
+from .redis_hash import fields, score, stamp, text, to_message, write_arguments
 from .redis_inspection import RedisInspection
 from .redis_scripts import SCRIPTS
 
@@ -89,6 +89,7 @@ class RedisQueue(RedisInspection, BaseQueue):
 
     supports_transactions = False
     supports_blocking_claim = True
+    supports_wakeup = True
     option_names = BaseQueue.option_names | {"PREFIX", "CLIENT", "CLIENT_FACTORY"}
 
     def __init__(self, name: str, connection: Any = "", **options: Any) -> None:
@@ -231,7 +232,7 @@ class RedisQueue(RedisInspection, BaseQueue):
         )
 
     def _placed(self, message: Message) -> list:
-        """The id, sorted-set score, scheduled flag and hash fields that the
+        """The id, sorted-set score, scheduled flag and hash values that the
         single-message write scripts take."""
         message.queue = self.name
         scheduled = message.eta > self.now()
@@ -240,11 +241,11 @@ class RedisQueue(RedisInspection, BaseQueue):
             position = message.eta.timestamp()
         else:
             position = score(message.priority, message.eta)
-        pairs = [value for item in fields(message).items() for value in item]
-        return [message.id, position, "1" if scheduled else "0", *pairs]
+        flag = "1" if scheduled else "0"
+        return [message.id, position, flag, *write_arguments(message)]
 
     def flush(self) -> None:
-        keys = list(self.client.scan_iter(match=f"{self.base}:*", count=1000))
+        keys = list(self.client.scan_iter(match=f"{self.base}:*", count=10_000))
         for start in range(0, len(keys), 500):
             self.client.delete(*keys[start : start + 500])
 
@@ -260,6 +261,12 @@ class RedisQueue(RedisInspection, BaseQueue):
         if self.client.blpop([self.key("notify")], timeout=timeout) is None:
             return []
         return self._claim(worker, lease_seconds, limit, now)
+
+    def wait_for_messages(self, timeout):
+        if timeout <= 0:
+            return False
+        wait = min(timeout, self._block_slice())
+        return self.client.blpop([self.key("notify")], timeout=wait) is not None
 
     def _claim(self, worker, lease_seconds, limit, now):
         now = now or self.now()

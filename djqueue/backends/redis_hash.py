@@ -1,9 +1,13 @@
 """How a message is kept in a Redis hash, and read back.
 
-Every value is stored as text; moments are Unix timestamps with microsecond
-precision. Reading never raises on garbage: what cannot be read becomes a
-default, and the consumer then fails the message with a reason (its payload
-will not verify).
+The parts of a message that never change once it is written (id, payload,
+signature, serializer, enqueue time, options) are one JSON object in the
+field ``envelope``; the parts the scripts read or change (command, state,
+eta, priority, attempts, lease, outcome, unique key) are fields of their
+own. Every value is stored as text; moments are Unix timestamps with
+microsecond precision. Reading never raises on garbage: what cannot be read
+becomes a default, and the consumer then fails the message with a reason
+(its payload will not verify).
 """
 
 from __future__ import annotations
@@ -20,6 +24,10 @@ _DATETIMES = (
     "eta", "enqueued_at", "lease_expires_at", "started_at", "finished_at", "expires_at",
 )  # fmt: skip
 _EPOCH = datetime.fromtimestamp(0, UTC)
+_ENVELOPE = frozenset(
+    {"id", "payload", "signature", "serializer", "enqueued_at", "options"}
+)
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 #: Ready-set scores count tenths of a millisecond from 2020-01-01 within
 #: bands of 4e13 per priority: exact in a double for priorities -100 to 100
@@ -43,24 +51,43 @@ def text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def envelope(message: Message) -> str:
+    """Return the JSON of the parts of a message that never change."""
+    return _ENCODER.encode(
+        {
+            "id": message.id,
+            "payload": message.payload,
+            "signature": message.signature,
+            "serializer": message.serializer,
+            "enqueued_at": stamp(message.enqueued_at),
+            "options": message.options,
+        }
+    )
+
+
 def fields(message: Message) -> dict[str, str | int]:
     """Return the hash fields of a message being written."""
-    return {
-        "id": message.id,
+    written: dict[str, str | int] = {
+        "envelope": envelope(message),
         "command": message.command,
-        "queue": message.queue,
-        "payload": message.payload,
-        "signature": message.signature,
-        "serializer": message.serializer,
+        "state": message.state.value,
         "eta": stamp(message.eta),
-        "enqueued_at": stamp(message.enqueued_at),
         "priority": message.priority,
         "attempts": message.attempts,
         "max_attempts": message.max_attempts,
-        "options": json.dumps(message.options, separators=(",", ":")),
-        "state": message.state.value,
-        "unique_key": message.unique_key,
     }
+    if message.unique_key:
+        written["unique_key"] = message.unique_key
+    return written
+
+
+def write_arguments(message: Message) -> list[str | int]:
+    """The values the write scripts store, in the order ``place()`` takes
+    them; the state comes from the scheduled flag."""
+    return [
+        envelope(message), message.command, stamp(message.eta), message.priority,
+        message.attempts, message.max_attempts, message.unique_key,
+    ]  # fmt: skip
 
 
 def to_message(raw: Any, queue: str) -> Message:
@@ -68,11 +95,14 @@ def to_message(raw: Any, queue: str) -> Message:
     if isinstance(raw, list):
         raw = dict(zip(raw[::2], raw[1::2], strict=False))
     data = {text(k): text(v) for k, v in raw.items()}
+    envelope = _envelope(data.pop("envelope", ""))
+    data.update(envelope)
     moments = {name: _moment(data.get(name, "")) for name in _DATETIMES}
     try:
         state = State(data.get("state", ""))
     except ValueError:
         state = State.QUEUED
+    options = envelope.get("options")
     return Message(
         id=data.get("id", ""),
         command=data.get("command", ""),
@@ -85,7 +115,7 @@ def to_message(raw: Any, queue: str) -> Message:
         priority=_int(data.get("priority")),
         attempts=_int(data.get("attempts")),
         max_attempts=_int(data.get("max_attempts"), 1),
-        options=_options(data.get("options", "")),
+        options=options if isinstance(options, dict) else {},
         state=state,
         lease_token=data.get("lease_token", ""),
         lease_expires_at=moments["lease_expires_at"],
@@ -114,9 +144,16 @@ def _int(text: str | None, default: int = 0) -> int:
         return default
 
 
-def _options(text: str) -> dict[str, Any]:
+def _envelope(text: str) -> dict[str, Any]:
+    """The envelope's parts; those of the wrong type are left out."""
     try:
-        options = json.loads(text) if text else {}
+        envelope = json.loads(text) if text else {}
     except ValueError:
         return {}
-    return options if isinstance(options, dict) else {}
+    if not isinstance(envelope, dict):
+        return {}
+    return {
+        name: value
+        for name, value in envelope.items()
+        if name in _ENVELOPE and isinstance(value, dict if name == "options" else str)
+    }

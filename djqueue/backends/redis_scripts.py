@@ -58,10 +58,19 @@ local function orphan(id, now, expires, what)
   redis.call('HSET', key, 'id', id, 'attempts', 0, 'max_attempts', 1, 'error', what)
   finish(id, key, 'failed', now, expires)
 end
--- Store a message's hash (fields from ARGV[first] on) and put its id in the
--- ready or scheduled set at the given score.
+-- Store a message's hash and put its id in the ready or scheduled set at
+-- the given score. ARGV[first..first+6] are the envelope, command, eta,
+-- priority, attempts, maximum attempts and unique key ('' for none): see
+-- redis_hash.write_arguments().
 local function place(id, position, scheduled, first)
-  redis.call('HSET', mkey(id), unpack(ARGV, first))
+  local key = mkey(id)
+  redis.call('HSET', key, 'envelope', ARGV[first], 'command', ARGV[first + 1],
+    'state', scheduled == '1' and 'scheduled' or 'queued', 'eta', ARGV[first + 2],
+    'priority', ARGV[first + 3], 'attempts', ARGV[first + 4],
+    'max_attempts', ARGV[first + 5])
+  if ARGV[first + 6] ~= '' then
+    redis.call('HSET', key, 'unique_key', ARGV[first + 6])
+  end
   if scheduled == '1' then
     redis.call('ZADD', base .. ':scheduled', position, id)
   else
@@ -137,13 +146,13 @@ CLAIM = """
 return claim(1)
 """
 
-# ARGV: id, score, '1' if scheduled, field, value, ...
+# ARGV: id, score, '1' if scheduled, then the seven values place() takes.
 WRITE = """
 place(ARGV[1], ARGV[2], ARGV[3], 4)
 return 1
 """
 
-# ARGV: command name, tick, id, score, '1' if scheduled, field, value, ...
+# ARGV: command name, tick, id, score, '1' if scheduled, the seven of place().
 WRITE_TICK = """
 local key = base .. ':tick:' .. ARGV[1]
 if (tonumber(redis.call('GET', key)) or -1) >= tonumber(ARGV[2]) then return 0 end
@@ -153,7 +162,7 @@ place(ARGV[3], ARGV[4], ARGV[5], 6)
 return 1
 """
 
-# ARGV: unique key, id, score, '1' if scheduled, field, value, ...
+# ARGV: unique key, id, score, '1' if scheduled, the seven of place().
 WRITE_UNIQUE = """
 local pointer = base .. ':u:' .. ARGV[1]
 local holder = redis.call('GET', pointer)

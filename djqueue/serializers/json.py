@@ -24,6 +24,8 @@ from .base import BaseSerializer
 
 TAG = "__djq__"
 _PLAIN = (str, int, float, bool, type(None))
+_PLAIN_TYPES = frozenset(_PLAIN)
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 
 def encode(value: Any) -> Any:
@@ -149,7 +151,17 @@ class JSONSerializer(BaseSerializer):
     name = "json"
 
     def dumps(self, value: Any) -> str:
-        return json.dumps(encode(value), separators=(",", ":"), ensure_ascii=False)
+        return _ENCODER.encode(encode(value))
+
+    def dumps_call(self, args, kwargs, command, names=()):
+        # Most calls pass only JSON's own scalars: nothing to tag.
+        if (
+            all(type(value) in _PLAIN_TYPES for value in args)
+            and all(type(value) in _PLAIN_TYPES for value in kwargs.values())
+            and TAG not in kwargs
+        ):
+            return _ENCODER.encode([list(args), kwargs])
+        return super().dumps_call(args, kwargs, command, names)
 
     def loads(self, text: str) -> Any:
         try:

@@ -1,8 +1,12 @@
-"""Tasks written against Django's own tasks API (Django 6.0+)."""
+"""Tasks written against Django's own tasks API (Django 6.0+, or the
+django-tasks backport on Django 5.2)."""
 
 import asyncio
 
-from django.tasks import task
+try:
+    from django.tasks import task
+except ImportError:
+    from django_tasks import task
 
 from .models import Run
 
@@ -36,3 +40,15 @@ def second_time_lucky(context, label):
     if context.attempt < 2:
         raise RuntimeError(f"{label}: attempt {context.attempt}")
     return {"attempt": context.attempt, "id": context.task_result.id}
+
+
+@task
+def describe(value, *, nested):
+    """Return the types the task received, as a tuple."""
+    return (type(value).__name__, type(nested["pair"]).__name__)
+
+
+@task
+def unstorable():
+    """Return a value Django's tasks framework cannot store."""
+    return {"a", "set"}

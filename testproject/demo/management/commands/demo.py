@@ -12,6 +12,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.core.management.base import BaseCommand
+from django.db import connection
 
 from djqueue import CommandFailed
 from djqueue.consumer import Consumer
@@ -21,6 +22,18 @@ from testproject.demo import commands
 from testproject.demo.models import Report
 
 ticks = []
+
+ADMIN_HELP = """
+The messages are still there to look at in the admin (the failed one with
+its traceback). From the repository's root, with the demo's database:
+
+  export DJQUEUE_DB_NAME={database}
+  .venv/bin/python testproject/manage.py createsuperuser
+  .venv/bin/python testproject/manage.py runserver
+
+then open http://127.0.0.1:8000/admin/djqueue/messagerecord/ and log in.
+Metrics for Prometheus: http://127.0.0.1:8000/djqueue/metrics
+"""
 
 
 def clock():
@@ -57,6 +70,8 @@ class Command(BaseCommand):
         self.stdout.write(
             f"  {'periodic demo.clock, every 2 s':<40} ran at {', '.join(ticks)}"
         )
+        database = connection.settings_dict["NAME"]
+        self.stdout.write(ADMIN_HELP.format(database=database))
 
     def consume_until(self, done, limit=20.0):
         consumer = Consumer(["default"], 4, lease_seconds=30, grace_period=5)

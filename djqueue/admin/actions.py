@@ -1,0 +1,126 @@
+"""The admin actions: retry, run now, cancel, delete, and purge.
+
+Every action is a POST (CSRF-protected by the admin's middleware), needs its
+own permission (a 403 otherwise, whatever buttons the page showed), goes
+through the backend's inspection API, and is written to Django's admin log
+when it changed something. The log entry names the MessageRecord content
+type with the message id as ``object_id``, whichever backend holds it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from django.contrib import messages
+from django.contrib.admin.models import CHANGE, DELETION, LogEntry
+from django.contrib.contenttypes.models import ContentType
+from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from ..models import MessageRecord
+from .permissions import require
+from .reading import parse_id
+from .views import PURGEABLE, queue_or_404, render, state_or_404, url
+
+
+@dataclasses.dataclass(frozen=True)
+class Action:
+    method: str
+    flag: int
+    done: str
+    refused: str
+
+
+ACTIONS = {
+    "retry": Action(
+        "retry",
+        CHANGE,
+        gettext_lazy("The message was put back on the queue."),
+        gettext_lazy(
+            "The message was not retried: it is neither failed nor cancelled."
+        ),
+    ),
+    "run_now": Action(
+        "run_now",
+        CHANGE,
+        gettext_lazy("The message is ready to run now."),
+        gettext_lazy("The message was not moved: it is not scheduled."),
+    ),
+    "cancel": Action(
+        "cancel",
+        CHANGE,
+        gettext_lazy("The message was cancelled; it will not run."),
+        gettext_lazy(
+            "The message was not cancelled: it is neither queued nor scheduled."
+        ),
+    ),
+    "delete": Action(
+        "delete",
+        DELETION,
+        gettext_lazy("The message was deleted."),
+        gettext_lazy("The message was already gone."),
+    ),
+}
+
+
+def log(request, object_id: str, text: str, flag: int, change: str) -> None:
+    """Write one admin log entry about a message (or a purge) of any backend."""
+    LogEntry.objects.create(
+        user_id=request.user.pk,
+        content_type=ContentType.objects.get_for_model(MessageRecord),
+        object_id=object_id,
+        object_repr=text[:200],
+        action_flag=flag,
+        change_message=change,
+    )
+
+
+def message_action(request, model_admin, queue: str, message_id: str, action: str):
+    """Apply ``action`` to one message, then go back to its page (or list)."""
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    if action not in ACTIONS:
+        raise Http404
+    require(request.user, action)
+    spec = ACTIONS[action]
+    backend, message_id = queue_or_404(queue), parse_id(message_id)
+    message = None if message_id is None else backend.get(message_id)
+    if message is None:
+        raise Http404(_("Queue %(queue)s holds no such message.") % {"queue": queue})
+    changed = getattr(backend, spec.method)(message.id)
+    if changed:
+        text = f"{message.command} ({queue}, was {message.state})"
+        log(request, message.id, text, spec.flag, f"{action} on queue {queue}")
+        messages.success(request, spec.done)
+    else:
+        messages.warning(request, spec.refused)
+    if action == "delete" and changed:
+        return HttpResponseRedirect(url("list", queue, message.state))
+    return HttpResponseRedirect(url("message", queue, message.id))
+
+
+def purge(request, model_admin, queue: str, state: str):
+    """Confirm (GET) and purge (POST) every message of a state of a queue."""
+    require(request.user, "purge")
+    backend, state = queue_or_404(queue), state_or_404(state)
+    if state not in PURGEABLE:
+        raise Http404(_("Running messages cannot be purged."))
+    if request.method == "POST" and request.POST.get("confirm") == "yes":
+        removed = backend.purge(state)
+        text = f"{state} messages of queue {queue}"
+        log(request, f"{queue}:{state}", text, DELETION, f"purged {removed}")
+        messages.success(
+            request,
+            _("%(n)d %(state)s messages of %(queue)s were deleted.")
+            % {"n": removed, "state": state.label, "queue": queue},
+        )
+        return HttpResponseRedirect(url("list", queue, state))
+    if request.method not in ("GET", "HEAD", "POST"):
+        return HttpResponseNotAllowed(["GET", "POST"])
+    return render(
+        request, model_admin, "purge.html",
+        _("Purge %(state)s messages of %(queue)s")
+        % {"state": state.label, "queue": queue},
+        queue=queue, state=state, count=backend.counts()[state],
+    )  # fmt: skip

@@ -1,0 +1,59 @@
+"""The admin entry of djqueue: one ModelAdmin whose pages are all ours.
+
+It is registered for :class:`~djqueue.models.MessageRecord` so the admin
+index shows it and the admin log can name messages, but no page reads that
+table: every page reads queues through the inspection API, so the same
+pages serve RedisQueue-only projects. Django's add, change and delete views
+are not exposed.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import path
+
+from . import actions, views
+from .permissions import allowed
+
+
+class QueueAdmin(admin.ModelAdmin):
+    """Overview, lists, message pages, actions and periodic commands."""
+
+    def has_module_permission(self, request) -> bool:
+        return allowed(request.user, "view")
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return allowed(request.user, "view")
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def get_urls(self):
+        def page(view):
+            def bound(request, *args, **kwargs):
+                return view(request, self, *args, **kwargs)
+
+            return self.admin_site.admin_view(bound)
+
+        name = "djqueue_messagerecord_"
+        # Queue names may contain "/": the longer patterns come first.
+        return [
+            path("", page(views.overview), name=name + "changelist"),
+            path("periodic/", page(views.periodic), name=name + "periodic"),
+            path("id/<str:message_id>/", page(views.message_anywhere),
+                 name=name + "change"),
+            path("q/<path:queue>/m/<str:message_id>/<str:action>/",
+                 page(actions.message_action), name=name + "action"),
+            path("q/<path:queue>/m/<str:message_id>/", page(views.message_detail),
+                 name=name + "message"),
+            path("q/<path:queue>/<str:state>/purge/", page(actions.purge),
+                 name=name + "purge"),
+            path("q/<path:queue>/<str:state>/", page(views.message_list),
+                 name=name + "list"),
+        ]  # fmt: skip

@@ -1,0 +1,35 @@
+"""The permissions of djqueue's admin pages and actions.
+
+Each page and action needs one permission of ``MessageRecord.Meta``; they
+apply to messages of every backend, whether or not they are database rows.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied
+
+#: What a user may do -> the permission it needs.
+PERMISSIONS = {
+    "view": "djqueue.view_message",
+    "retry": "djqueue.retry_message",
+    "run_now": "djqueue.run_message",
+    "cancel": "djqueue.cancel_message",
+    "delete": "djqueue.delete_message",
+    "purge": "djqueue.purge_queue",
+}
+
+
+def allowed(user, action: str) -> bool:
+    """Whether ``user`` is active staff holding the permission of ``action``."""
+    return bool(user.is_active and user.is_staff and user.has_perm(PERMISSIONS[action]))
+
+
+def require(user, action: str) -> None:
+    """Raise ``PermissionDenied`` (a 403) unless ``user`` may do ``action``."""
+    if not allowed(user, action):
+        raise PermissionDenied
+
+
+def granted(user) -> dict[str, bool]:
+    """Every action mapped to whether ``user`` may do it, for templates."""
+    return {action: allowed(user, action) for action in PERMISSIONS}

@@ -1,0 +1,142 @@
+"""The Prometheus metrics view and the periodic commands page."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from djqueue import get_queue, registry
+from djqueue.admin.metrics import label_value, render
+from djqueue.periodic import _periodic, periodic_command
+from djqueue.states import State
+
+from .admin_helpers import admin_url, populate, snapshot, staff_user
+from .factories import make_message
+
+pytestmark = pytest.mark.django_db
+
+METRICS = "/djqueue/metrics"
+
+
+@pytest.fixture
+def queue(backend):
+    return get_queue()
+
+
+def test_the_url_is_reversible():
+    assert reverse("djqueue:metrics") == METRICS
+
+
+def test_metrics_count_messages_per_queue_and_state(client, settings, queue):
+    settings.QUEUE_METRICS_TOKEN = "s3cret-token"
+    populate(queue)
+    before = snapshot(queue)
+    response = client.get(METRICS, HTTP_AUTHORIZATION="Bearer s3cret-token")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/plain; version=0.0.4")
+    lines = response.text.splitlines()
+    for state in State:
+        assert f'djqueue_messages{{queue="default",state="{state}"}} 1' in lines
+    assert 'djqueue_up{queue="default"} 1' in lines
+    assert "# TYPE djqueue_runs_total counter" in lines
+    assert 'djqueue_consumers{queue="default"} 0' in lines
+    assert snapshot(queue) == before
+
+
+def test_metrics_count_runs_by_command(client, settings, queue):
+    settings.QUEUE_METRICS_TOKEN = "s3cret-token"
+    queue.record_runs({("a.cmd", State.DONE): 3, ("a.cmd", State.FAILED): 1})
+    queue.write(make_message("a.cmd"))
+    before = snapshot(queue)
+    response = client.get(METRICS, HTTP_AUTHORIZATION="Bearer s3cret-token")
+    lines = response.text.splitlines()
+    assert (
+        'djqueue_runs_total{queue="default",command="a.cmd",outcome="done"} 3' in lines
+    )
+    assert (
+        'djqueue_runs_total{queue="default",command="a.cmd",outcome="failed"} 1'
+        in lines
+    )
+    [age] = [line for line in lines if line.startswith("djqueue_oldest_queued")]
+    assert float(age.rpartition(" ")[2]) >= 0
+    assert snapshot(queue) == before
+
+
+@pytest.mark.parametrize(
+    "header", [None, "Bearer wrong", "Basic s3cret-token", "Bearer "]
+)
+def test_metrics_refuse_a_missing_or_wrong_token(client, settings, header, queue):
+    settings.QUEUE_METRICS_TOKEN = "s3cret-token"
+    extra = {} if header is None else {"HTTP_AUTHORIZATION": header}
+    response = client.get(METRICS, **extra)
+    assert response.status_code == 403
+    assert response["WWW-Authenticate"] == 'Bearer realm="djqueue"'
+    assert "djqueue_messages" not in response.text
+
+
+def test_without_a_token_setting_no_bearer_header_is_accepted(client, queue):
+    response = client.get(METRICS, HTTP_AUTHORIZATION="Bearer None")
+    assert response.status_code == 403
+
+
+def test_staff_with_view_permission_read_the_metrics(client, django_user_model, queue):
+    client.force_login(staff_user(django_user_model, "nobody"))
+    assert client.get(METRICS).status_code == 403
+    client.force_login(staff_user(django_user_model, "viewer", "view_message"))
+    response = client.get(METRICS)
+    assert response.status_code == 200
+    assert 'djqueue_messages{queue="default",state="queued"} 0' in response.text
+
+
+def test_an_unreadable_queue_is_down_not_an_error(settings):
+    settings.QUEUES = {
+        "down": {
+            "BACKEND": "djqueue.backends.redis.RedisQueue",
+            "CONNECTION": "redis://127.0.0.1:1/0",
+        }
+    }
+    text = render(["down"], timezone.now())
+    assert 'djqueue_up{queue="down"} 0' in text.splitlines()
+    assert "djqueue_messages{" not in text
+
+
+def test_label_values_are_escaped():
+    assert label_value('a"b\\c\nd') == 'a\\"b\\\\c\\nd'
+
+
+@pytest.fixture
+def every_five_minutes():
+    def sweep():
+        return "swept"
+
+    command = periodic_command(every=timedelta(minutes=5), name="tests.sweep")(sweep)
+    yield command
+    _periodic.pop(command.name)
+    registry.unregister(command.name)
+
+
+def test_periodic_page_lists_schedule_and_next_run(
+    client, django_user_model, every_five_minutes, queue
+):
+    client.force_login(staff_user(django_user_model, "viewer", "view_message"))
+    response = client.get(admin_url("periodic"))
+    assert response.status_code == 200
+    [row] = [r for r in response.context["rows"] if r["queue"] == "default"]
+    assert row["entry"].command.name == "tests.sweep"
+    assert row["next"].minute % 5 == 0
+    assert "every 0:05:00" in response.text
+    assert row["last"] is None
+
+
+def test_periodic_page_shows_the_last_tick(
+    client, django_user_model, every_five_minutes, queue
+):
+    tick = timezone.now().replace(microsecond=0) - timedelta(minutes=5)
+    assert queue.write_tick(make_message("tests.sweep"), "tests.sweep", tick)
+    client.force_login(staff_user(django_user_model, "viewer", "view_message"))
+    response = client.get(admin_url("periodic"))
+    [row] = [r for r in response.context["rows"] if r["queue"] == "default"]
+    assert row["last"] == tick
