@@ -52,12 +52,14 @@ def _ratios(plt, ratios: list[tuple[str, str, str, str]]):
 
 def _memory(plt, results: dict):
     fig, ax = plt.subplots(figsize=(7, 4))
+    top = 1.0
     for key, row in results.items():
         points = (row.get("memory") or {}).get("rss")
         if points:
             ax.plot(*zip(*points, strict=True), marker="o", label=key)
+            top = max(top, *(mib for _, mib in points))
     ax.set_xscale("log")
-    ax.set_ylim(bottom=0)
+    ax.set_ylim(0, top * 1.25)
     ax.set_xlabel("messages run by the consumer (log scale)")
     ax.set_ylabel("RSS of the consumer's process tree (MiB)")
     ax.set_title("Consumer memory over one consumer's life", fontsize=9)
