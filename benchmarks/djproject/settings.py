@@ -20,8 +20,9 @@ INSTALLED_APPS = [
 
 
 #: Persistent connections, as a deployment of a consumer would have them: with
-#: Django's default (0) every system here reconnects to PostgreSQL after each
-#: message. BENCH_CONN_MAX_AGE=0 measures that.
+#: Django's default (0), a consumer that closes connections as Django does
+#: after a request reconnects after each message. BENCH_CONN_MAX_AGE=0
+#: measures Django's default.
 CONN_MAX_AGE = int(os.environ.get("BENCH_CONN_MAX_AGE", "600"))
 
 
