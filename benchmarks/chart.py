@@ -1,11 +1,15 @@
-"""The bar chart of djqueue's ratios; skipped with a message without matplotlib."""
+"""The report's chart; skipped with a message without matplotlib.
+
+A full run draws djqueue's ratios to the raw limit and the best peer; a
+memory run draws each consumer's RSS against the messages it has run.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 
-def draw(ratios: list[tuple[str, str, str, str]], path: Path) -> str:
+def draw(results: dict, meta: dict, path: Path) -> str:
     try:
         import matplotlib
 
@@ -13,27 +17,56 @@ def draw(ratios: list[tuple[str, str, str, str]], path: Path) -> str:
         import matplotlib.pyplot as plt
     except ImportError:
         return "Chart skipped: matplotlib is not installed in benchmarks/.env."
-    labels = [f"{system}\n{figure}" for system, figure, _, _ in ratios]
-    series = {
-        "x raw limit": [_value(r[2]) for r in ratios],
-        "x best peer": [_value(r[3]) for r in ratios],
-    }
-    fig, ax = plt.subplots(figsize=(8, max(4, 0.32 * len(labels))))
-    height = 0.4
-    for offset, (name, values) in enumerate(series.items()):
-        positions = [i + offset * height for i in range(len(labels))]
-        ax.barh(positions, values, height=height, label=name)
-    ax.set_yticks([i + height / 2 for i in range(len(labels))], labels, fontsize=6)
-    ax.invert_yaxis()
-    ax.axvline(1.0, color="black", linewidth=0.8)
-    ax.set_xscale("log")
-    ax.set_xlabel("djqueue relative to the reference (>1 is better; log scale)")
-    ax.legend(loc="lower right", fontsize=7)
+    from .report import ratio_rows
+
+    if "memory" in meta["scenarios"]:
+        fig = _memory(plt, results)
+    else:
+        fig = _ratios(plt, ratio_rows(results, meta))
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=110)
     plt.close(fig)
     return f"Chart: {path}"
 
 
+def _ratios(plt, ratios: list[tuple[str, str, str, str]]):
+    labels = [f"{system}: {figure}" for system, figure, _, _ in ratios]
+    series = {
+        "x raw limit (same store)": [_value(r[2]) for r in ratios],
+        "x best peer (same store)": [_value(r[3]) for r in ratios],
+    }
+    fig, ax = plt.subplots(figsize=(9, max(4, 0.3 * len(labels) + 1)))
+    height = 0.4
+    for offset, (name, values) in enumerate(series.items()):
+        positions = [i + offset * height for i in range(len(labels))]
+        ax.barh(positions, values, height=height, label=name)
+    ax.set_yticks([i + height / 2 for i in range(len(labels))], labels, fontsize=7)
+    ax.invert_yaxis()
+    ax.axvline(1.0, color="black", linewidth=0.8)
+    ax.set_xscale("log")
+    ax.set_xlabel("djqueue relative to the reference (>1 is better; log scale)")
+    ax.set_title("djqueue against the raw limits and the best peer", fontsize=9)
+    ax.legend(loc="lower right", fontsize=7)
+    return fig
+
+
+def _memory(plt, results: dict):
+    fig, ax = plt.subplots(figsize=(7, 4))
+    top = 1.0
+    for key, row in results.items():
+        points = (row.get("memory") or {}).get("rss")
+        if points:
+            ax.plot(*zip(*points, strict=True), marker="o", label=key)
+            top = max(top, *(mib for _, mib in points))
+    ax.set_xscale("log")
+    ax.set_ylim(0, top * 1.25)
+    ax.set_xlabel("messages run by the consumer (log scale)")
+    ax.set_ylabel("RSS of the consumer's process tree (MiB)")
+    ax.set_title("Consumer memory over one consumer's life", fontsize=9)
+    ax.legend(fontsize=7)
+    return fig
+
+
 def _value(text: str) -> float:
-    return float(text.rstrip("x")) if text != "n/a" else 0.0
+    head = text.split()[0]
+    return float(head.rstrip("x")) if head != "n/a" else 0.0

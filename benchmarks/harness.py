@@ -15,7 +15,15 @@ from pathlib import Path
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_DIR = BENCH_DIR.parent
 WORK_DIR = BENCH_DIR / ".work"
-LOG_DIR = WORK_DIR / "logs"
+
+
+def run_dir() -> Path:
+    """This run's own directory: SQLite files, consumer logs, results."""
+    from .done import run_id
+
+    path = WORK_DIR / run_id()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 class CheckFailed(Exception):
@@ -48,9 +56,8 @@ def wait_until(
 
 def start_process(argv: Sequence[str], env: dict[str, str], name: str):
     """Start ``argv`` in its own session (so its children can be stopped with
-    it), logging to ``.work/logs/<name>.log``; return the ``Popen``."""
-    LOG_DIR.mkdir(parents=True, exist_ok=True)
-    log = (LOG_DIR / f"{name}.log").open("ab")
+    it), logging to ``.work/<run>/<name>.log``; return the ``Popen``."""
+    log = (run_dir() / f"{name}.log").open("ab")
     try:
         return subprocess.Popen(
             list(argv),

@@ -10,6 +10,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
+import sys
+import time
 import traceback
 
 from . import scenarios
@@ -32,13 +35,13 @@ def run_scenario(system, name: str, args) -> dict:
     if name == "latency":
         return scenarios.idle_latency(system, args.samples, args.reps)
     if name == "memory":
-        small, large = args.memory
-        return scenarios.memory(system, small, large)
+        return scenarios.memory(system, args.memory)
     raise ValueError(f"unknown scenario {name!r}")
 
 
 def measure(key: str, args) -> dict:
     system = load(key)
+    os.environ["BENCH_SYSTEM"] = key  # the key prefixes name the system
     os.environ.update(system.env())
     results = {"label": system.label, "store": system.store, "kind": system.kind}
     results["_n"], results["_samples"] = args.n, args.samples
@@ -48,6 +51,7 @@ def measure(key: str, args) -> dict:
         return {**results, "error": f"set-up failed: {exc!r}"}
     try:
         for name in args.scenarios:
+            began = time.monotonic()
             try:
                 results[name] = run_scenario(system, name, args)
             except CheckFailed as exc:
@@ -55,7 +59,8 @@ def measure(key: str, args) -> dict:
             except Exception as exc:
                 traceback.print_exc()
                 results[name] = {"error": f"{type(exc).__name__}: {exc}"}
-            print(f"  {key} {name}: {results[name]}", flush=True)
+            took = time.monotonic() - began
+            print(f"  {key} {name} ({took:.1f}s): {results[name]}", flush=True)
     finally:
         system.reset()
         system.teardown()
@@ -63,6 +68,8 @@ def measure(key: str, args) -> dict:
 
 
 def main() -> None:
+    # SIGTERM unwinds (consumers stopped, keys deleted, databases dropped).
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     parser = argparse.ArgumentParser()
     parser.add_argument("system")
     parser.add_argument("--out", required=True)
@@ -71,7 +78,7 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=1)
     parser.add_argument("--scenarios", type=lambda s: s.split(","), required=True)
     parser.add_argument(
-        "--memory", type=lambda s: tuple(map(int, s.split(","))), default=(0, 0)
+        "--memory", type=lambda s: sorted(map(int, s.split(","))), default=[]
     )
     args = parser.parse_args()
     results = measure(args.system, args)

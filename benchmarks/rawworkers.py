@@ -19,9 +19,9 @@ CLAIM = (
 
 
 def redis_loop() -> None:
-    client = done.client()
+    client, key = done.client(), done.raw_key()
     while True:
-        item = client.brpop(["bench:raw"], timeout=1)
+        item = client.brpop([key], timeout=1)
         if item is not None:
             done.record(int(item[1]))
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .targets import MEMORY_LIMIT, TARGETS
+
 #: (scenario, column title, field, higher is better, format)
 FIGURES = [
     ("enqueue", "enqueue/s", "value", True, "{:,.0f}"),
@@ -14,9 +16,10 @@ FIGURES = [
     ("latency", "latency p99 ms", "p99", False, "{:.2f}"),
     ("memory", "RSS MiB (small N)", "small", False, "{:.1f}"),
     ("memory", "RSS MiB (large N)", "value", False, "{:.1f}"),
-    ("memory", "RSS growth MiB", "growth", False, "{:.1f}"),
+    ("memory", "RSS large/small", "ratio", False, "{:.3f}"),
 ]
 SCALE = {"latency": 1000.0}
+UNITS = {"enqueue": "/s", "bulk": "/s", "drain": "/s", "drain1": "/s"}
 
 
 def number(row: dict, scenario: str, field: str) -> float | None:
@@ -35,6 +38,8 @@ def cell_text(row: dict, scenario: str, field: str, fmt: str) -> str:
     if value is not None:
         size = cell.get("n") or row.get(cell.get("same"), {}).get("n")
         note = f" (N={size:,})" if size and size != row.get("_n") else ""
+        if scenario == "memory":
+            note = ""
         if cell.get("samples", 0) and cell["samples"] < row.get("_samples", 0):
             note = f" ({cell['samples']} samples)"
         return fmt.format(value) + note
@@ -53,17 +58,29 @@ def ratio(value, reference, higher_better: bool) -> float | None:
     return value / reference if higher_better else reference / value
 
 
-def reference(results, row, scenario, field, higher, kind) -> float | None:
-    """The raw limit or the best peer on the same store."""
-    values = [
-        number(other, scenario, field)
-        for other in results.values()
+def best(results, keys, scenarios, field, higher) -> tuple[float, str] | None:
+    """The best figure among ``keys`` x ``scenarios`` and where it came from."""
+    found = [
+        (value, f"{key} {scenario}" if len(scenarios) > 1 else key)
+        for key in keys
+        for scenario in scenarios
+        if key in results
+        and (value := number(results[key], scenario, field)) is not None
+    ]
+    if not found:
+        return None
+    pick = max if higher else min
+    return pick(found, key=lambda pair: pair[0])
+
+
+def reference(results, row, scenario, field, higher, kind):
+    """The raw limit or the best peer on the same store, with its key."""
+    keys = [
+        key
+        for key, other in results.items()
         if other.get("kind") == kind and other.get("store") == row.get("store")
     ]
-    values = [v for v in values if v is not None]
-    if not values:
-        return None
-    return max(values) if higher else min(values)
+    return best(results, keys, (scenario,), field, higher)
 
 
 def ratio_rows(results: dict, meta: dict) -> list[tuple[str, str, str, str]]:
@@ -73,15 +90,61 @@ def ratio_rows(results: dict, meta: dict) -> list[tuple[str, str, str, str]]:
         if row.get("kind") != "djqueue":
             continue
         for scenario, title, field, higher, _ in figures(meta):
+            if scenario == "memory":
+                continue
             value = number(row, scenario, field)
-            refs = [
-                ratio(
-                    value, reference(results, row, scenario, field, higher, k), higher
-                )
-                for k in ("raw", "peer")
-            ]
-            rows.append((key, title, *(_times(r) for r in refs)))
+            cells = []
+            for kind in ("raw", "peer"):
+                ref = reference(results, row, scenario, field, higher, kind)
+                times = _times(ratio(value, ref and ref[0], higher))
+                cells.append(f"{times} ({ref[1]})" if ref and kind == "peer" else times)
+            rows.append((key, title, *cells))
     return rows
+
+
+def target_rows(results: dict) -> list[list[str]]:
+    """[target, djqueue, reference, ratio, needed, met?] for each target."""
+    rows = []
+    for target in TARGETS:
+        ours = best(results, *target.ours, target.higher_better)
+        theirs = best(results, *target.theirs, target.higher_better)
+        value = ratio(ours and ours[0], theirs and theirs[0], target.higher_better)
+        scenario = target.ours[1][0]
+        verdict = (
+            "n/a" if value is None else "met" if value >= target.factor else "MISSED"
+        )
+        rows.append([
+            target.text,
+            _figure(ours, scenario),
+            _figure(theirs, scenario),
+            _times(value),
+            f">= {target.factor:g}x",
+            verdict,
+        ])  # fmt: skip
+    return rows
+
+
+def memory_rows(results: dict) -> list[list[str]]:
+    """[system, RSS at each count..., large/small, met?] per measured system."""
+    rows = []
+    for key, row in results.items():
+        cell = row.get("memory") or {}
+        if "rss" not in cell:
+            reason = row.get("error") or cell.get("error") or "not measured"
+            rows.append([key, f"n/a ({reason})", "", ""])
+            continue
+        rss = ", ".join(f"{n:,}: {mib:.1f} MiB" for n, mib in cell["rss"])
+        verdict = "met" if cell["ratio"] <= MEMORY_LIMIT else "MISSED"
+        rows.append([key, rss, f"{cell['ratio']:.3f}", verdict])
+    return rows
+
+
+def _figure(found, scenario: str) -> str:
+    if found is None:
+        return "n/a"
+    value, where = found
+    fmt = "{:.2f} ms" if scenario == "latency" else "{:,.0f}" + UNITS.get(scenario, "")
+    return f"{fmt.format(value)} ({where})"
 
 
 def _times(value: float | None) -> str:
@@ -91,11 +154,20 @@ def _times(value: float | None) -> str:
 def table(results: dict, meta: dict) -> tuple[list[str], list[list[str]]]:
     head = ["system", *(f[1] for f in figures(meta))]
     body = [
-        [f"{key}: {row.get('label', key)}"]
+        [f"{key}: {row.get('label', key)}" + _size(row, meta)]
         + [cell_text(row, s, fld, fmt) for s, _, fld, _, fmt in figures(meta)]
         for key, row in results.items()
     ]
     return head, body
+
+
+def _size(row: dict, meta: dict) -> str:
+    n = row.get("_n")
+    return (
+        f" (N={n:,})"
+        if n and n != meta["n"] and "memory" not in meta["scenarios"]
+        else ""
+    )
 
 
 def markdown(head: list[str], body: list[list[str]]) -> str:
@@ -104,59 +176,100 @@ def markdown(head: list[str], body: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
+def rst(title: str, head: list[str], body: list[list[str]]) -> str:
+    """A ``list-table`` for the docs (``docs/performance.rst``)."""
+    lines = [f".. list-table:: {title}", "   :header-rows: 1", ""]
+    for cells in [head, *body]:
+        lines.append(f"   * - {_rst_cell(cells[0])}")
+        lines += [f"     - {_rst_cell(c)}" for c in cells[1:]]
+    return "\n".join(lines) + "\n"
+
+
+def _rst_cell(text: str) -> str:
+    return text.replace("*", "\\*") if text else "\\"
+
+
 def text_table(head: list[str], body: list[list[str]]) -> str:
     widths = [max(len(r[i]) for r in [head, *body]) for i in range(len(head))]
     return "\n".join(
-        "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True))
+        "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
         for cells in [head, *body]
     )
 
 
 def header(meta: dict) -> str:
     if "memory" in meta["scenarios"]:
-        small, large = meta["memory_n"].split(",")
-        sizes = f"memory after {small} and {large} messages"
+        counts = meta["memory_n"].split(",")
+        sizes = f"consumer RSS after {', '.join(counts)} messages"
     else:
         sizes = (
             f"N={meta['n']:,} messages, {meta['samples']} latency samples, "
             f"median of {meta['reps']} repetition(s)"
         )
+        if meta.get("peer_n", meta["n"]) != meta["n"]:
+            sizes += f" (peers: N={meta['peer_n']:,})"
     return (
-        f"djqueue benchmarks ({meta['mode']} run, {meta['date']}, "
-        f"{meta['machine']}): {sizes}; took {meta['seconds']:.0f}s."
+        f"djqueue benchmarks ({meta['mode']} run, {meta['date']}, commit "
+        f"{meta.get('commit', '?')}, {meta['machine']}): {sizes}; "
+        f"took {meta['seconds']:.0f}s."
     )
+
+
+def sections(results: dict, meta: dict) -> list[tuple[str, list[str], list]]:
+    """(title, head, body) of each table of the report."""
+    head, body = table(results, meta)
+    out = [("Figures (medians)", head, body)]
+    if "memory" in meta["scenarios"]:
+        out.append((
+            f"Consumer memory: RSS after the largest count / after the smallest "
+            f"(target <= {MEMORY_LIMIT:g})",
+            ["system", "RSS of the consumer's process tree", "large/small", "target"],
+            memory_rows(results),
+        ))  # fmt: skip
+        return out
+    out.append((
+        "djqueue relative to the raw limit and the best peer on the same store "
+        "(>1x is better: faster, quicker or smaller)",
+        ["djqueue", "figure", "x raw limit", "x best peer"],
+        [list(r) for r in ratio_rows(results, meta)],
+    ))  # fmt: skip
+    out.append((
+        "Targets (ratios within this run; drains compare the best of each "
+        "side's measured concurrencies unless the target names one)",
+        ["target", "djqueue", "reference", "ratio", "needed", "result"],
+        target_rows(results),
+    ))  # fmt: skip
+    return out
 
 
 def publish(results: dict, meta: dict, stem: Path) -> str:
     """Write ``stem``.md and ``stem``.png; return the text report."""
-    head, body = table(results, meta)
-    ratios = ratio_rows(results, meta)
-    ratio_head = ["djqueue", "figure", "x raw limit", "x best peer"]
+    parts = sections(results, meta)
     stem.with_suffix(".md").write_text(
-        f"# {header(meta)}\n\n{markdown(head, body)}\n\n"
-        "## djqueue relative to the raw limit and the best peer on the same "
-        "store (>1x is better: faster, quicker or smaller)\n\n"
-        f"{markdown(ratio_head, [list(r) for r in ratios])}\n"
+        f"# {header(meta)}\n\n"
+        + "".join(f"## {title}\n\n{markdown(h, b)}\n\n" for title, h, b in parts)
+    )
+    stem.with_suffix(".rst").write_text(
+        "\n".join(rst(title, h, b) for title, h, b in parts)
     )
     from .chart import draw
 
-    chart_note = draw(ratios, stem.with_suffix(".png"))
-    return (
-        f"{header(meta)}\n\n{text_table(head, body)}\n\n"
-        f"{text_table(ratio_head, [list(r) for r in ratios])}\n\n"
-        f"Report: {stem.with_suffix('.md')}\n{chart_note}"
-    )
+    chart_note = draw(results, meta, stem.with_suffix(".png"))
+    text = "".join(f"{title}\n\n{text_table(h, b)}\n\n" for title, h, b in parts)
+    return f"{header(meta)}\n\n{text}Report: {stem.with_suffix('.md')}\n{chart_note}"
 
 
-def djqueue_failures(results: dict) -> list[str]:
-    """Every djqueue scenario that failed or could not run."""
-    failures = []
+def failures(results: dict, strict: bool) -> list[str]:
+    """Every djqueue scenario that failed or could not run; with ``strict``
+    (the smoke run), every failure of any system."""
+    found = []
     for key, row in results.items():
-        if row.get("kind", "djqueue" if key.startswith("djqueue") else "") != "djqueue":
+        kind = row.get("kind") or ("djqueue" if key.startswith("djqueue") else "")
+        if not strict and kind != "djqueue":
             continue
         if "error" in row:
-            failures.append(f"{key}: {row['error']}")
+            found.append(f"{key}: {row['error']}")
         for scenario, cell in row.items():
             if isinstance(cell, dict) and "error" in cell:
-                failures.append(f"{key} {scenario}: {cell['error']}")
-    return failures
+                found.append(f"{key} {scenario}: {cell['error']}")
+    return found

@@ -21,6 +21,12 @@ FILL_CHUNK = 10_000
 #: Seconds of latency sampling per repetition: a consumer that polls once a
 #: second would otherwise take minutes; fewer samples are then reported.
 LATENCY_BUDGET = 15.0
+#: The memory scenario keeps at most this many messages queued ahead.
+FEED_BACKLOG = 2 * FILL_CHUNK
+#: Seconds to let a consumer that just ran dry settle before its RSS is read.
+MEMORY_SETTLE = 1.0
+#: A memory run fails when no message runs for this long.
+MEMORY_STALL = 120.0
 
 
 def enqueue_rate(system, n: int, reps: int, bulk: bool = False) -> dict:
@@ -106,20 +112,80 @@ def _one_round(system, i: int) -> float:
     return time.perf_counter() - started
 
 
-def memory(system, small: int, large: int) -> dict:
-    """Resident memory (MiB, the consumer's process tree) after ``small``
-    then after ``large`` messages, in one consumer's life."""
+def memory(system, checkpoints: list[int]) -> dict:
+    """Resident memory (MiB, the consumer's process tree) after each number of
+    messages in ``checkpoints``, in one consumer's life.
+
+    The queue is fed in bulk as it drains, never more than ``FEED_BACKLOG``
+    ahead, so that a million messages take minutes and the queue stays short;
+    at each checkpoint the queue has just run dry and the consumer is idle.
+    """
     system.reset()
     proc = system.start_consumer(None)
+    samples, fed = [], 0
     try:
-        rss = []
-        for first, last in ((0, small), (small, large)):
-            fill(system, last - first, first)
-            if not wait_until(lambda n=last: done.count() >= n, 120 + last / 20):
-                raise CheckFailed(f"timed out: {done.count()} of {last} ran")
-            rss.append(tree_rss_kib(proc.pid) / 1024)
-        if done.count() != large:
-            raise CheckFailed(f"{done.count()} runs recorded for {large} messages")
+        for target in checkpoints:
+            fed = _feed_until(system, proc, fed, target)
+            time.sleep(MEMORY_SETTLE)
+            ran = done.count()
+            if ran != target:
+                raise CheckFailed(f"{ran} runs recorded for {target} messages")
+            samples.append([target, tree_rss_kib(proc.pid) / 1024])
+            # A long run shows its progress (and leaves figures if stopped).
+            print(f"  after {target:,} messages: {samples[-1][1]:.1f} MiB", flush=True)
+        pending = system.pending()
     finally:
         stop_process(proc)
-    return {"value": rss[1], "small": rss[0], "growth": rss[1] - rss[0]}
+    check_pending(pending, 0, "after the last checkpoint")
+    _check_each_once(checkpoints[-1])
+    small, large = samples[0][1], samples[-1][1]
+    return {
+        "value": large,
+        "small": small,
+        "growth": large - small,
+        "ratio": large / small,
+        "rss": samples,
+        "n": checkpoints[-1],
+        "n_small": checkpoints[0],
+    }
+
+
+def _feed_until(system, proc, fed: int, target: int) -> int:
+    """Keep the queue fed up to ``target`` messages in all and wait until they
+    have all run; return how many were fed. Fail when the consumer exits or
+    makes no progress for ``MEMORY_STALL`` seconds."""
+    method = system.bulk_enqueue or system.enqueue
+    ran, progress_at = done.count(), time.monotonic()
+    while ran < target:
+        if proc.poll() is not None:
+            raise CheckFailed(f"the consumer exited ({proc.returncode}) after {ran}")
+        if fed < target and fed - ran < FEED_BACKLOG // 2:
+            chunk = min(FILL_CHUNK, target - fed)
+            method(chunk, fed)
+            fed += chunk
+        time.sleep(0.05)
+        now_ran = done.count()
+        if now_ran != ran:
+            ran, progress_at = now_ran, time.monotonic()
+        elif time.monotonic() - progress_at > MEMORY_STALL:
+            raise CheckFailed(f"no progress for {MEMORY_STALL}s at {ran} of {target}")
+    return fed
+
+
+def _check_each_once(n: int) -> None:
+    """``check_exactly_once`` without holding a million (int, time) pairs."""
+    seen = bytearray(n)
+    extra = twice = 0
+    for x in done.entries_chunked():
+        if not 0 <= x < n:
+            extra += 1
+        elif seen[x]:
+            twice += 1
+        else:
+            seen[x] = 1
+    missing = n - sum(seen)
+    if missing or extra or twice:
+        raise CheckFailed(
+            f"expected {n} messages run once each: {missing} missing, "
+            f"{twice} more runs than messages, {extra} unexpected"
+        )

@@ -1,9 +1,9 @@
 """Settings of the Django-based systems; ``BENCH_SYSTEM`` picks the parts."""
 
 import os
-from pathlib import Path
 
-WORK_DIR = Path(__file__).resolve().parent.parent / ".work"
+from benchmarks.done import run_prefix
+
 SYSTEM = os.environ.get("BENCH_SYSTEM", "djqueue-sqlite")
 REDIS = "redis://127.0.0.1:6379/{}"
 
@@ -19,6 +19,12 @@ INSTALLED_APPS = [
 ]
 
 
+#: Persistent connections, as a deployment of a consumer would have them: with
+#: Django's default (0) every system here reconnects to PostgreSQL after each
+#: message. BENCH_CONN_MAX_AGE=0 measures that.
+CONN_MAX_AGE = int(os.environ.get("BENCH_CONN_MAX_AGE", "600"))
+
+
 def _database() -> dict:
     pg_name = os.environ.get("BENCH_PG_DB")
     if pg_name:
@@ -28,10 +34,12 @@ def _database() -> dict:
             "HOST": "127.0.0.1",
             "PORT": "5432",
             "USER": "postgres",
+            "CONN_MAX_AGE": CONN_MAX_AGE,
         }
     return {
         "ENGINE": "django.db.backends.sqlite3",
-        "NAME": WORK_DIR / f"{SYSTEM}.sqlite3",
+        "NAME": os.environ["BENCH_SQLITE"],
+        "CONN_MAX_AGE": CONN_MAX_AGE,
         "OPTIONS": {
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
             "transaction_mode": "IMMEDIATE",
@@ -49,12 +57,12 @@ if SYSTEM == "djqueue-redis":
         "default": {
             "BACKEND": "djqueue.backends.redis.RedisQueue",
             "CONNECTION": os.environ["BENCH_DONE_URL"],
-            "OPTIONS": {"PREFIX": "bench"},
+            "OPTIONS": {"PREFIX": f"{run_prefix()}:djq"},
         }
     }
 if SYSTEM.startswith("djq2"):
     INSTALLED_APPS.append("django_q")
-    Q_CLUSTER = {"name": "bench", "timeout": 60, "retry": 120}
+    Q_CLUSTER = {"name": run_prefix(), "timeout": 60, "retry": 120}
     if SYSTEM == "djq2-redis":
         Q_CLUSTER["redis"] = os.environ["BENCH_DONE_URL"]
     else:

@@ -22,8 +22,12 @@ SYSTEMS = {
     "djtasks-pg": "db_peers:DjangoTasksPostgres",
     "procrastinate-pg": "db_peers:ProcrastinatePostgres",
 }
+#: What ``--smoke`` runs: djqueue, the raw limits and one peer (only huey is
+#: installed for it, to keep CI short).
 SMOKE = ["raw-redis", "raw-pg", "djqueue-sqlite", "djqueue-pg", "djqueue-redis"]
-SMOKE_PEER = "huey-redis"
+SMOKE_PEERS = ["huey-redis"]
+#: What ``--memory`` runs unless ``--systems`` says otherwise.
+MEMORY = ["djqueue-redis", "djqueue-sqlite", "djqueue-pg"]
 
 
 def load(key: str):

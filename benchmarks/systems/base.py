@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
-from .. import done
+from .. import done, harness
 from ..harness import start_process
 
 PG_URL = "postgresql://postgres@127.0.0.1:5432/{name}"
-REDIS_URL = "redis://127.0.0.1:6379/{db}"
+#: The Redis server and logical database every system uses. The run's key
+#: prefixes keep the systems apart and away from anyone else's keys; the
+#: database is not 0 so that the million keys of a memory run do not slow
+#: down the SCANs of other users of the server (tests clean up with SCAN).
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
+#: (main.py gives a --memory run database 14.)
 
 
 class System:
@@ -18,15 +24,15 @@ class System:
 
     ``enqueue``/``bulk_enqueue`` run in the harness's process and queue
     ``noop(i)`` for ``i`` in ``range(start, start + n)``; the consumer runs in
-    a separate process. ``redis_db`` is this system's own Redis logical
-    database (never 0): its done list lives there, and it is flushed.
+    a separate process. Every Redis key a system writes (its done list, its
+    queue) carries the system's prefix for the run (``done.run_prefix()``),
+    so that ``reset()`` deletes exactly those keys on a shared server.
     """
 
     key = ""
     label = ""
     store = ""  # "redis", "postgres" or "sqlite": what the ratios compare within
     kind = "peer"  # "djqueue", "peer" or "raw"
-    redis_db = 0
     #: Worker count the consumer uses when given none; 1 when it has no knob.
     default_concurrency = 1
     #: Whether the consumer takes a concurrency at all.
@@ -37,18 +43,22 @@ class System:
 
     @property
     def done_url(self) -> str:
-        return REDIS_URL.format(db=self.redis_db)
+        return REDIS_URL
 
     def env(self) -> dict[str, str]:
         """Environment of this process and of the consumer."""
-        return {"BENCH_DONE_URL": self.done_url, "BENCH_SYSTEM": self.key}
+        return {
+            "BENCH_DONE_URL": self.done_url,
+            "BENCH_SYSTEM": self.key,
+            "BENCH_RUN": done.run_id(),
+        }
 
     def setup(self) -> None:
         """Create databases and schemas; import the client library."""
 
     def reset(self) -> None:
         """Empty the queue, the done list and anything left from a run."""
-        done.client().flushdb()
+        done.delete_run_keys()
 
     def enqueue(self, n: int, start: int = 0) -> None:
         raise NotImplementedError
@@ -71,8 +81,26 @@ class System:
         """Messages still queued (not yet taken), or None if not observable."""
         return None
 
+    #: The PostgreSQL database's role in its name (``wt_bench_<run>_<pg_db>``),
+    #: or "" for a system that has none.
+    pg_db = ""
+
+    @property
+    def pg_name(self) -> str:
+        """This run's own database: concurrent runs never share a queue."""
+        return f"wt_bench_{done.run_id().removeprefix('wtbench-')}_{self.pg_db}"
+
+    @property
+    def sqlite_path(self) -> Path:
+        """This run's own SQLite file for this system."""
+        return harness.run_dir() / f"{self.key}.sqlite3"
+
     def teardown(self) -> None:
-        pass
+        """Drop what ``setup()`` created for the run (its database or file)."""
+        if self.pg_db:
+            drop_pg_database(self.pg_name)
+        for path in harness.run_dir().glob(f"{self.key}.sqlite3*"):
+            path.unlink()
 
 
 def python(*args: str) -> list[str]:
@@ -85,13 +113,22 @@ def script(name: str, *args: str) -> list[str]:
 
 
 def create_pg_database(name: str) -> None:
-    """Create the PostgreSQL database ``name`` (a bench_* one) if missing."""
+    """Create the PostgreSQL database ``name`` (this run's) if missing."""
     import psycopg
 
-    assert name.startswith("bench_"), name
+    assert name.startswith(f"wt_bench_{done.run_id().removeprefix('wtbench-')}_")
     with psycopg.connect(PG_URL.format(name="postgres"), autocommit=True) as conn:
         found = conn.execute(
             "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
         ).fetchone()
         if not found:
             conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def drop_pg_database(name: str) -> None:
+    """Drop this run's database ``name`` (never anyone else's)."""
+    import psycopg
+
+    assert name.startswith(f"wt_bench_{done.run_id().removeprefix('wtbench-')}_")
+    with psycopg.connect(PG_URL.format(name="postgres"), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

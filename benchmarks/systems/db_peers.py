@@ -13,7 +13,6 @@ class DjangoQRedis(DjangoSystem):
     key = "djq2-redis"
     label = "django-q2 (Redis broker)"
     store = "redis"
-    redis_db = 12
     has_concurrency = True
     default_concurrency = 2  # the number of CPUs
 
@@ -50,16 +49,14 @@ class DjangoQOrm(DjangoQRedis):
     key = "djq2-orm"
     label = "django-q2 (ORM broker, PostgreSQL)"
     store = "postgres"
-    redis_db = 13
-    pg_db = "bench_djq2"
+    pg_db = "djq2"
 
 
 class DjangoTasksPostgres(DjangoSystem):
     key = "djtasks-pg"
     label = "django-tasks database backend (PostgreSQL)"
     store = "postgres"
-    redis_db = 14
-    pg_db = "bench_djtasks"
+    pg_db = "djtasks"
 
     def setup(self):
         super().setup()
@@ -90,16 +87,15 @@ class ProcrastinatePostgres(System):
     key = "procrastinate-pg"
     label = "procrastinate (PostgreSQL)"
     store = "postgres"
-    redis_db = 15
-    pg_db = "bench_procrastinate"
+    pg_db = "procrastinate"
     has_concurrency = True
     bulk_note = ""
 
     def env(self):
-        return {**super().env(), "BENCH_PG_URL": PG_URL.format(name=self.pg_db)}
+        return {**super().env(), "BENCH_PG_URL": PG_URL.format(name=self.pg_name)}
 
     def setup(self):
-        create_pg_database(self.pg_db)
+        create_pg_database(self.pg_name)
         from ..tasks.procrastinate_app import app, noop
 
         self.app = app.open()
@@ -111,7 +107,8 @@ class ProcrastinatePostgres(System):
     def _sql(self, query: str):
         import psycopg
 
-        with psycopg.connect(PG_URL.format(name=self.pg_db), autocommit=True) as conn:
+        url = PG_URL.format(name=self.pg_name)
+        with psycopg.connect(url, autocommit=True) as conn:
             cursor = conn.execute(query)
             return cursor.fetchall() if cursor.description else []
 
@@ -139,3 +136,4 @@ class ProcrastinatePostgres(System):
 
     def teardown(self):
         self.app.close()
+        super().teardown()

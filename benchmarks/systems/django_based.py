@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 
-from .. import harness
 from .base import System, create_pg_database, python
 
 SETTINGS = "benchmarks.djproject.settings"
@@ -13,23 +12,17 @@ SETTINGS = "benchmarks.djproject.settings"
 class DjangoSystem(System):
     """A system whose client and consumer need Django configured."""
 
-    pg_db = ""  # a bench_* PostgreSQL database, or "" for a SQLite file
-
     def env(self):
         env = {**super().env(), "DJANGO_SETTINGS_MODULE": SETTINGS}
         if self.pg_db:
-            env["BENCH_PG_DB"] = self.pg_db
+            env["BENCH_PG_DB"] = self.pg_name
+        else:
+            env["BENCH_SQLITE"] = str(self.sqlite_path)
         return env
 
     def setup(self):
-        harness.WORK_DIR.mkdir(parents=True, exist_ok=True)
         if self.pg_db:
-            create_pg_database(self.pg_db)
-        else:
-            sqlite = harness.WORK_DIR / f"{self.key}.sqlite3"
-            for path in harness.WORK_DIR.glob(f"{self.key}.sqlite3*"):
-                path.unlink()
-            assert not sqlite.exists()
+            create_pg_database(self.pg_name)
         os.environ.update(self.env())
         import django
         from django.core.management import call_command
@@ -44,3 +37,4 @@ class DjangoSystem(System):
         from django.db import connections
 
         connections.close_all()
+        super().teardown()

@@ -46,19 +46,16 @@ class DjqueueSqlite(Djqueue):
     key = "djqueue-sqlite"
     label = "djqueue DatabaseQueue (SQLite)"
     store = "sqlite"
-    redis_db = 3
 
 
 class DjqueuePostgres(Djqueue):
     key = "djqueue-pg"
     label = "djqueue DatabaseQueue (PostgreSQL)"
     store = "postgres"
-    redis_db = 4
-    pg_db = "bench_djqueue"
+    pg_db = "djqueue"
 
 
 class DjqueueRedis(Djqueue):
     key = "djqueue-redis"
     label = "djqueue RedisQueue"
     store = "redis"
-    redis_db = 5

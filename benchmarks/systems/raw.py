@@ -5,34 +5,30 @@ from __future__ import annotations
 from .. import done
 from .base import PG_URL, System, create_pg_database, python
 
-QUEUE_KEY = "bench:raw"
-PG_DB = "bench_raw"
-
 
 class RawRedis(System):
     key = "raw-redis"
     label = "raw redis-py LPUSH / BRPOP"
     store = "redis"
     kind = "raw"
-    redis_db = 1
     bulk_note = "(pipelined LPUSH)"
 
     def enqueue(self, n, start=0):
-        client = done.client()
+        client, key = done.client(), done.raw_key()
         for i in range(start, start + n):
-            client.lpush(QUEUE_KEY, i)
+            client.lpush(key, i)
 
     def bulk_enqueue(self, n, start=0):
-        pipe = done.client().pipeline(transaction=False)
+        pipe, key = done.client().pipeline(transaction=False), done.raw_key()
         for i in range(start, start + n):
-            pipe.lpush(QUEUE_KEY, i)
+            pipe.lpush(key, i)
         pipe.execute()
 
     def consumer_argv(self, concurrency):
         return python("-m", "benchmarks.rawworkers", "redis")
 
     def pending(self):
-        return done.client().llen(QUEUE_KEY)
+        return done.client().llen(done.raw_key())
 
 
 class RawPostgres(System):
@@ -40,17 +36,17 @@ class RawPostgres(System):
     label = "raw psycopg INSERT / SKIP LOCKED"
     store = "postgres"
     kind = "raw"
-    redis_db = 2
     bulk_note = "(COPY)"
+    pg_db = "raw"
 
     def env(self):
-        return {**super().env(), "BENCH_PG_URL": PG_URL.format(name=PG_DB)}
+        return {**super().env(), "BENCH_PG_URL": PG_URL.format(name=self.pg_name)}
 
     def setup(self):
         import psycopg
 
-        create_pg_database(PG_DB)
-        self.conn = psycopg.connect(PG_URL.format(name=PG_DB), autocommit=True)
+        create_pg_database(self.pg_name)
+        self.conn = psycopg.connect(PG_URL.format(name=self.pg_name), autocommit=True)
         self.conn.execute(
             "CREATE TABLE IF NOT EXISTS bench_job "
             "(id bigserial PRIMARY KEY, arg integer NOT NULL)"
@@ -78,3 +74,4 @@ class RawPostgres(System):
 
     def teardown(self):
         self.conn.close()
+        super().teardown()

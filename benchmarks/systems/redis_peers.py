@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .. import done, harness
+from .. import done
 from .base import System, python, script
 
 
@@ -10,7 +10,6 @@ class HueyRedis(System):
     key = "huey-redis"
     label = "huey RedisHuey"
     store = "redis"
-    redis_db = 6
 
     def setup(self):
         from ..tasks import huey_tasks
@@ -43,25 +42,22 @@ class HueySqlite(HueyRedis):
     key = "huey-sqlite"
     label = "huey SqliteHuey"
     store = "sqlite"
-    redis_db = 7
 
     def env(self):
-        sqlite = harness.WORK_DIR / "huey.sqlite3"
-        return {**super().env(), "BENCH_SQLITE": str(sqlite)}
-
-    def setup(self):
-        harness.WORK_DIR.mkdir(parents=True, exist_ok=True)
-        super().setup()
+        return {**super().env(), "BENCH_SQLITE": str(self.sqlite_path)}
 
 
 class RQFork(System):
     key = "rq-fork"
     label = "RQ Worker (forks per job)"
     store = "redis"
-    redis_db = 8
     worker_class = "rq.worker.Worker"
     max_drain_n = 1000  # a fork per job: about 50 jobs/s here
     bulk_note = ""
+
+    def env(self):
+        # RQ's keys are all under RQ_KEY_PREFIX, read when rq is imported.
+        return {**super().env(), "RQ_KEY_PREFIX": f"{done.run_prefix()}:rq"}
 
     def setup(self):
         from rq import Queue
@@ -93,7 +89,6 @@ class RQFork(System):
 class RQSimple(RQFork):
     key = "rq-simple"
     label = "RQ SimpleWorker"
-    redis_db = 9
     worker_class = "rq.worker.SimpleWorker"
     max_drain_n = None
 
@@ -102,7 +97,6 @@ class CeleryRedis(System):
     key = "celery-redis"
     label = "Celery (Redis broker, prefork)"
     store = "redis"
-    redis_db = 10
     has_concurrency = True
     default_concurrency = 2  # the number of CPUs
     bulk_note = "group() and chunks() publish one message per task or merge calls"
@@ -124,14 +118,13 @@ class CeleryRedis(System):
         return argv + (["--concurrency", str(concurrency)] if concurrency else [])
 
     def pending(self):
-        return done.client().llen("celery")
+        return done.client().llen(f"{done.run_prefix()}:celery")
 
 
 class DramatiqRedis(System):
     key = "dramatiq-redis"
     label = "dramatiq (Redis broker)"
     store = "redis"
-    redis_db = 11
     has_concurrency = True
     default_concurrency = 16  # 2 processes (CPUs) x 8 threads
     bulk_note = "group() sends one message per call"
@@ -151,4 +144,4 @@ class DramatiqRedis(System):
         return argv + (["-p", "1", "-t", str(concurrency)] if concurrency else [])
 
     def pending(self):
-        return done.client().llen("dramatiq:default")
+        return done.client().llen(f"{done.run_prefix()}:default")

@@ -7,7 +7,9 @@ from dramatiq.brokers.redis import RedisBroker
 
 from benchmarks import done
 
-dramatiq.set_broker(RedisBroker(url=os.environ["BENCH_DONE_URL"]))
+dramatiq.set_broker(
+    RedisBroker(url=os.environ["BENCH_DONE_URL"], namespace=done.run_prefix())
+)
 
 
 @dramatiq.actor

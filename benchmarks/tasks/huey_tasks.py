@@ -9,8 +9,8 @@ from benchmarks import done
 
 def _huey():
     if os.environ.get("BENCH_SYSTEM") == "huey-sqlite":
-        return SqliteHuey("bench", filename=os.environ["BENCH_SQLITE"])
-    return RedisHuey("bench", url=os.environ["BENCH_DONE_URL"])
+        return SqliteHuey(done.run_prefix(), filename=os.environ["BENCH_SQLITE"])
+    return RedisHuey(done.run_prefix(), url=os.environ["BENCH_DONE_URL"])
 
 
 huey = _huey()
