@@ -185,10 +185,15 @@ def test_a_return_value_django_cannot_store_fails_the_task():
     task_finished.connect(receiver)
     try:
         result = tasks.unstorable.enqueue()
-        run_queue()
+        # A burst ends when nothing is ready; seen once in CI, it ended before
+        # the retry was back (see the session notes), so burst until final.
+        for _ in range(3):
+            run_queue()
+            result.refresh()
+            if result.status == TaskResultStatus.FAILED:
+                break
     finally:
         task_finished.disconnect(receiver)
-    result.refresh()
 
     # Two attempts: the test project's TASKS has "retries": 1.
     assert finished == [TaskResultStatus.FAILED] * 2
