@@ -46,15 +46,9 @@ class DatabaseInspection:
     def register_consumer(self, info, ttl, now=None):
         alive_until = self.expiry(now or self.now(), ttl)
         values = {"info": info.to_json(), "alive_until": alive_until}
-        if self._consumer_rows.filter(consumer_id=info.id).update(**values):
-            return
-        try:
-            with transaction.atomic(using=self.using):
-                self._consumer_rows.create(
-                    queue=self.name, consumer_id=info.id, **values
-                )
-        except IntegrityError:
-            self._consumer_rows.filter(consumer_id=info.id).update(**values)
+        self._update_or_insert(
+            self._consumer_rows, {"consumer_id": info.id}, values, values
+        )
 
     def unregister_consumer(self, consumer_id):
         self._consumer_rows.filter(consumer_id=consumer_id).delete()
@@ -93,17 +87,24 @@ class DatabaseInspection:
                     self._add_runs(command, moment, numbers)
 
     def _add_runs(self, command: str, minute: datetime, numbers: dict[str, int]):
-        rows = self._count_rows.filter(command=command, minute=minute)
         increments = {name: F(name) + value for name, value in numbers.items()}
-        if rows.update(**increments):
+        self._update_or_insert(
+            self._count_rows,
+            {"command": command, "minute": minute},
+            increments,
+            numbers,
+        )
+
+    def _update_or_insert(self, rows, key: dict, changes: dict, initial: dict):
+        """Apply ``changes`` to the row of this queue with ``key``, or insert
+        it with ``initial`` values; a concurrent insert is updated instead."""
+        if rows.filter(**key).update(**changes):
             return
         try:
             with transaction.atomic(using=self.using):
-                self._count_rows.create(
-                    queue=self.name, command=command, minute=minute, **numbers
-                )
+                rows.create(queue=self.name, **key, **initial)
         except IntegrityError:
-            rows.update(**increments)
+            rows.filter(**key).update(**changes)
 
     def throughput(self, since, now=None):
         rows = (

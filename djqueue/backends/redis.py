@@ -23,10 +23,11 @@ from ..states import FINISHED_STATES as _FINISHED
 from ..states import State
 from .base import BaseQueue
 from .redis_hash import fields, score, stamp, text, to_message, write_arguments
-from .redis_inspection import RedisInspection
+from .redis_inspection import INSPECTION_SCRIPTS, RedisInspection
 from .redis_scripts import SCRIPTS
 
 DEFAULT_URL = "redis://127.0.0.1:6379/0"
+_SCRIPTS = {**SCRIPTS, **INSPECTION_SCRIPTS}
 #: Messages written per pipelined transaction by write_many().
 WRITE_BATCH = 1000
 _SET_OF_STATE = {
@@ -176,7 +177,7 @@ class RedisQueue(RedisInspection, BaseQueue):
     def _run(self, name: str, *args: Any) -> Any:
         script = self._scripts.get(name)
         if script is None:
-            script = self._scripts[name] = self.client.register_script(SCRIPTS[name])
+            script = self._scripts[name] = self.client.register_script(_SCRIPTS[name])
         return script(keys=[self.base], args=list(args))
 
     def _block_slice(self) -> float:

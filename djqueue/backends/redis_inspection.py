@@ -105,36 +105,28 @@ INSPECTION_SCRIPTS = {
 
 class RedisInspection:
     """Mixed into ``RedisQueue``; relies on its ``client``, ``key``,
-    ``_scripts``, ``base``, ``expiry`` and ``now``."""
-
-    def _inspect(self, name: str, *args: Any) -> Any:
-        script = self._scripts.get(name)
-        if script is None:
-            script = self._scripts[name] = self.client.register_script(
-                INSPECTION_SCRIPTS[name]
-            )
-        return script(keys=[self.base], args=list(args))
+    ``_run`` (which finds these scripts too), ``expiry`` and ``now``."""
 
     def _filtered_ids(self, state_set, newest_first, command, offset, limit):
         from .base import INSPECT_SCAN_LIMIT
 
-        return self._inspect(
+        return self._run(
             "filter_ids", state_set, "1" if newest_first else "0", command,
             offset, limit, INSPECT_SCAN_LIMIT,
         )  # fmt: skip
 
     def run_now(self, message_id, now=None):
-        return bool(self._inspect("run_now", message_id, stamp(now or self.now())))
+        return bool(self._run("run_now", message_id, stamp(now or self.now())))
 
     def oldest_queued_at(self):
-        eta = self._inspect("oldest_queued")
+        eta = self._run("oldest_queued")
         return _moment(eta) if eta else None
 
     # -- Consumers -----------------------------------------------------------------
 
     def register_consumer(self, info, ttl, now=None):
         now = now or self.now()
-        self._inspect(
+        self._run(
             "register_consumer", info.id, info.to_json(),
             stamp(self.expiry(now, ttl)), stamp(now),
         )  # fmt: skip
@@ -147,7 +139,7 @@ class RedisInspection:
 
     def consumers(self, now=None):
         found = []
-        for stored in self._inspect("consumers", stamp(now or self.now())):
+        for stored in self._run("consumers", stamp(now or self.now())):
             if stored is None:
                 continue
             try:
@@ -198,11 +190,13 @@ class RedisInspection:
         return {command: (done, failed) for command, (done, failed) in totals.items()}
 
     def last_ticks(self):
-        return {
-            text(name): _moment(tick)
-            for name, tick in self.client.hgetall(self.key("ticks")).items()
-            if _integer_or_float(tick) is not None
-        }
+        ticks = {}
+        for name, stored in self.client.hgetall(self.key("ticks")).items():
+            try:
+                ticks[text(name)] = _moment(stored)
+            except ValueError:
+                continue
+        return ticks
 
 
 def _epoch(minute: datetime) -> int:
@@ -218,13 +212,6 @@ def _integer(value: Any) -> int:
         return int(text(value))
     except ValueError:
         return 0
-
-
-def _integer_or_float(value: Any) -> float | None:
-    try:
-        return float(text(value))
-    except ValueError:
-        return None
 
 
 def _sum_counters(fields: dict) -> tuple[int, int]:
