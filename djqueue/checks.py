@@ -14,7 +14,6 @@ from .queues import load_backend
 from .registry import registry
 from .serializers import load_serializer
 
-
 #: The modules that register the system check of the tasks framework's
 #: backends: Django's own (6.0+), then the django-tasks backport's.
 TASK_CHECK_MODULES = ("django.tasks.checks", "django_tasks.checks")

@@ -168,9 +168,8 @@ def _bad_setting(error):
 @pytest.mark.parametrize("error", sorted(BAD_SETTINGS))
 def test_call_command_check_reports_each_bad_setting(error):
     _, overrides = _bad_setting(error)
-    with override_settings(**overrides):
-        with pytest.raises(SystemCheckError) as raised:
-            call_command("check")
+    with override_settings(**overrides), pytest.raises(SystemCheckError) as raised:
+        call_command("check")
     assert f"({error})" in str(raised.value)
 
 

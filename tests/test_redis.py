@@ -41,7 +41,9 @@ def test_connection_forms(setting, expected):
     assert connection_kwargs(setting) == expected
 
 
-@pytest.mark.parametrize("setting", ["host:port:db", "http://host", "redis//oops", 6379])
+@pytest.mark.parametrize(
+    "setting", ["host:port:db", "http://host", "redis//oops", 6379]
+)
 def test_bad_connections_are_reported_by_checks(setting):
     queues = {
         "default": {

@@ -1,0 +1,213 @@
+"""Real run_queue processes whose server hangs or refuses connections,
+through a TCP proxy the test freezes or cuts (tests/proxy.py)."""
+
+import contextlib
+import itertools
+import re
+import signal
+import socket
+import uuid
+from urllib.parse import urlsplit
+
+import pytest
+from django.db import connection
+
+from djqueue import State, get_queue
+from testproject.demo import commands
+from testproject.demo.models import Run
+
+from .conftest import REDIS_PREFIX, REDIS_URL, require_server
+from .processes import ConsumerProcess, wait_until
+from .proxy import TcpProxy
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.process]
+
+TRACEBACK = "Traceback (most recent call last)"
+RECORD = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ [A-Z]+ ")
+
+
+class Notifications:
+    """systemd's side of NOTIFY_SOCKET: a datagram socket the test reads."""
+
+    def __init__(self, path):
+        self.path = str(path)
+        self.socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.socket.bind(self.path)
+        self.lines: list[str] = []
+
+    def wait_for(self, line: str, timeout: float) -> None:
+        """Read datagrams until ``line`` arrives; fail after ``timeout`` s."""
+        self.socket.settimeout(timeout)
+        while line not in self.lines:
+            try:
+                self.lines += self.socket.recv(4096).decode().split("\n")
+            except TimeoutError:
+                raise AssertionError(
+                    f"no {line!r} within {timeout}s; got {self.lines}"
+                ) from None
+
+    def take(self) -> list[str]:
+        taken, self.lines = self.lines, []
+        return taken
+
+    def close(self):
+        self.socket.close()
+
+
+@pytest.fixture
+def redis_proxy(settings):
+    """A proxy in front of the shared Redis; this process writes straight to
+    Redis, the consumer through the proxy. Yields (proxy, environment)."""
+    address = urlsplit(REDIS_URL)
+    host, port = address.hostname or "127.0.0.1", address.port or 6379
+    require_server("Redis", host, port)
+    if connection.vendor != "sqlite":
+        pytest.skip("Redis process tests run in the SQLite pass")
+    prefix = f"{REDIS_PREFIX}-{uuid.uuid4().hex[:8]}"
+    settings.QUEUES = {
+        "default": {
+            "BACKEND": "djqueue.backends.redis.RedisQueue",
+            "CONNECTION": REDIS_URL,
+            "OPTIONS": {"PREFIX": prefix},
+        }
+    }
+    proxy = TcpProxy(host, port)
+    env = {
+        "DJQUEUE_BACKEND": "redis",
+        "DJQUEUE_REDIS_URL": f"redis://127.0.0.1:{proxy.port}{address.path or '/0'}",
+        "DJQUEUE_REDIS_PREFIX": prefix,
+    }
+    yield proxy, env
+    proxy.close()
+    get_queue().flush()
+
+
+@pytest.fixture
+def postgres_proxy():
+    """A proxy in front of the shared PostgreSQL, for the consumer only."""
+    if connection.vendor != "postgresql":
+        pytest.skip("runs in the PostgreSQL pass")
+    settings_dict = connection.settings_dict
+    proxy = TcpProxy(settings_dict["HOST"] or "127.0.0.1", int(settings_dict["PORT"]))
+    yield proxy, {"DJQUEUE_PG_PORT": str(proxy.port)}
+    proxy.close()
+
+
+@pytest.fixture(params=["redis", "postgres"])
+def cut_proxy(request):
+    return request.getfixturevalue(f"{request.param}_proxy")
+
+
+def lines_with(text: str, log: str) -> int:
+    return sum(text in line for line in log.splitlines())
+
+
+def tracebacks(log: str) -> int:
+    """Tracebacks logged (chained exceptions count once)."""
+    lines = [line for line in log.splitlines() if line.strip()]
+    chained = ("During handling of the above exception", "The above exception was")
+    return sum(
+        line.startswith(TRACEBACK) and not previous.startswith(chained)
+        for previous, line in itertools.pairwise(["", *lines])
+    )
+
+
+def test_sigterm_while_redis_hangs_stops_at_once_and_loses_nothing(
+    redis_proxy, tmp_path
+):
+    """The server accepts and stops answering while the consumer holds two
+    messages: it says once that the backend does not answer, keeps the
+    watchdog fed, and on SIGTERM says STOPPING=1 at once and exits 69 within
+    its grace period plus a few seconds. Once the server answers again,
+    the two messages run (after their lease) on another consumer."""
+    proxy, env = redis_proxy
+    notifications = Notifications(tmp_path / "notify.sock")
+    env = {
+        **env, "DJQUEUE_LEASE": "3", "NOTIFY_SOCKET": notifications.path,
+        "WATCHDOG_USEC": "2000000",
+    }  # fmt: skip
+    held = [commands.slow_once(f"held-{n}", 60) for n in range(2)]
+    first = ConsumerProcess(
+        tmp_path / "first.log", "-c", "2", "--grace-period", "1", env=env
+    )
+    second = None
+    try:
+        notifications.wait_for("READY=1", 30)
+        wait_until(lambda: Run.objects.count() == 2, 30, "both runs", first)
+        proxy.freeze()
+        with contextlib.suppress(AssertionError):  # asserted below
+            wait_until(
+                lambda: "has not answered" in first.log(), 20, "the stall", first
+            )
+        notifications.take()
+        notifications.wait_for("WATCHDOG=1", 5)  # fed while it waits
+
+        first.signal(signal.SIGTERM)
+        notifications.wait_for("STOPPING=1", 5)
+        assert first.wait(15) == 69
+        log = first.log()
+        assert lines_with("has not answered", log) == 1
+        assert "Did not release 2 unfinished message(s)" in log
+
+        proxy.thaw()
+        second = ConsumerProcess(tmp_path / "second.log", "-c", "2", env=env)
+        wait_until(
+            lambda: all(r.status == State.DONE for r in held), 60, "the held runs",
+            second,
+        )  # fmt: skip
+    finally:
+        first.stop()
+        if second is not None:
+            second.stop()
+        notifications.close()
+    assert sorted(Run.objects.values_list("attempt", "finished")) == [
+        (1, False), (1, False), (2, True), (2, True),
+    ]  # fmt: skip
+
+
+def test_a_refused_connection_is_one_outage_in_the_log(cut_proxy, tmp_path):
+    """While the server refuses connections the log has one traceback and
+    no recovery, however many steps fail (claims, housekeeping, the workers
+    recording two outcomes); after it, one recovery; every message done."""
+    proxy, env = cut_proxy
+    messages = [commands.nap(2) for _ in range(2)]
+    proc = ConsumerProcess(tmp_path / "consumer.log", "-c", "2", "-v", "2", env=env)
+    try:
+        wait_until(
+            lambda: get_queue().counts()[State.RUNNING] == 2, 30, "both runs", proc
+        )
+        start = len(proc.log())
+        proxy.cut()
+
+        def during():
+            return proc.log()[start:]
+
+        wait_until(
+            lambda: lines_with("(try 3)", during()) >= 2
+            and lines_with("promote", during()) >= 3,
+            60, "the outage to be retried", proc,
+        )  # fmt: skip
+        outage = during()
+        proxy.restore()
+        end = start + len(outage)
+        wait_until(
+            lambda: all(m.status == State.DONE for m in messages), 60, "both done",
+            proc,
+        )  # fmt: skip
+        proc.signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+    finally:
+        proc.stop()
+
+    after = proc.log()[end:]
+    assert tracebacks(outage) == 1, outage
+    assert "answers again" not in outage
+    assert after.count("answers again") == 1, after
+    assert tracebacks(after) == 0, after
+    told = [
+        line
+        for line in outage.splitlines()
+        if RECORD.match(line) and " DEBUG " not in line
+    ]
+    assert len(told) <= 3, told  # the error, and little else
+    assert len(outage.splitlines()) - lines_with(" DEBUG ", outage) < 150
