@@ -23,6 +23,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 logger = logging.getLogger("djqueue.consumer")
 
@@ -73,6 +74,7 @@ class CallWatch:
         self._stalled = 0
         self._interrupted = 0
         self._main_thread: int | None = None
+        self._previous: Any = None
         self._closed = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -87,8 +89,9 @@ class CallWatch:
             self._call = None
 
     def enable_interrupts(self) -> None:
-        """Let the watch interrupt calls past the deadline (main thread only)."""
-        signal.signal(INTERRUPT_SIGNAL, self._interrupt)
+        """Let the watch interrupt calls past the deadline (main thread
+        only) until :meth:`close`, which restores the signal's handler."""
+        self._previous = signal.signal(INTERRUPT_SIGNAL, self._interrupt)
         self._main_thread = threading.main_thread().ident
 
     def start(self) -> None:
@@ -102,6 +105,9 @@ class CallWatch:
         self._closed.set()
         if self._thread is not None:
             self._thread.join(1.0)
+        if self._main_thread is not None:
+            self._main_thread = None
+            signal.signal(INTERRUPT_SIGNAL, self._previous)
 
     def _watch(self) -> None:
         while not self._closed.wait(_TICK):
