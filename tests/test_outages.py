@@ -94,7 +94,8 @@ def postgres_proxy():
 
 
 @pytest.fixture(params=["redis", "postgres"])
-def cut_proxy(request):
+def server_proxy(request):
+    """A proxy in front of each server a consumer can be cut off."""
     return request.getfixturevalue(f"{request.param}_proxy")
 
 
@@ -112,15 +113,15 @@ def tracebacks(log: str) -> int:
     )
 
 
-def test_sigterm_while_redis_hangs_stops_at_once_and_loses_nothing(
-    redis_proxy, tmp_path
+def test_sigterm_while_the_server_hangs_stops_at_once_and_loses_nothing(
+    server_proxy, tmp_path
 ):
     """The server accepts and stops answering while the consumer holds two
     messages: it says once that the backend does not answer, keeps the
     watchdog fed, and on SIGTERM says STOPPING=1 at once and exits 69 within
     its grace period plus a few seconds. Once the server answers again,
     the two messages run (after their lease) on another consumer."""
-    proxy, env = redis_proxy
+    proxy, env = server_proxy
     notifications = Notifications(tmp_path / "notify.sock")
     env = {
         **env, "DJQUEUE_LEASE": "3", "NOTIFY_SOCKET": notifications.path,
@@ -165,11 +166,11 @@ def test_sigterm_while_redis_hangs_stops_at_once_and_loses_nothing(
     ]  # fmt: skip
 
 
-def test_a_refused_connection_is_one_outage_in_the_log(cut_proxy, tmp_path):
+def test_a_refused_connection_is_one_outage_in_the_log(server_proxy, tmp_path):
     """While the server refuses connections the log has one traceback and
     no recovery, however many steps fail (claims, housekeeping, the workers
     recording two outcomes); after it, one recovery; every message done."""
-    proxy, env = cut_proxy
+    proxy, env = server_proxy
     messages = [commands.nap(2) for _ in range(2)]
     proc = ConsumerProcess(tmp_path / "consumer.log", "-c", "2", "-v", "2", env=env)
     try:
