@@ -565,9 +565,11 @@ class Consumer:
 
     def _release(self, queue: BaseQueue, messages: list[Message]) -> None:
         """Give unfinished messages back to their queue, unless the backend
-        does not answer: then they run again once their lease expires."""
+        does not answer by the deadline: then they run again once their
+        lease expires."""
+        deadline = self.watch.deadline
         try:
-            if not self.unanswered:
+            if deadline is None or time.monotonic() < deadline:
                 with self._asking(f"release messages to queue {queue.name!r}"):
                     released = queue.release(messages)
                 logger.warning(
