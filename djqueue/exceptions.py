@@ -15,6 +15,13 @@ class SerializationError(DjqueueError, TypeError):
     """An argument or result cannot be encoded by the queue's serializer."""
 
 
+class InvalidOption(DjqueueError, TypeError, ValueError):
+    """A command option (given to ``@queue_command``, ``using()`` or the
+    ``enqueue_*`` methods) is not valid; the text names it, and nothing is
+    enqueued. Also a ``TypeError`` and a ``ValueError``, the errors Python
+    raises for a wrong type and a wrong value."""
+
+
 class DecodeError(DjqueueError):
     """A stored payload cannot be turned back into arguments or a result.
 
