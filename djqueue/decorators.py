@@ -88,8 +88,9 @@ def _check_int(name: str, value: Any, minimum: int | None = None) -> None:
 def _check_seconds(name: str, value: Any, positive: bool = False) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InvalidOption(f"{name} must be a number of seconds, not {value!r}.")
-    # Written so that NaN, which compares false with everything, fails too.
-    if not (0 < value if positive else 0 <= value) or not value <= MAX_SECONDS:
+    low_enough = value <= MAX_SECONDS
+    # NaN compares false with everything, so it fails both tests.
+    if not ((value > 0 if positive else value >= 0) and low_enough):
         lowest = "more than 0" if positive else "at least 0"
         raise InvalidOption(
             f"{name} must be a number of seconds {lowest} and at most "

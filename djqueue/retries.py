@@ -50,7 +50,8 @@ class ExponentialBackoff:
     jitter: bool = True
 
     def __post_init__(self) -> None:
-        if not (_seconds(self.first) and _seconds(self.cap) and 0 < self.first <= self.cap):
+        seconds = _seconds(self.first) and _seconds(self.cap)
+        if not (seconds and 0 < self.first <= self.cap):
             raise InvalidOption(
                 f"ExponentialBackoff needs 0 < first <= cap <= {MAX_SECONDS} "
                 f"seconds, not first={self.first!r}, cap={self.cap!r}."

@@ -84,9 +84,9 @@ def test_a_bad_option_is_named_and_nothing_is_stored(case):
 def test_enqueue_at_and_enqueue_in_name_their_option():
     before = stored()
 
-    with pytest.raises(InvalidOption, match="^eta "):
+    with pytest.raises(InvalidOption, match=r"^eta "):
         commands.add.enqueue_at(datetime.max.replace(tzinfo=UTC), 1, 2)
-    with pytest.raises(InvalidOption, match="^delay "):
+    with pytest.raises(InvalidOption, match=r"^delay "):
         commands.add.enqueue_in(math.inf, 1, 2)
 
     assert stored() == before
