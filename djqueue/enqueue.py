@@ -16,7 +16,7 @@ from .conf import settings
 from .exceptions import InvalidOption
 from .execution import execute
 from .message import Message, new_message_id
-from .outcomes import announce
+from .outcomes import announce, record_attempt_error
 from .queues import get_queue
 from .result import ImmediateResult, Result
 from .retries import encode_exceptions, encode_policy
@@ -182,6 +182,8 @@ def run_inline(message: Message) -> Message:
     message.state = State.RUNNING
     signals.send(signals.message_enqueued, message)
     outcome = execute(message)
+    if outcome.state != State.DONE:
+        record_attempt_error(message, outcome, timezone.now())
     announce(message, outcome)
     message.state = outcome.state
     message.result = outcome.result

@@ -22,6 +22,20 @@ class InvalidOption(DjqueueError, TypeError, ValueError):
     raises for a wrong type and a wrong value."""
 
 
+class UnstorableResult(SerializationError):
+    """A command ran but its return value cannot be stored.
+
+    Raised by djqueue (and by a command, ``from`` the error that says why)
+    to fail the message at once, without a retry: running it again would
+    repeat its side effects for an error that cannot go away.
+    """
+
+
+class WorkerLost(DjqueueError):
+    """Reported, never raised: the error of an attempt whose worker was lost
+    (its process died) while it ran."""
+
+
 class DecodeError(DjqueueError):
     """A stored payload cannot be turned back into arguments or a result.
 
