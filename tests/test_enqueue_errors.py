@@ -11,6 +11,7 @@ import pytest
 
 from djqueue import DjqueueError, SerializationError, get_queue
 from djqueue.exceptions import InvalidOption
+from djqueue.serializers.json import MAX_DEPTH
 from testproject.demo import commands
 
 pytestmark = [
@@ -130,10 +131,15 @@ def test_an_argument_nested_too_deep_is_named_and_nothing_is_stored(argument, ki
     assert stored() == before
 
 
-def test_nesting_up_to_the_limit_is_stored():
-    result = commands.add(1, nested(90))
+def test_an_argument_may_nest_up_to_the_limit():
+    """nested(n) is n + 1 lists deep."""
+    before = stored()
+    result = commands.add(1, nested(MAX_DEPTH - 1))
 
+    with pytest.raises(SerializationError, match=f"more than {MAX_DEPTH} levels"):
+        commands.add(1, nested(MAX_DEPTH))
     assert get_queue().get(result.id) is not None
+    assert stored() == before + 1
 
 
 def test_pickle_names_an_argument_nested_too_deep(settings):

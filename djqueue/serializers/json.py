@@ -174,6 +174,11 @@ class JSONSerializer(BaseSerializer):
             return _ENCODER.encode([list(args), kwargs])
         return super().dumps_call(args, kwargs, command, names)
 
+    def dumps_pair(self, pair: list[Any]) -> str:
+        # The pair and its two halves do not count towards MAX_DEPTH: each
+        # argument may nest as deep as any value.
+        return _ENCODER.encode(encode(pair, -2))
+
     def loads(self, text: str) -> Any:
         try:
             return json.loads(text, object_hook=_decode_tagged)
