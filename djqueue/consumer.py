@@ -525,7 +525,7 @@ class Consumer:
         return record_outcome(
             queue, message, outcome, deadline=self.clock() + self.lease_seconds,
             clock=self.clock, on_error=self._outage.failed,
-            on_stored=self._outage.answered,
+            on_stored=self._outage.answered, now=self.now,
         )  # fmt: skip
 
     # -- Shutdown ----------------------------------------------------------------
