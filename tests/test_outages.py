@@ -1,8 +1,11 @@
-"""Real run_queue processes whose server hangs or refuses connections,
-through a TCP proxy the test freezes or cuts (tests/proxy.py)."""
+"""How a consumer lives through a backend that fails or hangs: the outage
+log on an injected clock, and real run_queue processes whose server hangs
+or refuses connections, through a TCP proxy the test freezes or cuts
+(tests/proxy.py)."""
 
 import contextlib
 import itertools
+import logging
 import re
 import signal
 import socket
@@ -13,14 +16,13 @@ import pytest
 from django.db import connection
 
 from djqueue import State, get_queue
+from djqueue.outages import Outage
 from testproject.demo import commands
 from testproject.demo.models import Run
 
 from .conftest import REDIS_PREFIX, REDIS_URL, require_server
 from .processes import ConsumerProcess, wait_until
 from .proxy import TcpProxy
-
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.process]
 
 TRACEBACK = "Traceback (most recent call last)"
 RECORD = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ [A-Z]+ ")
@@ -113,6 +115,8 @@ def tracebacks(log: str) -> int:
     )
 
 
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.process
 def test_sigterm_while_the_server_hangs_stops_at_once_and_loses_nothing(
     server_proxy, tmp_path
 ):
@@ -166,6 +170,8 @@ def test_sigterm_while_the_server_hangs_stops_at_once_and_loses_nothing(
     ]  # fmt: skip
 
 
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.process
 def test_a_refused_connection_is_one_outage_in_the_log(server_proxy, tmp_path):
     """While the server refuses connections the log has one traceback and
     no recovery, however many steps fail (claims, housekeeping, the workers
@@ -212,3 +218,69 @@ def test_a_refused_connection_is_one_outage_in_the_log(server_proxy, tmp_path):
     ]
     assert len(told) <= 3, told  # the error, and little else
     assert len(outage.splitlines()) - lines_with(" DEBUG ", outage) < 150
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self):
+        return self.now
+
+
+def outage_log(caplog):
+    return [
+        record.getMessage()
+        for record in caplog.records
+        if record.levelno >= logging.WARNING
+    ]
+
+
+def test_an_outage_is_one_error_then_one_recovery(caplog):
+    clock, closed = FakeClock(), []
+    outage = Outage(clock, lambda: closed.append(1))
+    for what in ("claim from queue 'default'", "promote", "record the outcome"):
+        outage.failed(what, ConnectionError("refused"))
+        clock.now += 1
+    outage.answered(clock())
+    clock.now += 1
+    outage.answered(clock())
+
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1
+    assert errors[0].exc_info is not None
+    assert outage_log(caplog)[1:] == ["The queue backend answers again after 3.0s"]
+    assert len(closed) == 3
+
+
+def test_a_call_answered_before_the_outage_began_does_not_end_it(caplog):
+    """A worker's call that started before another thread's failure ends no
+    outage when its answer is reported after that failure."""
+    clock = FakeClock()
+    outage = Outage(clock, lambda: None)
+    started = clock()
+    clock.now += 1
+    outage.failed("promote", ConnectionError("refused"))
+    outage.answered(started)
+    assert outage.since is not None
+    assert not any("answers again" in line for line in outage_log(caplog))
+
+
+def test_a_hang_is_told_once_per_outage_and_dates_it(caplog):
+    clock = FakeClock()
+    outage = Outage(clock, lambda: None)
+    started = clock()
+    clock.now += 6
+    outage.stalled("claim from queue 'default'", 6.0, started)
+    outage.stalled("promote", 12.0, started)
+    outage.failed("claim from queue 'default'", TimeoutError("timed out"))
+    clock.now += 30
+    outage.answered(started)
+
+    assert outage_log(caplog) == [
+        "The queue backend has not answered for 6.0s (trying to claim from "
+        "queue 'default'); waiting for it. The consumer still stops on SIGTERM.",
+        "Cannot claim from queue 'default' (timed out); retrying with backoff "
+        "until it answers",
+        "The queue backend answers again after 36.0s",
+    ]
