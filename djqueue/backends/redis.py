@@ -60,8 +60,9 @@ def connection_kwargs(connection: Any) -> dict[str, Any]:
     """Turn the ``CONNECTION`` setting into keyword arguments for redis-py.
 
     Accept ``""`` (the local default), the ``djutils.queue`` form
-    ``"host:port:db"``, a ``redis://``, ``rediss://`` or ``unix://`` URL, or
-    a dict of ``redis.Redis`` arguments (host, port, db, password, ssl,
+    ``"host:port:db"`` (a host name or IPv4 address as the host), a
+    ``redis://``, ``rediss://`` or ``unix://`` URL, or a dict of
+    ``redis.Redis`` arguments (host, port, db, password, ssl,
     socket_timeout, ...). Raise ``ValueError`` for anything else.
     """
     if isinstance(connection, dict):
