@@ -117,6 +117,17 @@ def test_context_reports_the_attempt_and_retries_come_from_options():
     assert result.attempts == 2
 
 
+def test_worker_ids_repeat_the_latest_consumer_once_per_attempt():
+    result = tasks.second_time_lucky.enqueue("ids")
+    assert result.worker_ids == []
+
+    call_command("run_queue", "--burst", "--worker-id", "web2:77", verbosity=0)
+    result.refresh()
+
+    assert result.attempts == 2
+    assert result.worker_ids == ["web2:77", "web2:77"]
+
+
 def test_signals_are_sent_with_task_results():
     seen = []
 
