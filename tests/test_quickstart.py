@@ -9,8 +9,10 @@ its ``>>>`` session is checked with doctest.
 from __future__ import annotations
 
 import doctest
+import io
 import re
 import sys
+import unittest
 from pathlib import Path
 
 import pytest
@@ -86,3 +88,29 @@ def test_enqueue_run_and_fetch_the_result_as_the_page_shows(monkeypatch):
     assert runner.summarize(verbose=False).attempted >= 5
     run("Getting the result")
     assert namespace["later"].id == namespace["result"].id
+
+
+def test_the_pages_test_cases_pass(monkeypatch):
+    monkeypatch.setitem(sys.modules, "reports", reports)
+    monkeypatch.setitem(sys.modules, "reports.models", models)
+    monkeypatch.setitem(sys.modules, "reports.commands", commands)
+    namespace: dict = {"__name__": "quickstart_testing"}
+    for _, code in blocks("python", section("Testing")):
+        exec(compile(code, f"{PAGE}: Testing", "exec"), namespace)
+    cases = [
+        value
+        for value in namespace.values()
+        if isinstance(value, type)
+        and issubclass(value, unittest.TestCase)
+        and value.__module__ == "quickstart_testing"
+    ]
+    suite = unittest.TestSuite(
+        unittest.defaultTestLoader.loadTestsFromTestCase(case) for case in cases
+    )
+    outcome = unittest.TextTestRunner(stream=io.StringIO()).run(suite)
+
+    assert [case.__name__ for case in cases] == [
+        "CountWordsTests",
+        "CountWordsQueueTests",
+    ]
+    assert (outcome.testsRun, outcome.failures, outcome.errors) == (2, [], [])
