@@ -481,7 +481,7 @@ class Consumer:
     def _record(self, queue: BaseQueue, message: Message, outcome: Outcome) -> bool:
         return record_outcome(
             queue, message, outcome, deadline=self.clock() + self.lease_seconds,
-            clock=self.clock, on_error=close_old_connections,
+            clock=self.clock, on_error=close_old_connections, now=self.now,
         )  # fmt: skip
 
     # -- Shutdown ----------------------------------------------------------------
