@@ -82,6 +82,9 @@ class Message:
     expires_at: datetime | None = None
     #: While the message is pending, no other message holds this key.
     unique_key: str = ""
+    #: While the message runs, no other message of its queue with this key
+    #: is claimed.
+    lock_key: str = ""
 
     def __repr__(self) -> str:
         return (

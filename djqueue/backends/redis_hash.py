@@ -3,8 +3,8 @@
 The parts of a message that never change once it is written (id, payload,
 signature, serializer, enqueue time, options) are one JSON object in the
 field ``envelope``; the parts the scripts read or change (command, state,
-eta, priority, attempts, lease, outcome, unique key) are fields of their
-own. Every value is stored as text; moments are Unix timestamps with
+eta, priority, attempts, lease, outcome, unique and lock keys) are fields of
+their own. Every value is stored as text; moments are Unix timestamps with
 microsecond precision. Reading never raises on garbage: what cannot be read
 becomes a default, and the consumer then fails the message with a reason
 (its payload will not verify).
@@ -78,6 +78,8 @@ def fields(message: Message) -> dict[str, str | int]:
     }
     if message.unique_key:
         written["unique_key"] = message.unique_key
+    if message.lock_key:
+        written["lock_key"] = message.lock_key
     return written
 
 
@@ -86,7 +88,7 @@ def write_arguments(message: Message) -> list[str | int]:
     them; the state comes from the scheduled flag."""
     return [
         envelope(message), message.command, stamp(message.eta), message.priority,
-        message.attempts, message.max_attempts, message.unique_key,
+        message.attempts, message.max_attempts, message.unique_key, message.lock_key,
     ]  # fmt: skip
 
 
@@ -127,6 +129,7 @@ def to_message(raw: Any, queue: str) -> Message:
         traceback=data.get("traceback", ""),
         expires_at=moments["expires_at"],
         unique_key=data.get("unique_key", ""),
+        lock_key=data.get("lock_key", ""),
     )
 
 
