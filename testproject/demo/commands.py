@@ -21,8 +21,13 @@ def add(a, b):
 
 @queue_command(priority=5, result_ttl=3600)
 def churn_data(report: Report, factor: Decimal = Decimal("1.5")):
-    """The classic djutils.queue example: work on a fresh model instance."""
-    report.churned = int(report.words * factor)
+    """The classic djutils.queue example: work on a fresh model instance.
+
+    It reads the report, adds to it and saves it (without ``F()``), so runs
+    on one report that overlap lose each other's additions unless they
+    share a lock key.
+    """
+    report.churned += int(report.words * factor)
     report.save(update_fields=["churned"])
     return {"report": report.pk, "churned": report.churned}
 
