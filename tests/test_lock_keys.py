@@ -96,6 +96,22 @@ def test_a_consumer_with_four_workers_runs_one_report_one_at_a_time(backend):
     assert all(result.status == State.DONE for result in results)
 
 
+@pytest.mark.parametrize(
+    "command", [commands.churn_data_with_f, commands.churn_data_for_update]
+)
+def test_the_documented_safe_forms_add_up_without_a_lock_key(command):
+    """F() and select_for_update() in transaction.atomic() (on SQLite, a
+    transaction_mode of IMMEDIATE, as the test project sets) need no lock."""
+    report = Report.objects.create(title="seed", words=4)
+    results = [command(report) for _ in range(5)]
+
+    Consumer(["default"], 4, burst=True).run()
+
+    report.refresh_from_db()
+    assert report.churned == 30
+    assert all(result.status == State.DONE for result in results)
+
+
 @pytest.mark.process
 def test_five_runs_on_one_report_add_up_at_the_default_concurrency(start_consumer):
     report = Report.objects.create(title="seed", words=4)

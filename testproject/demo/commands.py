@@ -5,7 +5,8 @@ import time
 from datetime import timedelta
 from decimal import Decimal
 
-from django.db import DatabaseError
+from django.db import DatabaseError, transaction
+from django.db.models import F
 
 from djqueue import Retry, current_message, queue_command
 from djqueue.periodic import periodic_command
@@ -30,6 +31,23 @@ def churn_data(report: Report, factor: Decimal = Decimal("1.5")):
     report.churned += int(report.words * factor)
     report.save(update_fields=["churned"])
     return {"report": report.pk, "churned": report.churned}
+
+
+@queue_command
+def churn_data_with_f(report: Report, factor: Decimal = Decimal("1.5")):
+    """churn_data made safe by letting the database do the addition."""
+    Report.objects.filter(pk=report.pk).update(
+        churned=F("churned") + int(report.words * factor)
+    )
+
+
+@queue_command
+def churn_data_for_update(report: Report, factor: Decimal = Decimal("1.5")):
+    """churn_data made safe by locking the row until the save commits."""
+    with transaction.atomic():
+        report = Report.objects.select_for_update().get(pk=report.pk)
+        report.churned += int(report.words * factor)
+        report.save(update_fields=["churned"])
 
 
 @queue_command
