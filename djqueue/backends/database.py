@@ -221,12 +221,14 @@ class DatabaseQueue(DatabaseInspection, BaseQueue):
         lock = " FOR UPDATE SKIP LOCKED" if vendor == "postgresql" else ""
         order = "priority DESC, eta ASC, id ASC"
         # The ready rows whose lock key no running message holds, then the
-        # first of each key among them.
+        # first of each key among them. "IS NOT NULL" keeps the holders'
+        # lookup, which PostgreSQL may hash, to the index's running rows.
         ready = (
             f"SELECT id, lock_key, priority, eta FROM {table} AS ready "
             "WHERE queue = %s AND state = %s AND (lock_key IS NULL OR NOT EXISTS "
             f"(SELECT 1 FROM {table} AS holder WHERE holder.queue = %s AND "
-            f"holder.lock_held = ready.lock_key)) ORDER BY {order} LIMIT %s{lock}"
+            "holder.lock_held IS NOT NULL AND holder.lock_held = ready.lock_key)) "
+            f"ORDER BY {order} LIMIT %s{lock}"
         )
         first_of_key = (
             "SELECT id FROM (SELECT id, lock_key, ROW_NUMBER() OVER (PARTITION BY "
@@ -248,7 +250,9 @@ class DatabaseQueue(DatabaseInspection, BaseQueue):
     def _claim_locking(self, worker, token, lease_expires_at, now, limit):
         model = _record_model()
         features = connections[self.using].features
-        held = self.records.filter(lock_held=OuterRef("lock_key"))
+        held = self.records.filter(
+            lock_held__isnull=False, lock_held=OuterRef("lock_key")
+        )
         with transaction.atomic(using=self.using):
             ready = (
                 self.records.filter(state=State.QUEUED)
