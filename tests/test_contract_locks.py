@@ -293,7 +293,12 @@ def test_a_claim_racing_an_uncommitted_one_does_not_take_its_key():
         assert a_claimed.wait(30)
         thread_b.start()
         assert b_started.wait(30)
-        wait_until(lambda: _waiting_on_a_lock(b_connection[0]), 30, "B's lock wait")
+        # B waits for A's lock, or (had nothing made it wait) is done.
+        wait_until(
+            lambda: "b" in claims or _waiting_on_a_lock(b_connection[0]),
+            30,
+            "B to wait for A or to finish",
+        )
     finally:
         a_may_commit.set()
         thread_a.join(timeout=60)

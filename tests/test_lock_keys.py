@@ -85,6 +85,18 @@ def test_a_backend_without_lock_keys_refuses_them_at_enqueue(settings):
     assert commands.add(1, 2).status == State.QUEUED
 
 
+def test_check_reports_a_command_with_a_lock_key_on_a_backend_without(settings):
+    from djqueue.checks import check_settings
+
+    assert not [e for e in check_settings() if e.id == "djqueue.E009"]
+    settings.QUEUES = {"default": {"BACKEND": f"{__name__}.WithoutLockKeys"}}
+
+    (error,) = [e for e in check_settings() if e.id == "djqueue.E009"]
+
+    assert error.obj == "tests.locked_by_name"
+    assert "does not support lock keys" in error.msg
+
+
 def test_a_consumer_with_four_workers_runs_one_report_one_at_a_time(backend):
     report = Report.objects.create(title="seed", words=4)
     results = churn_five_times(report)
