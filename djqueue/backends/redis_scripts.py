@@ -46,10 +46,11 @@ local function release_unique(id, key)
     if redis.call('GET', pointer) == id then redis.call('DEL', pointer) end
   end
 end
--- The pointer of the message's lock key, or nil if it has none.
+-- The pointer of the message's lock key, or nil if it has none (or its
+-- key holds no hash: readable() deals with that).
 local function lock_of(key)
-  local lock = redis.call('HGET', key, 'lock_key')
-  if lock and lock ~= '' then return base .. ':l:' .. lock end
+  local lock = redis.pcall('HGET', key, 'lock_key')
+  if type(lock) == 'string' and lock ~= '' then return base .. ':l:' .. lock end
   return nil
 end
 -- Whether a running message other than id holds the lock; the hold of a
@@ -131,18 +132,24 @@ end
 -- but those whose lock key is held, which stay ready, unchanged.
 local function claim(a)
   local limit, lease, token, worker, now = tonumber(ARGV[a]), ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
-  local claimed, skipped = {}, 0
+  local claimed, skipped, taken = {}, 0, {}
   while #claimed < limit do
-    local ids = redis.call('ZRANGE', base .. ':ready', skipped, skipped + limit - #claimed - 1)
+    -- Windows of at least 100 ids: messages of held keys are stepped over.
+    local ids = redis.call('ZRANGE', base .. ':ready', skipped, skipped + math.max(limit - #claimed, 100) - 1)
     if #ids == 0 then break end
     for _, id in ipairs(ids) do
-      local pointer = redis.call('TYPE', mkey(id))['ok'] == 'hash' and lock_of(mkey(id))
-      if pointer and held(pointer, id) then
+      if #claimed >= limit then break end
+      local pointer = lock_of(mkey(id))
+      if pointer and taken[pointer] == nil then taken[pointer] = held(pointer, id) end
+      if pointer and taken[pointer] then
         skipped = skipped + 1
       else
         redis.call('ZREM', base .. ':ready', id)
         local key = readable(id, now, ARGV[a + 5])
-        if key and pointer then redis.call('SET', pointer, id) end
+        if key and pointer then
+          redis.call('SET', pointer, id)
+          taken[pointer] = true
+        end
         if key then
           bump(key, 1)
           redis.call('HSET', key, 'state', 'running', 'lease_token', token,
