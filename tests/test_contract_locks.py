@@ -166,6 +166,20 @@ def test_lock_keys_are_held_per_queue(queue, other_queue):
     assert [m.id for m in other_queue.claim("w", LEASE, limit=10)] == [theirs.id]
 
 
+def test_redis_a_hold_whose_message_is_gone_holds_nothing(queue):
+    """A holder's hash deleted straight from Redis (not by the delete
+    script) leaves its lock pointer behind; it blocks nothing."""
+    if not hasattr(queue, "client"):
+        pytest.skip("a Redis lock pointer")
+    _, second = write_pair(queue)
+    (holder,) = queue.claim("w1", LEASE, limit=10)
+    assert queue.client.get(queue.key("l:k")).decode() == holder.id
+    queue.client.delete(queue.key(f"m:{holder.id}"))
+
+    assert [m.id for m in queue.claim("w2", LEASE, limit=10)] == [second.id]
+    assert queue.client.get(queue.key("l:k")).decode() == second.id
+
+
 @pytest.mark.django_db(transaction=True)
 def test_consumers_claiming_at_once_never_run_one_key_twice(queue):
     """Four threads (on a database, four connections) claim and ack 40

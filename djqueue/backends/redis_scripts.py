@@ -134,8 +134,10 @@ local function claim(a)
   local limit, lease, token, worker, now = tonumber(ARGV[a]), ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
   local claimed, skipped, taken = {}, 0, {}
   while #claimed < limit do
-    -- Windows of at least 100 ids: messages of held keys are stepped over.
-    local ids = redis.call('ZRANGE', base .. ':ready', skipped, skipped + math.max(limit - #claimed, 100) - 1)
+    -- Once it steps over messages of held keys, in windows of 100 ids.
+    local window = limit - #claimed
+    if skipped > 0 then window = math.max(window, 100) end
+    local ids = redis.call('ZRANGE', base .. ':ready', skipped, skipped + window - 1)
     if #ids == 0 then break end
     for _, id in ipairs(ids) do
       if #claimed >= limit then break end
