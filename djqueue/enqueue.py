@@ -96,7 +96,13 @@ def _lock_key(command: QueueCommand, queue, args: tuple, kwargs: dict) -> str:
             "support lock keys."
         )
     if callable(key):
-        returned = key(*args, **kwargs)
+        try:
+            returned = key(*args, **kwargs)
+        except TypeError as exc:
+            raise TypeError(
+                f"Cannot enqueue {command.name}: its lock_key callable cannot "
+                f"take the call's arguments: {exc}"
+            ) from exc
         try:
             return check_lock_key(returned)
         except TypeError:

@@ -73,6 +73,15 @@ def test_a_lock_key_callable_returning_no_key_stores_nothing(returned):
     assert stored() == 0
 
 
+def test_a_lock_key_callable_that_does_not_fit_the_call_stores_nothing():
+    command = commands.add.using(lock_key=lambda a: f"a:{a}")
+
+    with pytest.raises(TypeError, match="lock_key callable cannot take the call"):
+        command(1, 2)
+
+    assert stored() == 0
+
+
 def test_a_backend_without_lock_keys_refuses_them_at_enqueue(settings):
     settings.QUEUES = {
         "default": {"BACKEND": f"{__name__}.WithoutLockKeys"},
