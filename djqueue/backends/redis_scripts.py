@@ -56,15 +56,15 @@ end
 -- Whether a running message other than id holds the lock; the hold of a
 -- message that is gone or no longer running counts for nothing.
 local function held(pointer, id)
-  local holder = redis.call('GET', pointer)
-  if not holder or holder == id then return false end
+  local holder = redis.pcall('GET', pointer)
+  if type(holder) ~= 'string' or holder == id then return false end
   return redis.pcall('HGET', mkey(holder), 'state') == 'running'
 end
 -- Give up the lock key the message holds, waking a consumer for the next
 -- message of the key.
 local function unlock(id, key)
   local pointer = lock_of(key)
-  if pointer and redis.call('GET', pointer) == id then
+  if pointer and redis.pcall('GET', pointer) == id then
     redis.call('DEL', pointer)
     wake_consumers(1)
   end
