@@ -542,7 +542,8 @@ def _lock_conflict(exc: Exception) -> bool:
     if isinstance(exc, IntegrityError):
         return True
     cause = exc.__cause__
-    return getattr(cause, "sqlstate", None) == "40P01" or (
+    state = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)
+    return state == "40P01" or (
         bool(getattr(cause, "args", None)) and cause.args[0] == 1213
     )
 
