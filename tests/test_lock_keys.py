@@ -117,6 +117,34 @@ def test_a_consumer_with_four_workers_runs_one_report_one_at_a_time(backend):
     assert all(result.status == State.DONE for result in results)
 
 
+def test_without_a_lock_key_overlapping_runs_lose_an_update(backend):
+    """The overlap is real: two runs that both load the report before either
+    saves it (they wait for each other) add 6 once, not twice."""
+    report = Report.objects.create(title="seed", words=4)
+    results = [commands.churn_data_meeting(report, 2) for _ in range(2)]
+
+    Consumer(["default"], 4, burst=True).run()
+
+    report.refresh_from_db()
+    assert all(result.status == State.DONE for result in results)
+    assert report.churned == 6
+
+
+def test_with_a_lock_key_the_same_runs_do_not_overlap(backend):
+    """With a lock key the second run starts after the first saved: the
+    first one waits for it in vain (for its short patience), and both
+    additions count."""
+    report = Report.objects.create(title="seed", words=4)
+    locked = commands.churn_data_meeting.using(lock_key=f"report:{report.pk}")
+    results = [locked(report, 2, patience=0.5) for _ in range(2)]
+
+    Consumer(["default"], 4, burst=True).run()
+
+    report.refresh_from_db()
+    assert all(result.status == State.DONE for result in results)
+    assert report.churned == 12
+
+
 @pytest.mark.parametrize(
     "command", [commands.churn_data_with_f, commands.churn_data_for_update]
 )

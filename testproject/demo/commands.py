@@ -34,6 +34,25 @@ def churn_data(report: Report, factor: Decimal = Decimal("1.5")):
 
 
 @queue_command
+def churn_data_meeting(report: Report, runs: int, patience: float = 30.0):
+    """churn_data that, having loaded its report, waits (at most
+    ``patience`` seconds) until ``runs`` runs on the report have loaded
+    theirs: runs that can overlap then do, and lose updates for sure."""
+    message = current_message()
+    label = f"meeting:{report.pk}"
+    Run.objects.create(
+        message_id=message.id, attempt=message.attempts, pid=os.getpid(), label=label
+    )
+    deadline = time.monotonic() + patience
+    while Run.objects.filter(label=label).count() < runs:
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.01)
+    report.churned += int(report.words * Decimal("1.5"))
+    report.save(update_fields=["churned"])
+
+
+@queue_command
 def churn_data_with_f(report: Report, factor: Decimal = Decimal("1.5")):
     """churn_data made safe by letting the database do the addition."""
     Report.objects.filter(pk=report.pk).update(
