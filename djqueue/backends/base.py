@@ -34,6 +34,9 @@ class BaseQueue(ABC):
     # Whether wait_for_messages() returns as soon as a message may be ready,
     # rather than sleeping out its timeout.
     supports_wakeup = False
+    # Whether claim() honours Message.lock_key (see claim()); enqueueing a
+    # message with a lock key on a backend without it raises.
+    supports_lock_keys = False
     # The OPTIONS keys this backend understands.
     option_names = frozenset({"FAILED_TTL", "ON_COMMIT"})
 
@@ -164,6 +167,14 @@ class BaseQueue(ABC):
         carries a ``lease_token``; no other claim returns it until its lease
         expires and it is reclaimed. A backend that supports blocking claims
         waits up to ``timeout`` seconds for a message; others return at once.
+
+        With ``supports_lock_keys``, a running message holds its
+        ``lock_key`` in this queue: a ready message with a key that is held
+        is skipped, left ``queued`` with its attempts unchanged, and one
+        claim returns at most one message per key, however many consumers
+        claim at once. The hold ends when its message leaves ``running``
+        (ack, fail, retry_later, release, delete, or reclaim after its lease
+        expired); the next message of the key can then be claimed.
         """
 
     @abstractmethod

@@ -99,6 +99,7 @@ class RedisQueue(RedisInspection, BaseQueue):
     supports_transactions = False
     supports_blocking_claim = True
     supports_wakeup = True
+    supports_lock_keys = True
     option_names = BaseQueue.option_names | {"PREFIX", "CLIENT", "CLIENT_FACTORY"}
 
     def __init__(self, name: str, connection: Any = "", **options: Any) -> None:
