@@ -23,7 +23,12 @@ from ..states import FINISHED_STATES as _FINISHED
 from ..states import State
 from .base import BaseQueue
 from .redis_hash import fields, score, stamp, text, to_message, write_arguments
-from .redis_inspection import INSPECTION_SCRIPTS, RedisInspection
+from .redis_inspection import (
+    DEFAULT_INSPECT_TIMEOUT,
+    INSPECTION_SCRIPTS,
+    RedisInspection,
+)
+from .redis_scan import RedisScan
 from .redis_scripts import SCRIPTS
 
 DEFAULT_URL = "redis://127.0.0.1:6379/0"
@@ -78,20 +83,26 @@ def connection_kwargs(connection: Any) -> dict[str, Any]:
         ) from None
 
 
-class RedisQueue(RedisInspection, BaseQueue):
+class RedisQueue(RedisInspection, RedisScan, BaseQueue):
     """A queue stored in Redis or Valkey under the key base ``{prefix:name}``.
 
     Options: ``PREFIX`` (default ``"djqueue"``), ``CLIENT`` (a ready redis-py
     client, for tests), ``CLIENT_FACTORY`` (a callable or dotted path called
-    with the connection's keyword arguments), ``FAILED_TTL``, and
-    ``ON_COMMIT`` (default True: inside ``transaction.atomic()`` the write
-    waits for the commit).
+    with the connection's keyword arguments), ``FAILED_TTL``, ``ON_COMMIT``
+    (default True: inside ``transaction.atomic()`` the write waits for the
+    commit) and ``INSPECT_TIMEOUT`` (seconds an inspection read waits, see
+    :meth:`for_inspection`).
     """
 
     supports_transactions = False
     supports_blocking_claim = True
     supports_wakeup = True
-    option_names = BaseQueue.option_names | {"PREFIX", "CLIENT", "CLIENT_FACTORY"}
+    option_names = BaseQueue.option_names | {
+        "PREFIX",
+        "CLIENT",
+        "CLIENT_FACTORY",
+        "INSPECT_TIMEOUT",
+    }
 
     def __init__(self, name: str, connection: Any = "", **options: Any) -> None:
         super().__init__(name, connection, **options)
@@ -100,6 +111,7 @@ class RedisQueue(RedisInspection, BaseQueue):
         self._client = options.get("CLIENT")
         self._owns_client = self._client is None
         self._scripts: dict[str, Any] = {}
+        self.inspect_timeout = options.get("INSPECT_TIMEOUT", DEFAULT_INSPECT_TIMEOUT)
 
     @classmethod
     def check_config(cls, name, connection, options):
@@ -112,6 +124,19 @@ class RedisQueue(RedisInspection, BaseQueue):
                     hint="Use a non-empty string without braces: djqueue adds "
                     "the braces of the Redis Cluster hash tag itself.",
                     id="djqueue.E022",
+                )
+            )
+        timeout = options.get("INSPECT_TIMEOUT", DEFAULT_INSPECT_TIMEOUT)
+        if (
+            isinstance(timeout, bool)
+            or not isinstance(timeout, (int, float))
+            or not 0 < timeout <= 60
+        ):
+            errors.append(
+                checks.Error(
+                    f"Queue {name!r} has OPTIONS['INSPECT_TIMEOUT'] = {timeout!r}.",
+                    hint="Use a number of seconds above 0 and at most 60.",
+                    id="djqueue.E023",
                 )
             )
         try:
@@ -169,6 +194,7 @@ class RedisQueue(RedisInspection, BaseQueue):
         return redis.Redis(**kwargs)
 
     def close(self) -> None:
+        self._close_inspection()
         if self._client is not None and self._owns_client:
             self._client.close()
             self._client = None
@@ -404,9 +430,21 @@ class RedisQueue(RedisInspection, BaseQueue):
                 desc=newest_first,
             )
         else:
-            ids = self._filtered_ids(
-                _SET_OF_STATE[state], newest_first, command, offset, limit
-            )
+            pairs, _, _ = self._scan_ids(
+                _SET_OF_STATE[state], newest_first, None, offset, limit,
+                {"command": command},
+            )  # fmt: skip
+            ids = [message_id for message_id, _ in pairs]
+        return self._load(ids)
+
+    def scan_messages(self, state, cursor="", limit=50, command=None):
+        match = {} if command is None else {"command": command}
+        return self._scan_messages(
+            _SET_OF_STATE[state], state in _NEWEST_FIRST, cursor, limit, match
+        )
+
+    def _load(self, ids) -> list[Message]:
+        """The messages of ``ids`` that are still stored, in one pipeline."""
         if not ids:
             return []
         pipe = self.client.pipeline(transaction=False)
