@@ -202,3 +202,52 @@ def test_a_hung_queue_is_asked_once_per_page_without_retries(hung, fetch):
         # have taken it off the backlog yet.
         wait_until(lambda n=before: len(hung.accepted) > n, 5, "the accept")
         assert len(hung.accepted) - before == 1, path
+
+
+def test_the_inspection_bound_wins_over_the_connection_url(hung):
+    """A URL's ``socket_timeout`` (which wins over keyword arguments in
+    redis-py) does not lift the bound of inspection reads; the consumer's
+    client is another one."""
+    from redis.exceptions import TimeoutError as RedisTimeout
+
+    from djqueue.backends.redis import RedisQueue
+
+    queue = RedisQueue(
+        "dead",
+        f"redis://127.0.0.1:{hung.port}/0?socket_timeout=600",
+        INSPECT_TIMEOUT=0.5,
+    )
+    twin = queue.for_inspection()
+    outcome = []
+
+    def read():
+        try:
+            twin.counts()
+        except Exception as exc:
+            outcome.append(exc)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(timeout=HANG_GUARD)
+    try:
+        assert not reader.is_alive(), "the read waited for the URL's timeout"
+        assert [type(exc) for exc in outcome] == [RedisTimeout]
+        assert twin is not queue
+        assert twin.client is not queue.client
+        assert queue.for_inspection() is twin
+    finally:
+        queue.close()
+
+
+@pytest.mark.parametrize("value", [0, -1, "2", True, 61])
+def test_a_wrong_inspect_timeout_is_reported_by_check(settings, value):
+    from django.core import checks
+
+    settings.QUEUES = {
+        "default": {
+            "BACKEND": "djqueue.backends.redis.RedisQueue",
+            "OPTIONS": {"INSPECT_TIMEOUT": value},
+        }
+    }
+    found = [m.id for m in checks.run_checks() if m.id.startswith("djqueue.")]
+    assert found == ["djqueue.E023"]
