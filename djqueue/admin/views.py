@@ -169,7 +169,7 @@ def read_listing(reader, queue: str, state: State, page: int, command: str, curs
     try:
         if command:
             return reader.read(queue, lambda q: scan_page(q, state, command, cursor))
-        return reader.read(queue, lambda q: read_page(q, state, page, ""))
+        return reader.read(queue, lambda q: read_page(q, state, page))
     except QueueUnavailable:
         return Listing()
 
@@ -184,14 +184,14 @@ def scan_page(backend, state: State, command: str, cursor: str) -> Listing:
     return Listing(scan.messages, bool(scan.cursor), scan.cursor, scan.examined)
 
 
-def read_page(backend, state: State, page: int, command: str) -> Listing:
-    """Read one page by number: one extra message is read, no more.
+def read_page(backend, state: State, page: int) -> Listing:
+    """Read one unfiltered page by number: one extra message is read.
 
     No next page is offered past ``MAX_PAGE``: skipping that deep costs the
     backend more than a page; filters reach the messages there.
     """
     offset = (page - 1) * PER_PAGE
-    found = backend.list_messages(state, offset, PER_PAGE + 1, command=command or None)
+    found = backend.list_messages(state, offset, PER_PAGE + 1)
     return Listing(found[:PER_PAGE], len(found) > PER_PAGE and page < MAX_PAGE)
 
 

@@ -27,6 +27,7 @@ from .redis_inspection import (
     DEFAULT_INSPECT_TIMEOUT,
     INSPECTION_SCRIPTS,
     RedisInspection,
+    inspect_timeout_errors,
 )
 from .redis_scan import RedisScan
 from .redis_scripts import SCRIPTS
@@ -126,19 +127,7 @@ class RedisQueue(RedisInspection, RedisScan, BaseQueue):
                     id="djqueue.E022",
                 )
             )
-        timeout = options.get("INSPECT_TIMEOUT", DEFAULT_INSPECT_TIMEOUT)
-        if (
-            isinstance(timeout, bool)
-            or not isinstance(timeout, (int, float))
-            or not 0 < timeout <= 60
-        ):
-            errors.append(
-                checks.Error(
-                    f"Queue {name!r} has OPTIONS['INSPECT_TIMEOUT'] = {timeout!r}.",
-                    hint="Use a number of seconds above 0 and at most 60.",
-                    id="djqueue.E023",
-                )
-            )
+        errors += inspect_timeout_errors(name, options)
         try:
             import redis  # noqa: F401
         except ImportError:

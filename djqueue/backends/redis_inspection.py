@@ -17,6 +17,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from django.core import checks
+
 from ..inspection import THROUGHPUT_RETENTION, ConsumerInfo, Throughput, minute_of
 from ..states import State
 from .redis_hash import stamp, text
@@ -82,6 +84,24 @@ INSPECTION_SCRIPTS = {
         "SCAN_IDS": SCAN_IDS,
     }.items()
 }
+
+
+def inspect_timeout_errors(name: str, options: dict) -> list[checks.CheckMessage]:
+    """The system check of the ``INSPECT_TIMEOUT`` option (``djqueue.E023``)."""
+    timeout = options.get("INSPECT_TIMEOUT", DEFAULT_INSPECT_TIMEOUT)
+    if (
+        not isinstance(timeout, bool)
+        and isinstance(timeout, (int, float))
+        and 0 < timeout <= 60
+    ):
+        return []
+    return [
+        checks.Error(
+            f"Queue {name!r} has OPTIONS['INSPECT_TIMEOUT'] = {timeout!r}.",
+            hint="Use a number of seconds above 0 and at most 60.",
+            id="djqueue.E023",
+        )
+    ]
 
 
 class RedisInspection:
