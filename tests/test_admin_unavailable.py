@@ -251,3 +251,24 @@ def test_a_wrong_inspect_timeout_is_reported_by_check(settings, value):
     }
     found = [m.id for m in checks.run_checks() if m.id.startswith("djqueue.")]
     assert found == ["djqueue.E023"]
+
+
+def test_an_action_on_an_unreachable_queue_says_it_may_not_apply(
+    settings, client, django_user_model
+):
+    """A POST to a queue that refuses comes back to the list with an error,
+    not a 500."""
+    configure_dead_queue(settings, refused_port())
+    client.force_login(
+        staff_user(
+            django_user_model, "op", "view_message", "retry_message", "purge_queue"
+        )
+    )
+    for url, data in (
+        (admin_url("action", "dead", UNKNOWN_ID, "retry"), {}),
+        (admin_url("purge", "dead", "failed"), {"confirm": "yes"}),
+    ):
+        response = client.post(url, data, follow=True)
+        assert response.status_code == 200, url
+        assert "the action may not have been applied" in response.text, url
+        assert "This queue cannot be read" in response.text, url
