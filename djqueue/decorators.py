@@ -144,7 +144,14 @@ class QueueCommand(Generic[P, R]):
     once; ``command.call_local(*args, **kwargs)`` runs the function here and
     now; ``command.using(priority=..., eta=..., ...)`` returns the same
     command with options changed for the calls made through it.
+
+    A template that meets a command reads its attributes and never calls
+    it, nor runs it: ``{{ command.name }}`` shows the name.
     """
+
+    # Django's template engine calls the callables it meets; calling a
+    # command enqueues a message.
+    do_not_call_in_templates = True
 
     def __init__(self, func: Callable[P, R], name: str, options: CommandOptions):
         functools.update_wrapper(self, func)
@@ -188,6 +195,11 @@ class QueueCommand(Generic[P, R]):
     def call_local(self, *args: P.args, **kwargs: P.kwargs) -> R:
         """Run the function in this process and return what it returns."""
         return self.func(*args, **kwargs)
+
+    # Templates render nothing for these rather than call them.
+    call_local.alters_data = True  # type: ignore[attr-defined]
+    enqueue_at.alters_data = True  # type: ignore[attr-defined]
+    enqueue_in.alters_data = True  # type: ignore[attr-defined]
 
     def using(
         self,
@@ -253,6 +265,8 @@ class QueueCommand(Generic[P, R]):
         from .enqueue import enqueue_many
 
         return enqueue_many(self, calls)
+
+    map.alters_data = True  # type: ignore[attr-defined]
 
     def __repr__(self) -> str:
         return f"<QueueCommand {self.name}>"
