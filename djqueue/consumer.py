@@ -444,8 +444,7 @@ class Consumer:
                             "Unexpected error running message %s", message.id
                         )
                     finally:
-                        with self._lock:
-                            self._inflight.pop(message.id, None)
+                        self._finished(message)
                         # Only a worker that leased nothing next frees a slot
                         # for the main thread; waking it per message costs.
                         if following is None:
@@ -454,6 +453,15 @@ class Consumer:
         finally:
             runner.close()
             connections.close_all()
+
+    def _finished(self, message: Message) -> None:
+        """Forget this run of ``message``, and only this run: once its retry
+        is recorded, the main thread may have claimed the next attempt,
+        which has the same id and must stay in flight."""
+        with self._lock:
+            entry = self._inflight.get(message.id)
+            if entry is not None and entry[1] is message:
+                del self._inflight[message.id]
 
     def _run(
         self, runner: Runner, queue: BaseQueue, message: Message

@@ -90,6 +90,9 @@ class Message:
     #: While the message is pending, no other message holds this key.
     unique_key: str = ""
     attempt_errors: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    #: While the message runs, no other message of its queue with this key
+    #: is claimed.
+    lock_key: str = ""
 
     def __repr__(self) -> str:
         return (

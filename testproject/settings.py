@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "djqueue",
     "testproject.demo",
+    "testproject.reports",
 ]
 
 MIDDLEWARE = [

@@ -26,9 +26,7 @@ pytestmark = [
 
 
 def run_queue():
-    # One worker: with more, a retry claimed before the worker of the attempt
-    # before it let go can end the burst early (issue 12, item 17).
-    call_command("run_queue", "--burst", "-c", "1", verbosity=0)
+    call_command("run_queue", "--burst", verbosity=0)
 
 
 def test_retries_keep_each_attempts_error_until_the_message_is_done():

@@ -121,6 +121,17 @@ def test_context_reports_the_attempt_and_retries_come_from_options():
     assert "RuntimeError: ctx: attempt 1" in error.traceback
 
 
+def test_worker_ids_repeat_the_latest_consumer_once_per_attempt():
+    result = tasks.second_time_lucky.enqueue("ids")
+    assert result.worker_ids == []
+
+    call_command("run_queue", "--burst", "--worker-id", "web2:77", verbosity=0)
+    result.refresh()
+
+    assert result.attempts == 2
+    assert result.worker_ids == ["web2:77", "web2:77"]
+
+
 def test_signals_are_sent_with_task_results():
     seen = []
 
@@ -216,9 +227,7 @@ def test_errors_hold_one_entry_per_failed_attempt_in_order(settings):
     }
     result = tasks.always_fails.enqueue("again")
 
-    # One worker: with more, a retry claimed before the worker of the attempt
-    # before it let go can end the burst early (issue 12, item 17).
-    call_command("run_queue", "--burst", "-c", "1", verbosity=0)
+    run_queue()
     result.refresh()
 
     runs = Run.objects.filter(message_id=result.id).order_by("id")

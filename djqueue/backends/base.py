@@ -18,7 +18,7 @@ from typing import Any
 from django.core import checks
 from django.utils import timezone
 
-from ..inspection import ConsumerInfo, Throughput
+from ..inspection import ConsumerInfo, MessageScan, Throughput
 from ..message import Message
 from ..states import State
 
@@ -34,6 +34,9 @@ class BaseQueue(ABC):
     # Whether wait_for_messages() returns as soon as a message may be ready,
     # rather than sleeping out its timeout.
     supports_wakeup = False
+    # Whether claim() honours Message.lock_key (see claim()); enqueueing a
+    # message with a lock key on a backend without it raises.
+    supports_lock_keys = False
     # The OPTIONS keys this backend understands.
     option_names = frozenset({"FAILED_TTL", "ON_COMMIT"})
 
@@ -164,6 +167,14 @@ class BaseQueue(ABC):
         carries a ``lease_token``; no other claim returns it until its lease
         expires and it is reclaimed. A backend that supports blocking claims
         waits up to ``timeout`` seconds for a message; others return at once.
+
+        With ``supports_lock_keys``, a running message holds its
+        ``lock_key`` in this queue: a ready message with a key that is held
+        is skipped, left ``queued`` with its attempts unchanged, and one
+        claim returns at most one message per key, however many consumers
+        claim at once. The hold ends when its message leaves ``running``
+        (ack, fail, retry_later, release, delete, or reclaim after its lease
+        expired); the next message of the key can then be claimed.
         """
 
     @abstractmethod
@@ -297,6 +308,42 @@ class BaseQueue(ABC):
         :data:`INSPECT_SCAN_LIMIT` messages for a filtered page and then
         return a short page."""
 
+    def scan_messages(
+        self,
+        state: State,
+        cursor: str = "",
+        limit: int = 50,
+        command: str | None = None,
+    ) -> MessageScan:
+        """Return the next page of a scan through the messages in ``state``
+        (only those of ``command`` if given), in :meth:`list_messages` order,
+        from ``cursor`` (``""``: the start; else a cursor a previous page of
+        this scan returned). Raise ``ValueError`` for a cursor that no page
+        returned.
+
+        Following the cursors until one is ``""`` reaches every message of
+        the state, however deep, while no page examines more than
+        :data:`INSPECT_SCAN_LIMIT` messages: a page may be short, or empty,
+        with a cursor to go on. This default filters in
+        :meth:`list_messages` and its cursor is the position of the next
+        page, so, as with page numbers, a message can be missed when
+        messages ahead of it leave the state during the scan.
+        """
+        offset = _position(cursor)
+        found = self.list_messages(state, offset, limit + 1, command=command)
+        more = len(found) > limit
+        return MessageScan(
+            found[:limit], str(offset + limit) if more else "", len(found)
+        )
+
+    def for_inspection(self) -> BaseQueue:
+        """Return this queue as tools that only look at it (the admin
+        pages, metrics) should read it: a server that hangs or refuses makes
+        each call fail within a bounded time, without retries, instead of
+        waiting as long as a consumer would. This default returns the queue
+        itself, for backends whose calls are bounded anyway."""
+        return self
+
     @abstractmethod
     def retry(self, message_id: str, now: datetime | None = None) -> bool:
         """Put a ``failed`` or ``cancelled`` message back to ``queued`` with
@@ -394,6 +441,14 @@ class BaseQueue(ABC):
 INSPECT_SCAN_LIMIT = 10_000
 
 _FINISHED = frozenset({State.DONE, State.FAILED, State.CANCELLED})
+
+
+def _position(cursor: str) -> int:
+    if not cursor:
+        return 0
+    if not cursor.isdigit():
+        raise ValueError(f"{cursor!r} is not a cursor of this queue's scans.")
+    return int(cursor)
 
 
 def _setting(name: str) -> Any:

@@ -3,11 +3,11 @@
 The parts of a message that never change once it is written (id, payload,
 signature, serializer, enqueue time, options) are one JSON object in the
 field ``envelope``; the parts the scripts read or change (command, state,
-eta, priority, attempts, lease, outcome, attempt errors, unique key) are
-fields of their own. Every value is stored as text; moments are Unix timestamps with
-microsecond precision. Reading never raises on garbage: what cannot be read
-becomes a default, and the consumer then fails the message with a reason
-(its payload will not verify).
+eta, priority, attempts, lease, outcome, attempt errors, unique and lock
+keys) are fields of their own. Every value is stored as text; moments are
+Unix timestamps with microsecond precision. Reading never raises on
+garbage: what cannot be read becomes a default, and the consumer then fails
+the message with a reason (its payload will not verify).
 """
 
 from __future__ import annotations
@@ -83,6 +83,8 @@ def fields(message: Message) -> dict[str, str | int]:
     }
     if message.unique_key:
         written["unique_key"] = message.unique_key
+    if message.lock_key:
+        written["lock_key"] = message.lock_key
     return written
 
 
@@ -91,7 +93,7 @@ def write_arguments(message: Message) -> list[str | int]:
     them; the state comes from the scheduled flag."""
     return [
         envelope(message), message.command, stamp(message.eta), message.priority,
-        message.attempts, message.max_attempts, message.unique_key,
+        message.attempts, message.max_attempts, message.unique_key, message.lock_key,
     ]  # fmt: skip
 
 
@@ -133,6 +135,7 @@ def to_message(raw: Any, queue: str) -> Message:
         expires_at=moments["expires_at"],
         unique_key=data.get("unique_key", ""),
         attempt_errors=_attempt_errors(data.get("attempt_errors", "")),
+        lock_key=data.get("lock_key", ""),
     )
 
 
