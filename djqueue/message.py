@@ -82,6 +82,9 @@ class Message:
     expires_at: datetime | None = None
     #: While the message is pending, no other message holds this key.
     unique_key: str = ""
+    #: Its last run lost its worker (the lease expired): it may be what
+    #: killed the process, so it runs alone in its consumer until it finishes.
+    suspect: bool = False
 
     def __repr__(self) -> str:
         return (

@@ -36,6 +36,8 @@ class MessageRecord(models.Model):
     expires_at = models.DateTimeField(_("expires at"), null=True)
     # Set only while the message is pending; NULLs never conflict.
     unique_key = models.CharField(_("unique key"), max_length=255, null=True)  # noqa: DJ001
+    # Its last run lost its worker: claimed only to run alone (see claim_suspect).
+    suspect = models.BooleanField(_("suspect"), default=False)
 
     class Meta:
         db_table = "djqueue_message"
@@ -53,9 +55,11 @@ class MessageRecord(models.Model):
             ("purge_queue", _("Can purge a state of a queue")),
         ]
         indexes = [
-            # The claim: the next ready message of a queue by priority and eta.
+            # The claim: the next ready message of a queue by priority and eta,
+            # ordinary and suspect messages apart.
             models.Index(
-                fields=["queue", "state", "-priority", "eta"], name="djqueue_claim"
+                fields=["queue", "state", "suspect", "-priority", "eta"],
+                name="djqueue_claim",
             ),
             # Promotion of due scheduled messages.
             models.Index(fields=["state", "eta"], name="djqueue_due"),

@@ -32,7 +32,7 @@ _FIELDS = (
     "id", "queue", "command", "state", "priority", "eta", "enqueued_at",
     "attempts", "max_attempts", "serializer", "payload", "signature", "options",
     "lease_token", "lease_expires_at", "worker", "started_at", "finished_at",
-    "result", "error", "traceback", "expires_at", "unique_key",
+    "result", "error", "traceback", "expires_at", "unique_key", "suspect",
 )  # fmt: skip
 _LIST_ORDER = {
     State.QUEUED: ("-priority", "eta"),
@@ -57,6 +57,7 @@ class DatabaseQueue(DatabaseInspection, BaseQueue):
 
     supports_transactions = True
     supports_blocking_claim = False
+    supports_suspects = True
 
     def __init__(self, name: str, connection: Any = "", **options: Any) -> None:
         super().__init__(name, connection, **options)
@@ -126,6 +127,7 @@ class DatabaseQueue(DatabaseInspection, BaseQueue):
         message.queue = self.name
         values = {name: getattr(message, name) for name in _FIELDS}
         values["unique_key"] = message.unique_key or None
+        values["suspect"] = False
         return _record_model()(**values)
 
     def write_tick(self, message: Message, name: str, tick: datetime) -> bool:
@@ -158,19 +160,27 @@ class DatabaseQueue(DatabaseInspection, BaseQueue):
     # -- Leases --------------------------------------------------------------
 
     def claim(self, worker, lease_seconds, limit=1, now=None, timeout=0):
-        now = now or self.now()
-        token = uuid.uuid4().hex
-        lease_expires_at = self.expiry(now, lease_seconds)
-        vendor = connections[self.using].vendor
-        if vendor in ("postgresql", "sqlite"):
-            rows = self._claim_returning(
-                vendor, worker, token, lease_expires_at, now, limit
-            )
-        else:
-            rows = self._claim_locking(worker, token, lease_expires_at, now, limit)
-        messages = [_to_message(row) for row in rows]
+        messages = self._claim(worker, lease_seconds, limit, now, suspect=False)
         messages.sort(key=lambda m: (-m.priority, m.eta, m.id))
         return messages
+
+    def claim_suspect(self, worker, lease_seconds, now=None):
+        claimed = self._claim(worker, lease_seconds, 1, now, suspect=True)
+        return claimed[0] if claimed else None
+
+    def has_suspects(self):
+        return self.records.filter(state=State.QUEUED, suspect=True).exists()
+
+    def _claim(self, worker, lease_seconds, limit, now, suspect):
+        now = now or self.now()
+        lease = (worker, uuid.uuid4().hex, self.expiry(now, lease_seconds), now)
+        vendor = connections[self.using].vendor
+        if vendor in ("postgresql", "sqlite"):
+            sql, params = self._claim_statement(vendor, *lease, limit, suspect)
+            rows = _record_model().objects.raw(sql, params).using(self.using)
+        else:
+            rows = self._claim_locking(*lease, limit, suspect)
+        return [_to_message(row) for row in rows]
 
     def wait_for_messages(self, timeout: float) -> bool:
         if not self.supports_wakeup:
@@ -179,13 +189,11 @@ class DatabaseQueue(DatabaseInspection, BaseQueue):
             self._listener = Listener(self.using, self.name)
         return self._listener.wait(timeout)
 
-    def _claim_returning(self, vendor, worker, token, lease_expires_at, now, limit):
-        sql, params = self._claim_statement(
-            vendor, worker, token, lease_expires_at, now, limit
-        )
-        return list(_record_model().objects.raw(sql, params).using(self.using))
-
-    def _claim_statement(self, vendor, worker, token, lease_expires_at, now, limit):
+    def _claim_statement(
+        self, vendor, worker, token, lease_expires_at, now, limit, suspect=False
+    ):
+        """``UPDATE … RETURNING`` of up to ``limit`` ordinary messages in
+        claim order, or of suspect ones, the longest waiting first."""
         connection = connections[self.using]
         quote = connection.ops.quote_name
         table = quote(_record_model()._meta.db_table)
@@ -195,23 +203,23 @@ class DatabaseQueue(DatabaseInspection, BaseQueue):
             f"UPDATE {table} SET state = %s, attempts = attempts + 1, "
             "lease_token = %s, lease_expires_at = %s, worker = %s, started_at = %s "
             f"WHERE id IN (SELECT id FROM {table} WHERE queue = %s AND state = %s "
-            f"ORDER BY priority DESC, eta ASC, id ASC LIMIT %s{lock}) "
+            f"AND suspect = %s ORDER BY {_claim_order(suspect)} LIMIT %s{lock}) "
             f"RETURNING {columns}"
         )
         adapt = connection.ops.adapt_datetimefield_value
         params = [
             State.RUNNING.value, token, adapt(lease_expires_at), worker, adapt(now),
-            self.name, State.QUEUED.value, limit,
+            self.name, State.QUEUED.value, suspect, limit,
         ]  # fmt: skip
         return sql, params
 
-    def _claim_locking(self, worker, token, lease_expires_at, now, limit):
+    def _claim_locking(self, worker, token, lease_expires_at, now, limit, suspect):
         model = _record_model()
         features = connections[self.using].features
+        order = ("eta", "id") if suspect else ("-priority", "eta", "id")
         with transaction.atomic(using=self.using):
-            ready = self.records.filter(state=State.QUEUED).order_by(
-                "-priority", "eta", "id"
-            )
+            ready = self.records.filter(state=State.QUEUED, suspect=suspect)
+            ready = ready.order_by(*order)
             if features.has_select_for_update_skip_locked:
                 ready = ready.select_for_update(skip_locked=True)
             else:
@@ -243,6 +251,7 @@ class DatabaseQueue(DatabaseInspection, BaseQueue):
             leased.update(
                 state=State.DONE,
                 unique_key=None,
+                suspect=False,
                 result=result,
                 error="",
                 traceback="",
@@ -290,12 +299,13 @@ class DatabaseQueue(DatabaseInspection, BaseQueue):
             return f"DELETE FROM {table} WHERE {lease} RETURNING id", lease_params
         adapt = connection.ops.adapt_datetimefield_value
         sql = (
-            f"UPDATE {table} SET state = %s, unique_key = NULL, result = %s, "
-            "error = '', traceback = '', finished_at = %s, expires_at = %s, "
-            f"lease_token = '', lease_expires_at = NULL WHERE {lease} RETURNING id"
+            f"UPDATE {table} SET state = %s, unique_key = NULL, suspect = %s, "
+            "result = %s, error = '', traceback = '', finished_at = %s, "
+            "expires_at = %s, lease_token = '', lease_expires_at = NULL "
+            f"WHERE {lease} RETURNING id"
         )
         expires_at = self.expiry(now, result_ttl)
-        params = [State.DONE.value, result, adapt(now), adapt(expires_at)]
+        params = [State.DONE.value, False, result, adapt(now), adapt(expires_at)]
         return sql, [*params, *lease_params]
 
     def fail(self, message, error, traceback="", now=None):
@@ -304,6 +314,7 @@ class DatabaseQueue(DatabaseInspection, BaseQueue):
             self._leased(message).update(
                 state=State.FAILED,
                 unique_key=None,
+                suspect=False,
                 error=error,
                 traceback=traceback,
                 finished_at=now,
@@ -318,6 +329,7 @@ class DatabaseQueue(DatabaseInspection, BaseQueue):
         return bool(
             self._leased(message).update(
                 state=State.SCHEDULED if eta > now else State.QUEUED,
+                suspect=False,
                 eta=eta,
                 error=error,
                 traceback=traceback,
@@ -359,6 +371,7 @@ class DatabaseQueue(DatabaseInspection, BaseQueue):
         lost = expired.filter(attempts__gte=F("max_attempts")).update(
             state=State.FAILED,
             unique_key=None,
+            suspect=False,
             error="worker lost: the lease expired while the message ran, on its "
             "last attempt (the worker was killed or hung)",
             finished_at=now,
@@ -367,7 +380,7 @@ class DatabaseQueue(DatabaseInspection, BaseQueue):
             lease_expires_at=None,
         )
         requeued = expired.update(
-            state=State.QUEUED, lease_token="", lease_expires_at=None
+            state=State.QUEUED, suspect=True, lease_token="", lease_expires_at=None
         )
         return lost + requeued
 
@@ -434,6 +447,7 @@ class DatabaseQueue(DatabaseInspection, BaseQueue):
             .update(
                 state=State.CANCELLED,
                 unique_key=None,
+                suspect=False,
                 finished_at=now,
                 expires_at=self.expiry(now, self.failed_ttl),
             )
@@ -444,6 +458,10 @@ class DatabaseQueue(DatabaseInspection, BaseQueue):
 
     def purge(self, state):
         return self.records.filter(state=state).delete()[0]
+
+
+def _claim_order(suspect: bool) -> str:
+    return "eta ASC, id ASC" if suspect else "priority DESC, eta ASC, id ASC"
 
 
 def _by_token(messages: Iterable[Message]) -> dict[str, list[str]]:

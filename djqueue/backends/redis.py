@@ -22,7 +22,15 @@ from ..message import Message
 from ..states import FINISHED_STATES as _FINISHED
 from ..states import State
 from .base import BaseQueue
-from .redis_hash import fields, score, stamp, text, to_message, write_arguments
+from .redis_hash import (
+    SUSPECT_CEILING,
+    fields,
+    score,
+    stamp,
+    text,
+    to_message,
+    write_arguments,
+)
 from .redis_inspection import INSPECTION_SCRIPTS, RedisInspection
 from .redis_scripts import SCRIPTS
 
@@ -91,6 +99,7 @@ class RedisQueue(RedisInspection, BaseQueue):
     supports_transactions = False
     supports_blocking_claim = True
     supports_wakeup = True
+    supports_suspects = True
     option_names = BaseQueue.option_names | {"PREFIX", "CLIENT", "CLIENT_FACTORY"}
 
     def __init__(self, name: str, connection: Any = "", **options: Any) -> None:
@@ -275,6 +284,17 @@ class RedisQueue(RedisInspection, BaseQueue):
             "claim", *self._claim_arguments(worker, lease_seconds, limit, now)
         )
         return [to_message(row, self.name) for row in rows]
+
+    def claim_suspect(self, worker, lease_seconds, now=None):
+        now = now or self.now()
+        rows = self._run(
+            "claim_suspect", *self._claim_arguments(worker, lease_seconds, 1, now)
+        )
+        return to_message(rows[0], self.name) if rows else None
+
+    def has_suspects(self):
+        ceiling = f"({SUSPECT_CEILING:.0f}"
+        return self.client.zcount(self.key("ready"), "-inf", ceiling) > 0
 
     def _claim_arguments(self, worker, lease_seconds, limit, now) -> list:
         return [

@@ -6,8 +6,10 @@ Every state change is one script, so it is atomic and costs one round trip.
 touches starts with it, so a queue lives on one Redis Cluster slot.
 
 Structures, under the base: ``:m:<id>`` a hash per message; ``:ready`` a
-sorted set scored by priority then eta; ``:scheduled`` by eta; ``:running``
-by lease expiry; ``:done``, ``:failed``, ``:cancelled`` by finish time;
+sorted set scored by priority then eta, the suspect messages (their hash has
+``suspect`` set to 1) by eta in a band of scores below every priority's, so
+that each kind is claimed from a score range of its own; ``:scheduled`` by
+eta; ``:running`` by lease expiry; ``:done``, ``:failed``, ``:cancelled`` by finish time;
 ``:expiry`` by when a finished message may be deleted; ``:notify`` a list
 that wakes blocked consumers; ``:w:<id>`` a list that wakes result waiters.
 """
@@ -15,11 +17,15 @@ that wakes blocked consumers; ``:w:<id>`` a list that wakes result waiters.
 COMMON = """
 local base = KEYS[1]
 local function mkey(id) return base .. ':m:' .. id end
+-- The ready set's score: see redis_hash.score(). Suspect messages score
+-- below SUSPECT_CEILING (redis_hash.SUSPECT_CEILING), every other above it.
+local SUSPECT_CEILING = '-6000000000000000'
 local function score(key)
-  local fields = redis.call('HMGET', key, 'priority', 'eta')
-  local priority = tonumber(fields[1]) or 0
-  local eta = tonumber(fields[2]) or 0
-  return -priority * 4e13 + math.floor((eta - 1577836800) * 10000)
+  local fields = redis.call('HMGET', key, 'priority', 'eta', 'suspect')
+  local priority = math.max(-100, math.min(100, tonumber(fields[1]) or 0))
+  local ticks = math.floor(((tonumber(fields[2]) or 0) - 1577836800) * 10000)
+  if fields[3] == '1' then return -8e15 + ticks end
+  return -priority * 4e13 + ticks
 end
 local function leased(key, token)
   local fields = redis.call('HMGET', key, 'state', 'lease_token')
@@ -46,6 +52,7 @@ local function release_unique(id, key)
 end
 local function finish(id, key, state, now, expires)
   release_unique(id, key)
+  redis.call('HDEL', key, 'suspect')
   redis.call('HSET', key, 'state', state, 'finished_at', now, 'expires_at', expires,
     'lease_token', '', 'lease_expires_at', '')
   redis.call('ZADD', base .. ':' .. state, now, id)
@@ -97,14 +104,17 @@ local function readable(id, now, expires)
   end
   return nil
 end
--- Lease up to ARGV[a] ready messages: ARGV[a..a+5] are the limit, lease
--- expiry, lease token, worker, now and failed expiry. Ids with no body are
--- failed on the way and do not count, so an empty answer means no ready id.
-local function claim(a)
+-- Lease up to ARGV[a] ready messages, suspect ones or the others:
+-- ARGV[a..a+5] are the limit, lease expiry, lease token, worker, now and
+-- failed expiry. Ids with no body are failed on the way and do not count,
+-- so an empty answer means no ready id.
+local function claim(a, suspect)
   local limit, lease, token, worker, now = tonumber(ARGV[a]), ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
+  local low, high = SUSPECT_CEILING, '+inf'
+  if suspect then low, high = '-inf', '(' .. SUSPECT_CEILING end
   local claimed = {}
   while #claimed < limit do
-    local ids = redis.call('ZRANGE', base .. ':ready', 0, limit - #claimed - 1)
+    local ids = redis.call('ZRANGEBYSCORE', base .. ':ready', low, high, 'LIMIT', 0, limit - #claimed)
     if #ids == 0 then break end
     for _, id in ipairs(ids) do
       redis.call('ZREM', base .. ':ready', id)
@@ -143,7 +153,12 @@ end
 
 # ARGV: limit, lease expiry, lease token, worker, now, failed expiry.
 CLAIM = """
-return claim(1)
+return claim(1, false)
+"""
+
+# ARGV: as CLAIM's, with a limit of 1.
+CLAIM_SUSPECT = """
+return claim(1, true)
 """
 
 # ARGV: id, score, '1' if scheduled, then the seven values place() takes.
@@ -184,7 +199,7 @@ return ack(1)
 
 # ARGV: the six of ACK, then the six of CLAIM.
 ACK_AND_CLAIM = """
-return {ack(1), claim(7)}
+return {ack(1), claim(7, false)}
 """
 
 # ARGV: id, token, error, traceback, now, expiry.
@@ -203,6 +218,7 @@ RETRY_LATER = """
 local id, key = ARGV[1], mkey(ARGV[1])
 if not leased(key, ARGV[2]) then return 0 end
 redis.call('ZREM', base .. ':running', id)
+redis.call('HDEL', key, 'suspect')
 redis.call('HSET', key, 'eta', ARGV[3], 'error', ARGV[4], 'traceback', ARGV[5],
   'lease_token', '', 'lease_expires_at', '')
 if tonumber(ARGV[3]) > tonumber(ARGV[6]) then
@@ -276,7 +292,8 @@ for _, id in ipairs(ids) do
     finish(id, key, 'failed', ARGV[1], ARGV[2])
     wake_waiters(id, 0)
   else
-    redis.call('HSET', key, 'state', 'queued', 'lease_token', '', 'lease_expires_at', '')
+    redis.call('HSET', key, 'state', 'queued', 'suspect', '1', 'lease_token', '',
+      'lease_expires_at', '')
     redis.call('ZADD', base .. ':ready', score(key), id)
   end
 end
@@ -360,6 +377,7 @@ SCRIPTS = {
     name.lower(): COMMON + body
     for name, body in {
         "CLAIM": CLAIM,
+        "CLAIM_SUSPECT": CLAIM_SUSPECT,
         "ACK_AND_CLAIM": ACK_AND_CLAIM,
         "WRITE": WRITE,
         "WRITE_TICK": WRITE_TICK,

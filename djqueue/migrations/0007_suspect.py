@@ -1,0 +1,30 @@
+"""Messages whose last run lost its worker are marked suspect when their lease
+is reclaimed, and claimed apart (to run alone): the claim index takes the mark
+between the state and the priority, so both claims follow it."""
+
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("djqueue", "0006_ready_notify"),
+    ]
+
+    operations = [
+        migrations.RemoveIndex(
+            model_name="messagerecord",
+            name="djqueue_claim",
+        ),
+        migrations.AddField(
+            model_name="messagerecord",
+            name="suspect",
+            field=models.BooleanField(default=False, verbose_name="suspect"),
+        ),
+        migrations.AddIndex(
+            model_name="messagerecord",
+            index=models.Index(
+                fields=["queue", "state", "suspect", "-priority", "eta"],
+                name="djqueue_claim",
+            ),
+        ),
+    ]
