@@ -308,7 +308,8 @@ def test_reclaimed_messages_are_suspect_and_leased_only_by_claim_suspect(queue):
     second = queue.claim_suspect("w", LEASE)
     assert [first.id, second.id] == [older.id, newer.id]
     assert (first.state, first.suspect, first.attempts) == (State.RUNNING, True, 2)
-    assert first.lease_token and first.worker == "w"
+    assert first.lease_token
+    assert first.worker == "w"
     assert queue.get(first.id).state == State.RUNNING
     assert queue.claim_suspect("w", LEASE) is None
     assert not queue.has_suspects()
