@@ -6,10 +6,10 @@ Every state change is one script, so it is atomic and costs one round trip.
 touches starts with it, so a queue lives on one Redis Cluster slot.
 
 Structures, under the base: ``:m:<id>`` a hash per message; ``:ready`` a
-sorted set scored by priority then eta, the suspect messages (their hash has
-``suspect`` set to 1) by eta in a band of scores below every priority's, so
-that each kind is claimed from a score range of its own; ``:scheduled`` by
-eta; ``:running`` by lease expiry; ``:done``, ``:failed``, ``:cancelled`` by finish time;
+sorted set scored by priority then eta, suspect messages (``suspect`` is 1
+in their hash) by eta in a band below every priority's, so each kind of
+claim reads a score range of its own; ``:scheduled`` by eta; ``:running`` by
+lease expiry; ``:done``, ``:failed``, ``:cancelled`` by finish time;
 ``:expiry`` by when a finished message may be deleted; ``:notify`` a list
 that wakes blocked consumers; ``:w:<id>`` a list that wakes result waiters.
 """
