@@ -37,7 +37,7 @@ class MessageRecord(models.Model):
     # Set only while the message is pending; NULLs never conflict.
     unique_key = models.CharField(_("unique key"), max_length=255, null=True)  # noqa: DJ001
     # Its last run lost its worker: claimed only to run alone (see claim_suspect).
-    suspect = models.BooleanField(_("suspect"), default=False)
+    suspect = models.BooleanField(_("suspect"), default=False, db_default=False)
 
     class Meta:
         db_table = "djqueue_message"

@@ -18,7 +18,9 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="messagerecord",
             name="suspect",
-            field=models.BooleanField(default=False, verbose_name="suspect"),
+            field=models.BooleanField(
+                db_default=False, default=False, verbose_name="suspect"
+            ),
         ),
         migrations.AddIndex(
             model_name="messagerecord",
