@@ -269,6 +269,7 @@ class Consumer:
         return 0
 
     def _look_for_suspects(self) -> int:
+        """Note whether a suspect message waits: one index lookup a queue."""
         if self._isolating and not self._suspects_waiting:
             self._suspects_waiting = any(q.has_suspects() for q in self._isolating)
         return 1
