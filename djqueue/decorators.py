@@ -10,9 +10,10 @@ from datetime import datetime, timedelta
 from typing import Any, Generic, ParamSpec, TypeVar, overload
 
 from .conf import DEFAULT_QUEUE
+from .exceptions import InvalidOption
 from .registry import registry
 from .result import Result
-from .retries import RetryDelay, encode_exceptions, encode_policy
+from .retries import MAX_SECONDS, RetryDelay, encode_exceptions, encode_policy
 
 #: Priorities run from MIN_PRIORITY to MAX_PRIORITY, higher first (the range
 #: of Django's tasks framework).
@@ -48,7 +49,7 @@ class CommandOptions:
     def __post_init__(self) -> None:
         _check_int("priority", self.priority)
         if not MIN_PRIORITY <= self.priority <= MAX_PRIORITY:
-            raise ValueError(
+            raise InvalidOption(
                 f"priority must be between {MIN_PRIORITY} and {MAX_PRIORITY}, "
                 f"not {self.priority}."
             )
@@ -60,31 +61,41 @@ class CommandOptions:
         if self.timeout is not None:
             _check_seconds("timeout", self.timeout, positive=True)
         if not isinstance(self.queue, str) or not self.queue:
-            raise TypeError(f"queue must be a non-empty string, not {self.queue!r}.")
+            raise InvalidOption(
+                f"queue must be a non-empty string, not {self.queue!r}."
+            )
         if self.eta is not None and not isinstance(self.eta, datetime):
-            raise TypeError(f"eta must be a datetime, not {type(self.eta).__name__}.")
+            raise InvalidOption(
+                f"eta must be a datetime, not {type(self.eta).__name__}."
+            )
         if self.unique_key is not None and (
             not isinstance(self.unique_key, str) or not 0 < len(self.unique_key) <= 200
         ):
-            raise TypeError("unique_key must be a string of 1 to 200 characters.")
+            raise InvalidOption("unique_key must be a string of 1 to 200 characters.")
         if self.delay is not None:
             _check_seconds("delay", self.delay)
             if self.eta is not None:
-                raise TypeError("Give eta or delay, not both.")
+                raise InvalidOption("Give eta or delay, not both.")
 
 
 def _check_int(name: str, value: Any, minimum: int | None = None) -> None:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an integer, not {value!r}.")
+        raise InvalidOption(f"{name} must be an integer, not {value!r}.")
     if minimum is not None and value < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, not {value}.")
+        raise InvalidOption(f"{name} must be at least {minimum}, not {value}.")
 
 
 def _check_seconds(name: str, value: Any, positive: bool = False) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number of seconds, not {value!r}.")
-    if value < 0 or (positive and value == 0):
-        raise ValueError(f"{name} must be {'positive' if positive else 'at least 0'}.")
+        raise InvalidOption(f"{name} must be a number of seconds, not {value!r}.")
+    low_enough = value <= MAX_SECONDS
+    # NaN compares false with everything, so it fails both tests.
+    if not ((value > 0 if positive else value >= 0) and low_enough):
+        lowest = "more than 0" if positive else "at least 0"
+        raise InvalidOption(
+            f"{name} must be a number of seconds {lowest} and at most "
+            f"{MAX_SECONDS} (100 years), not {value!r}."
+        )
 
 
 class _CallShape:

@@ -15,6 +15,27 @@ class SerializationError(DjqueueError, TypeError):
     """An argument or result cannot be encoded by the queue's serializer."""
 
 
+class InvalidOption(DjqueueError, TypeError, ValueError):
+    """A command option (given to ``@queue_command``, ``using()`` or the
+    ``enqueue_*`` methods) is not valid; the text names it, and nothing is
+    enqueued. Also a ``TypeError`` and a ``ValueError``, the errors Python
+    raises for a wrong type and a wrong value."""
+
+
+class UnstorableResult(SerializationError):
+    """A command ran but its return value cannot be stored.
+
+    Raised by djqueue (and by a command, ``from`` the error that says why)
+    to fail the message at once, without a retry: running it again would
+    repeat its side effects for an error that cannot go away.
+    """
+
+
+class WorkerLost(DjqueueError):
+    """Reported, never raised: the error of an attempt whose worker was lost
+    (its process died) while it ran."""
+
+
 class DecodeError(DjqueueError):
     """A stored payload cannot be turned back into arguments or a result.
 

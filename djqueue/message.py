@@ -16,6 +16,11 @@ from typing import Any
 
 from .states import State
 
+#: How many failed attempts a message keeps the errors of (the latest), and
+#: how much of each traceback (its end, where the exception is).
+MAX_ATTEMPT_ERRORS = 10
+MAX_TRACEBACK_CHARS = 10_000
+
 _id_lock = threading.Lock()
 _last_id: tuple[int, int] = (0, 0)
 
@@ -55,7 +60,9 @@ class Message:
     ``eta`` is the moment the message becomes (or became) ready; ``attempts``
     counts the times it was handed to a worker, including the current one.
     ``options`` carries the per-call settings the consumer needs (result TTL,
-    retry delay, timeout) as JSON-compatible values.
+    retry delay, timeout) as JSON-compatible values. ``attempt_errors`` holds
+    the errors of the last :data:`MAX_ATTEMPT_ERRORS` attempts that failed,
+    oldest first: see :func:`attempt_error`.
     """
 
     id: str
@@ -82,6 +89,7 @@ class Message:
     expires_at: datetime | None = None
     #: While the message is pending, no other message holds this key.
     unique_key: str = ""
+    attempt_errors: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     #: Its last run lost its worker (the lease expired): it may be what
     #: killed the process, so it runs alone in its consumer until it finishes.
     suspect: bool = False
@@ -91,3 +99,34 @@ class Message:
             f"<Message {self.id} {self.command} queue={self.queue!r} "
             f"state={self.state} attempts={self.attempts}>"
         )
+
+
+def attempt_error(
+    attempt: int, at: datetime, exception: str, error: str, traceback: str
+) -> dict[str, Any]:
+    """Return the stored form of one failed attempt's error.
+
+    A JSON object: ``attempt`` (its number, from 1), ``at`` (when it ended,
+    ISO 8601), ``exception`` (the dotted path of the exception's class; empty
+    when the attempt ended without one), ``error`` (``"Type: text"`` or
+    another reason) and ``traceback`` (its last MAX_TRACEBACK_CHARS).
+    """
+    if len(traceback) > MAX_TRACEBACK_CHARS:
+        traceback = "…" + traceback[-MAX_TRACEBACK_CHARS:]
+    return {
+        "attempt": attempt,
+        "at": at.isoformat(),
+        "exception": exception,
+        "error": error,
+        "traceback": traceback,
+    }
+
+
+def with_attempt_error(
+    errors: list[dict[str, Any]], entry: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """Return ``errors`` with ``entry`` last, replacing an entry of the same
+    attempt (so recording an outcome again changes nothing), keeping the
+    last MAX_ATTEMPT_ERRORS."""
+    kept = [e for e in errors if e.get("attempt") != entry["attempt"]]
+    return [*kept, entry][-MAX_ATTEMPT_ERRORS:]

@@ -17,7 +17,8 @@ import os
 import signal
 from typing import Protocol
 
-from .execution import Outcome, after_error, execute
+from .exceptions import WorkerLost
+from .execution import Outcome, after_error, class_path, execute
 from .message import Message
 from .states import State
 
@@ -92,9 +93,10 @@ class ProcessRunner:
         code = self._process.exitcode
         self._forget()
         error = f"worker lost: its process died (exit code {code}) while running it"
+        lost = class_path(WorkerLost())
         if message.attempts < message.max_attempts:
-            return Outcome(State.SCHEDULED, error=error, eta=now())
-        return Outcome(State.FAILED, error=error)
+            return Outcome(State.SCHEDULED, error=error, eta=now(), exception=lost)
+        return Outcome(State.FAILED, error=error, exception=lost)
 
     def _start(self) -> None:
         context = multiprocessing.get_context("spawn")

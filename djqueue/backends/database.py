@@ -32,7 +32,8 @@ _FIELDS = (
     "id", "queue", "command", "state", "priority", "eta", "enqueued_at",
     "attempts", "max_attempts", "serializer", "payload", "signature", "options",
     "lease_token", "lease_expires_at", "worker", "started_at", "finished_at",
-    "result", "error", "traceback", "expires_at", "unique_key", "suspect",
+    "result", "error", "traceback", "expires_at", "unique_key", "attempt_errors",
+    "suspect",
 )  # fmt: skip
 _LIST_ORDER = {
     State.QUEUED: ("-priority", "eta"),
@@ -317,6 +318,7 @@ class DatabaseQueue(DatabaseInspection, BaseQueue):
                 suspect=False,
                 error=error,
                 traceback=traceback,
+                attempt_errors=message.attempt_errors,
                 finished_at=now,
                 expires_at=self.expiry(now, self.failed_ttl),
                 lease_token="",
@@ -333,6 +335,7 @@ class DatabaseQueue(DatabaseInspection, BaseQueue):
                 eta=eta,
                 error=error,
                 traceback=traceback,
+                attempt_errors=message.attempt_errors,
                 lease_token="",
                 lease_expires_at=None,
             )
@@ -434,6 +437,7 @@ class DatabaseQueue(DatabaseInspection, BaseQueue):
                 eta=now or self.now(),
                 error="",
                 traceback="",
+                attempt_errors=[],
                 finished_at=None,
                 expires_at=None,
             )
@@ -476,4 +480,6 @@ def _to_message(record) -> Message:
     values["id"] = str(values["id"])
     values["state"] = State(values["state"])
     values["unique_key"] = values["unique_key"] or ""
+    if not isinstance(values["attempt_errors"], list):
+        values["attempt_errors"] = []
     return Message(**values)

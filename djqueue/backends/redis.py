@@ -24,6 +24,7 @@ from ..states import State
 from .base import BaseQueue
 from .redis_hash import (
     SUSPECT_CEILING,
+    attempt_errors,
     fields,
     score,
     stamp,
@@ -340,6 +341,7 @@ class RedisQueue(RedisInspection, BaseQueue):
             self._run(
                 "fail", message.id, message.lease_token, error, traceback,
                 stamp(now), stamp(self.expiry(now, self.failed_ttl)),
+                attempt_errors(message),
             )
         )  # fmt: skip
 
@@ -348,7 +350,7 @@ class RedisQueue(RedisInspection, BaseQueue):
         return bool(
             self._run(
                 "retry_later", message.id, message.lease_token, stamp(eta),
-                error, traceback, stamp(now),
+                error, traceback, stamp(now), attempt_errors(message),
             )
         )  # fmt: skip
 

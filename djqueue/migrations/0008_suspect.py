@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("djqueue", "0006_ready_notify"),
+        ("djqueue", "0007_attempt_errors"),
     ]
 
     operations = [
