@@ -204,8 +204,9 @@ class Consumer:
         for them one lease at a time, taking messages in between."""
         with self._lock:
             busy = len(self._inflight)
-            alone = self._alone in self._inflight
-        if alone:
+            if self._alone not in self._inflight:
+                self._alone = None  # its id may come back, an ordinary message
+        if self._alone is not None:
             return 0
         if busy and self._suspects_waiting:
             if self._draining_since is None:
