@@ -93,6 +93,9 @@ class Message:
     #: While the message runs, no other message of its queue with this key
     #: is claimed.
     lock_key: str = ""
+    #: Its last run lost its worker (the lease expired): it may be what
+    #: killed the process, so it runs alone in its consumer until it finishes.
+    suspect: bool = False
 
     def __repr__(self) -> str:
         return (

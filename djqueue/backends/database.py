@@ -16,6 +16,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from django.core import checks
@@ -39,7 +40,7 @@ _FIELDS = (
     "attempts", "max_attempts", "serializer", "payload", "signature", "options",
     "lease_token", "lease_expires_at", "worker", "started_at", "finished_at",
     "result", "error", "traceback", "expires_at", "unique_key", "attempt_errors",
-    "lock_key",
+    "lock_key", "suspect",
 )  # fmt: skip
 _LIST_ORDER = {
     State.QUEUED: ("-priority", "eta"),
@@ -65,6 +66,7 @@ class DatabaseQueue(DatabaseInspection, BaseQueue):
     supports_transactions = True
     supports_blocking_claim = False
     supports_lock_keys = True
+    supports_suspects = True
 
     def __init__(self, name: str, connection: Any = "", **options: Any) -> None:
         super().__init__(name, connection, **options)
@@ -135,6 +137,7 @@ class DatabaseQueue(DatabaseInspection, BaseQueue):
         values = {name: getattr(message, name) for name in _FIELDS}
         values["unique_key"] = message.unique_key or None
         values["lock_key"] = message.lock_key or None
+        values["suspect"] = False
         return _record_model()(**values)
 
     def write_tick(self, message: Message, name: str, tick: datetime) -> bool:
@@ -167,23 +170,26 @@ class DatabaseQueue(DatabaseInspection, BaseQueue):
     # -- Leases --------------------------------------------------------------
 
     def claim(self, worker, lease_seconds, limit=1, now=None, timeout=0):
-        now = now or self.now()
-        token = uuid.uuid4().hex
-        lease_expires_at = self.expiry(now, lease_seconds)
-        vendor = connections[self.using].vendor
-        if vendor in ("postgresql", "sqlite"):
-            rows = self._settling_lock_conflicts(
-                lambda: self._claim_returning(
-                    vendor, worker, token, lease_expires_at, now, limit
-                )
-            )
-        else:
-            rows = self._settling_lock_conflicts(
-                lambda: self._claim_locking(worker, token, lease_expires_at, now, limit)
-            )
-        messages = [_to_message(row) for row in rows]
+        messages = self._claim(worker, lease_seconds, limit, now, suspect=False)
         messages.sort(key=lambda m: (-m.priority, m.eta, m.id))
         return messages
+
+    def claim_suspect(self, worker, lease_seconds, now=None):
+        claimed = self._claim(worker, lease_seconds, 1, now, suspect=True)
+        return claimed[0] if claimed else None
+
+    def has_suspects(self):
+        return self.records.filter(state=State.QUEUED, suspect=True).exists()
+
+    def _claim(self, worker, lease_seconds, limit, now, suspect):
+        now = now or self.now()
+        lease = (worker, uuid.uuid4().hex, self.expiry(now, lease_seconds), now)
+        vendor = connections[self.using].vendor
+        if vendor in ("postgresql", "sqlite"):
+            claim = partial(self._claim_returning, vendor, *lease, limit, suspect)
+        else:
+            claim = partial(self._claim_locking, *lease, limit, suspect)
+        return [_to_message(row) for row in self._settling_lock_conflicts(claim)]
 
     def _settling_lock_conflicts(self, claim, tries: int = 3):
         """Run ``claim``, again if a concurrent claim took the same lock key
@@ -208,25 +214,33 @@ class DatabaseQueue(DatabaseInspection, BaseQueue):
             self._listener = Listener(self.using, self.name)
         return self._listener.wait(timeout)
 
-    def _claim_returning(self, vendor, worker, token, lease_expires_at, now, limit):
+    def _claim_returning(
+        self, vendor, worker, token, lease_expires_at, now, limit, suspect
+    ):
         sql, params = self._claim_statement(
-            vendor, worker, token, lease_expires_at, now, limit
+            vendor, worker, token, lease_expires_at, now, limit, suspect
         )
         return list(_record_model().objects.raw(sql, params).using(self.using))
 
-    def _claim_statement(self, vendor, worker, token, lease_expires_at, now, limit):
+    def _claim_statement(
+        self, vendor, worker, token, lease_expires_at, now, limit, suspect=False
+    ):
+        """``UPDATE … RETURNING`` of up to ``limit`` ordinary messages in
+        claim order, or of suspect ones, the longest waiting first; at most
+        one per lock key, none whose key a running message holds."""
         connection = connections[self.using]
         quote = connection.ops.quote_name
         table = quote(_record_model()._meta.db_table)
         columns = ", ".join(quote(name) for name in _FIELDS)
         lock = " FOR UPDATE SKIP LOCKED" if vendor == "postgresql" else ""
-        order = "priority DESC, eta ASC, id ASC"
+        order = _claim_order(suspect)
         # The ready rows whose lock key no running message holds, then the
         # first of each key among them. "IS NOT NULL" keeps the holders'
         # lookup, which PostgreSQL may hash, to the index's running rows.
         ready = (
             f"SELECT id, lock_key, priority, eta FROM {table} AS ready "
-            "WHERE queue = %s AND state = %s AND (lock_key IS NULL OR NOT EXISTS "
+            "WHERE queue = %s AND state = %s AND suspect = %s "
+            "AND (lock_key IS NULL OR NOT EXISTS "
             f"(SELECT 1 FROM {table} AS holder WHERE holder.queue = %s AND "
             "holder.lock_held IS NOT NULL AND holder.lock_held = ready.lock_key)) "
             f"ORDER BY {order} LIMIT %s{lock}"
@@ -244,21 +258,22 @@ class DatabaseQueue(DatabaseInspection, BaseQueue):
         adapt = connection.ops.adapt_datetimefield_value
         params = [
             State.RUNNING.value, token, adapt(lease_expires_at), worker, adapt(now),
-            self.name, State.QUEUED.value, self.name, limit,
+            self.name, State.QUEUED.value, suspect, self.name, limit,
         ]  # fmt: skip
         return sql, params
 
-    def _claim_locking(self, worker, token, lease_expires_at, now, limit):
+    def _claim_locking(self, worker, token, lease_expires_at, now, limit, suspect):
         model = _record_model()
         features = connections[self.using].features
+        order = ("eta", "id") if suspect else ("-priority", "eta", "id")
         held = self.records.filter(
             lock_held__isnull=False, lock_held=OuterRef("lock_key")
         )
         with transaction.atomic(using=self.using):
             ready = (
-                self.records.filter(state=State.QUEUED)
+                self.records.filter(state=State.QUEUED, suspect=suspect)
                 .filter(Q(lock_key__isnull=True) | ~Exists(held))
-                .order_by("-priority", "eta", "id")
+                .order_by(*order)
             )
             if features.has_select_for_update_skip_locked:
                 ready = ready.select_for_update(skip_locked=True)
@@ -293,6 +308,7 @@ class DatabaseQueue(DatabaseInspection, BaseQueue):
                 state=State.DONE,
                 unique_key=None,
                 lock_held=None,
+                suspect=False,
                 result=result,
                 error="",
                 traceback="",
@@ -358,12 +374,12 @@ class DatabaseQueue(DatabaseInspection, BaseQueue):
         adapt = connection.ops.adapt_datetimefield_value
         sql = (
             f"UPDATE {table} SET state = %s, unique_key = NULL, lock_held = NULL, "
-            "result = %s, "
-            "error = '', traceback = '', finished_at = %s, expires_at = %s, "
-            f"lease_token = '', lease_expires_at = NULL WHERE {lease} RETURNING id"
+            "suspect = %s, result = %s, error = '', traceback = '', finished_at = %s, "
+            "expires_at = %s, lease_token = '', lease_expires_at = NULL "
+            f"WHERE {lease} RETURNING id"
         )
         expires_at = self.expiry(now, result_ttl)
-        params = [State.DONE.value, result, adapt(now), adapt(expires_at)]
+        params = [State.DONE.value, False, result, adapt(now), adapt(expires_at)]
         return sql, [*params, *lease_params]
 
     def fail(self, message, error, traceback="", now=None):
@@ -373,6 +389,7 @@ class DatabaseQueue(DatabaseInspection, BaseQueue):
                 state=State.FAILED,
                 unique_key=None,
                 lock_held=None,
+                suspect=False,
                 error=error,
                 traceback=traceback,
                 attempt_errors=message.attempt_errors,
@@ -388,6 +405,7 @@ class DatabaseQueue(DatabaseInspection, BaseQueue):
         return bool(
             self._leased(message).update(
                 state=State.SCHEDULED if eta > now else State.QUEUED,
+                suspect=False,
                 eta=eta,
                 error=error,
                 traceback=traceback,
@@ -433,6 +451,7 @@ class DatabaseQueue(DatabaseInspection, BaseQueue):
             state=State.FAILED,
             unique_key=None,
             lock_held=None,
+            suspect=False,
             error="worker lost: the lease expired while the message ran, on its "
             "last attempt (the worker was killed or hung)",
             finished_at=now,
@@ -441,7 +460,11 @@ class DatabaseQueue(DatabaseInspection, BaseQueue):
             lease_expires_at=None,
         )
         requeued = expired.update(
-            state=State.QUEUED, lease_token="", lease_expires_at=None, lock_held=None
+            state=State.QUEUED,
+            suspect=True,
+            lease_token="",
+            lease_expires_at=None,
+            lock_held=None,
         )
         return lost + requeued
 
@@ -509,6 +532,7 @@ class DatabaseQueue(DatabaseInspection, BaseQueue):
             .update(
                 state=State.CANCELLED,
                 unique_key=None,
+                suspect=False,
                 finished_at=now,
                 expires_at=self.expiry(now, self.failed_ttl),
             )
@@ -519,6 +543,10 @@ class DatabaseQueue(DatabaseInspection, BaseQueue):
 
     def purge(self, state):
         return self.records.filter(state=state).delete()[0]
+
+
+def _claim_order(suspect: bool) -> str:
+    return "eta ASC, id ASC" if suspect else "priority DESC, eta ASC, id ASC"
 
 
 def _by_token(messages: Iterable[Message]) -> dict[str, list[str]]:

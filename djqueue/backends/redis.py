@@ -24,6 +24,7 @@ from ..states import FINISHED_STATES as _FINISHED
 from ..states import State
 from .base import BaseQueue
 from .redis_hash import (
+    SUSPECT_CEILING,
     attempt_errors,
     fields,
     score,
@@ -112,6 +113,7 @@ class RedisQueue(RedisInspection, RedisScan, BaseQueue):
     supports_blocking_claim = True
     supports_wakeup = True
     supports_lock_keys = True
+    supports_suspects = True
     option_names = BaseQueue.option_names | {
         "PREFIX",
         "CLIENT",
@@ -304,6 +306,17 @@ class RedisQueue(RedisInspection, RedisScan, BaseQueue):
             "claim", *self._claim_arguments(worker, lease_seconds, limit, now)
         )
         return [to_message(row, self.name) for row in rows]
+
+    def claim_suspect(self, worker, lease_seconds, now=None):
+        now = now or self.now()
+        rows = self._run(
+            "claim_suspect", *self._claim_arguments(worker, lease_seconds, 1, now)
+        )
+        return to_message(rows[0], self.name) if rows else None
+
+    def has_suspects(self):
+        ceiling = f"({SUSPECT_CEILING:.0f}"
+        return self.client.zcount(self.key("ready"), "-inf", ceiling) > 0
 
     def _claim_arguments(self, worker, lease_seconds, limit, now) -> list:
         return [

@@ -6,8 +6,10 @@ Every state change is one script, so it is atomic and costs one round trip.
 touches starts with it, so a queue lives on one Redis Cluster slot.
 
 Structures, under the base: ``:m:<id>`` a hash per message; ``:ready`` a
-sorted set scored by priority then eta; ``:scheduled`` by eta; ``:running``
-by lease expiry; ``:done``, ``:failed``, ``:cancelled`` by finish time;
+sorted set scored by priority then eta, suspect messages (``suspect`` is 1
+in their hash) by eta in a band below every priority's, so each kind of
+claim reads a score range of its own; ``:scheduled`` by eta; ``:running`` by
+lease expiry; ``:done``, ``:failed``, ``:cancelled`` by finish time;
 ``:expiry`` by when a finished message may be deleted; ``:notify`` a list
 that wakes blocked consumers; ``:w:<id>`` a list that wakes result waiters;
 ``:u:<key>`` the id of the pending message holding a unique key; ``:l:<key>``
@@ -17,11 +19,15 @@ the id of the running message holding a lock key.
 COMMON = """
 local base = KEYS[1]
 local function mkey(id) return base .. ':m:' .. id end
+-- The ready set's score: see redis_hash.score(). Suspect messages score
+-- below SUSPECT_CEILING (redis_hash.SUSPECT_CEILING), every other above it.
+local SUSPECT_CEILING = '-6000000000000000'
 local function score(key)
-  local fields = redis.call('HMGET', key, 'priority', 'eta')
-  local priority = tonumber(fields[1]) or 0
-  local eta = tonumber(fields[2]) or 0
-  return -priority * 4e13 + math.floor((eta - 1577836800) * 10000)
+  local fields = redis.call('HMGET', key, 'priority', 'eta', 'suspect')
+  local priority = math.max(-100, math.min(100, tonumber(fields[1]) or 0))
+  local ticks = math.floor(((tonumber(fields[2]) or 0) - 1577836800) * 10000)
+  if fields[3] == '1' then return -8e15 + ticks end
+  return -priority * 4e13 + ticks
 end
 local function leased(key, token)
   local fields = redis.call('HMGET', key, 'state', 'lease_token')
@@ -72,6 +78,7 @@ end
 local function finish(id, key, state, now, expires)
   release_unique(id, key)
   unlock(id, key)
+  redis.call('HDEL', key, 'suspect')
   redis.call('HSET', key, 'state', state, 'finished_at', now, 'expires_at', expires,
     'lease_token', '', 'lease_expires_at', '')
   redis.call('ZADD', base .. ':' .. state, now, id)
@@ -126,18 +133,21 @@ local function readable(id, now, expires)
   end
   return nil
 end
--- Lease up to ARGV[a] ready messages: ARGV[a..a+5] are the limit, lease
--- expiry, lease token, worker, now and failed expiry. Ids with no body are
--- failed on the way and do not count, so an empty answer means no ready id
--- but those whose lock key is held, which stay ready, unchanged.
-local function claim(a)
+-- Lease up to ARGV[a] ready messages, suspect ones or the others:
+-- ARGV[a..a+5] are the limit, lease expiry, lease token, worker, now and
+-- failed expiry. Ids with no body are failed on the way and do not count,
+-- so an empty answer means no ready id but those whose lock key is held,
+-- which stay ready, unchanged.
+local function claim(a, suspect)
   local limit, lease, token, worker, now = tonumber(ARGV[a]), ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
+  local low, high = SUSPECT_CEILING, '+inf'
+  if suspect then low, high = '-inf', '(' .. SUSPECT_CEILING end
   local claimed, skipped, taken = {}, 0, {}
   while #claimed < limit do
     -- Once it steps over messages of held keys, in windows of 100 ids.
     local window = limit - #claimed
     if skipped > 0 then window = math.max(window, 100) end
-    local ids = redis.call('ZRANGE', base .. ':ready', skipped, skipped + window - 1)
+    local ids = redis.call('ZRANGEBYSCORE', base .. ':ready', low, high, 'LIMIT', skipped, window)
     if #ids == 0 then break end
     for _, id in ipairs(ids) do
       if #claimed >= limit then break end
@@ -188,7 +198,12 @@ end
 
 # ARGV: limit, lease expiry, lease token, worker, now, failed expiry.
 CLAIM = """
-return claim(1)
+return claim(1, false)
+"""
+
+# ARGV: as CLAIM's, with a limit of 1.
+CLAIM_SUSPECT = """
+return claim(1, true)
 """
 
 # ARGV: id, score, '1' if scheduled, then the eight values place() takes.
@@ -229,7 +244,7 @@ return ack(1)
 
 # ARGV: the six of ACK, then the six of CLAIM.
 ACK_AND_CLAIM = """
-return {ack(1), claim(7)}
+return {ack(1), claim(7, false)}
 """
 
 # ARGV: id, token, error, traceback, now, expiry, attempt errors (JSON).
@@ -249,6 +264,7 @@ local id, key = ARGV[1], mkey(ARGV[1])
 if not leased(key, ARGV[2]) then return 0 end
 redis.call('ZREM', base .. ':running', id)
 unlock(id, key)
+redis.call('HDEL', key, 'suspect')
 redis.call('HSET', key, 'eta', ARGV[3], 'error', ARGV[4], 'traceback', ARGV[5],
   'attempt_errors', ARGV[7], 'lease_token', '', 'lease_expires_at', '')
 if tonumber(ARGV[3]) > tonumber(ARGV[6]) then
@@ -324,7 +340,8 @@ for _, id in ipairs(ids) do
     wake_waiters(id, 0)
   else
     unlock(id, key)
-    redis.call('HSET', key, 'state', 'queued', 'lease_token', '', 'lease_expires_at', '')
+    redis.call('HSET', key, 'state', 'queued', 'suspect', '1', 'lease_token', '',
+      'lease_expires_at', '')
     redis.call('ZADD', base .. ':ready', score(key), id)
   end
 end
@@ -414,6 +431,7 @@ SCRIPTS = {
     name.lower(): COMMON + body
     for name, body in {
         "CLAIM": CLAIM,
+        "CLAIM_SUSPECT": CLAIM_SUSPECT,
         "ACK_AND_CLAIM": ACK_AND_CLAIM,
         "WRITE": WRITE,
         "WRITE_TICK": WRITE_TICK,
