@@ -83,6 +83,8 @@ def _depth(plt, results: dict, depths: list[int]):
         if points:
             ax.plot(*zip(*points, strict=True), marker="o", label=key)
     ax.set_xscale("log")
+    ax.set_xticks(depths, [f"{depth:,}" for depth in depths])
+    ax.tick_params(axis="x", which="minor", labelbottom=False)
     ax.set_ylim(bottom=0)
     ax.set_xlabel("messages queued when the drain starts (log scale)")
     ax.set_ylabel("drain/s over the first N messages")

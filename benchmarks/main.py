@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from . import report
+from .done import run_id
 from .harness import REPO_DIR
 from .rounds import measure_all
 from .systems import DEPTH, MEMORY, SMOKE, SMOKE_PEERS, SYSTEMS
@@ -35,7 +36,7 @@ def parse_args(argv=None):
     )
     parser.add_argument("--systems", help="comma-separated keys (default: all)")
     parser.add_argument(
-        "--name", help="results/NAME.{json,md,png} (default: latest or memory)"
+        "--name", help="results/NAME.{json,md,png} (default: latest, memory or depth)"
     )
     parser.add_argument(
         "--report", metavar="JSON", help="only rewrite the report of a saved run"
@@ -81,6 +82,8 @@ def parse_args(argv=None):
         parser.error(
             f"unknown systems {', '.join(unknown)}; known: {', '.join(SYSTEMS)}"
         )
+    # In the order of SYSTEMS, where each raw limit is next to its djqueue.
+    args.keys = [key for key in SYSTEMS if key in args.keys]
     checkpoints = sorted(int(n) for n in args.memory_n.split(","))
     if len(checkpoints) < 2 or checkpoints[0] <= 0:
         parser.error("--memory-n needs at least two positive counts")
@@ -147,6 +150,7 @@ def main(argv=None) -> int:
     big = bool(args.memory or args.depth)
     os.environ.setdefault("BENCH_REDIS_URL", REDIS_URLS[big])
     signal.signal(signal.SIGTERM, _stop)
+    run_id()  # one id for the whole run, passed on to every system's process
     started, measured = time.monotonic(), commit()
     results = measure_all(args, messages(args))
     mode = "memory" if args.memory else "depth" if args.depth else "full"

@@ -56,7 +56,7 @@ def drain_rate(system, n: int, concurrency: int | None) -> dict:
     fill(system, n)
     proc = system.start_consumer(concurrency)
     try:
-        finished = wait_until(lambda: done.count() >= n, timeout=60 + n / 20)
+        finished = _wait_for(proc, n, timeout=60 + n / 20)
         time.sleep(0.5)  # a message run twice shows up here
         entries = done.entries()
         pending = system.pending()
@@ -83,7 +83,7 @@ def depth_rate(system, depth: int, n: int) -> dict:
     check_pending(system.pending(), depth, "after filling")
     proc = system.start_consumer(None)
     try:
-        finished = wait_until(lambda: done.count() >= n, timeout=120 + n / 20)
+        finished = _wait_for(proc, n, timeout=120 + n / 20)
     finally:
         stop_process(proc)
     entries, pending = done.entries(), system.pending()
@@ -93,6 +93,19 @@ def depth_rate(system, depth: int, n: int) -> dict:
     if system.kind == "djqueue":
         check_pending(pending, depth - len(entries), "after stopping the consumer")
     return {"value": _rate(sorted(t for _, t in entries)[:n]), "n": n}
+
+
+def _wait_for(proc, n: int, timeout: float) -> bool:
+    """Wait until ``n`` messages have run; fail at once if the consumer exits."""
+    finished = wait_until(
+        lambda: done.count() >= n or proc.poll() is not None, timeout=timeout
+    )
+    if proc.poll() is not None:
+        raise CheckFailed(
+            f"the consumer exited ({proc.returncode}) after {done.count()} of "
+            f"{n} messages (see its log in benchmarks/.work/)"
+        )
+    return finished and done.count() >= n
 
 
 def _rate(times: list[float]) -> float:
@@ -106,7 +119,7 @@ def idle_latency(system, samples: int) -> dict:
     system.reset()
     proc = system.start_consumer(None)
     try:
-        _warm_up(system)
+        _warm_up(system, proc)
         deadline = time.monotonic() + LATENCY_BUDGET
         latencies = []
         while len(latencies) < samples and (
@@ -138,10 +151,14 @@ def combine(cells: list[dict]) -> dict:
     return out
 
 
-def _warm_up(system) -> None:
+def _warm_up(system, proc) -> None:
     system.enqueue(1, 0)
-    if not done.wait_one(timeout=60):
-        raise CheckFailed("the consumer ran nothing within 60s of starting")
+    for _ in range(60):
+        if done.wait_one(timeout=1):
+            return
+        if proc.poll() is not None:
+            raise CheckFailed(f"the consumer exited ({proc.returncode}) at start-up")
+    raise CheckFailed("the consumer ran nothing within 60s of starting")
 
 
 def _one_round(system, i: int) -> float:

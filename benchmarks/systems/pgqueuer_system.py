@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from .base import PG_URL, System, create_pg_database, script
+from .base import PG_URL, System, create_pg_database, python
 
 
 class PgQueuerPostgres(System):
@@ -52,7 +52,7 @@ class PgQueuerPostgres(System):
         self.queries.enqueue(["noop"] * n, payloads, [0] * n)
 
     def consumer_argv(self, concurrency):
-        return script("pgq", "run", "benchmarks.tasks.pgqueuer_app:main")
+        return python("-m", "benchmarks.tasks.pgqueuer_app")
 
     def pending(self):
         stats = self.queries.queue_size()

@@ -1,5 +1,12 @@
-"""The PgQueuer consumer of the run (``pgq run benchmarks.tasks.pgqueuer_app:main``)."""
+"""The PgQueuer consumer of the run: ``python -m benchmarks.tasks.pgqueuer_app``.
 
+``PgQueuer.run()`` at its defaults, as ``pgq run benchmarks.tasks.pgqueuer_app:main``
+would start it; the ``pgq`` command itself fails at start-up with the typer
+release pip installs beside it (its ``--log-level`` default reaches the
+logger as a string).
+"""
+
+import asyncio
 import os
 
 from benchmarks import done
@@ -31,3 +38,12 @@ async def install(url: str) -> None:
         await Queries(AsyncpgDriver(connection)).install()
     finally:
         await connection.close()
+
+
+async def consume() -> None:
+    pgq = await main()
+    await pgq.run()
+
+
+if __name__ == "__main__":
+    asyncio.run(consume())
