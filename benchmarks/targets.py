@@ -35,8 +35,8 @@ def _drain(systems, scenarios=("drain",)):
 
 def _rss(system: str) -> Target:
     return Target(
-        f"all ({system}): consumer RSS after the largest count <= 1.1x after "
-        "the smallest (1,000,000 and 10,000)",
+        f"all ({system}): consumer RSS after 1,000,000 messages <= 1.1x after "
+        "10,000 (the run's largest and smallest --memory-n)",
         ([system], ("memory",), "value"),
         ([system], ("memory",), "small"),
         MEMORY_LIMIT,
