@@ -143,7 +143,11 @@ def test_a_lost_lease_frees_the_key_on_reclaim(queue):
     assert [m.id for m in queue.claim("w2", LEASE, limit=10, now=later)] == [second.id]
 
 
-def test_a_reclaimed_holder_with_attempts_left_runs_alone(queue):
+def test_a_reclaimed_holder_with_attempts_left_gives_up_its_key(queue):
+    """Reclaim frees the key of a holder whose lease expired. The holder
+    comes back suspect, leased only by claim_suspect(), so the next message
+    of the key may run first; the suspect then waits for the key like any
+    other message of it."""
     first, second = write_pair(queue, max_attempts=3)
     now = timezone.now()
     queue.claim("w1", LEASE, limit=10, now=now)
@@ -151,9 +155,14 @@ def test_a_reclaimed_holder_with_attempts_left_runs_alone(queue):
 
     assert queue.reclaim_expired(now=later) == 1
 
-    again = queue.claim("w2", LEASE, limit=10, now=later)
-    assert [(m.id, m.attempts) for m in again] == [(first.id, 2)]
-    assert queue.get(second.id).state == State.QUEUED
+    (running,) = queue.claim("w2", LEASE, limit=10, now=later)
+    assert (running.id, running.attempts) == (second.id, 1)
+    assert queue.claim_suspect("w3", LEASE, now=later) is None
+    assert queue.get(first.id).state == State.QUEUED
+
+    assert queue.ack(running, now=later)
+    suspect = queue.claim_suspect("w3", LEASE, now=later)
+    assert (suspect.id, suspect.attempts) == (first.id, 2)
 
 
 def test_lock_keys_are_held_per_queue(queue, other_queue):
