@@ -10,6 +10,8 @@ from datetime import datetime, timedelta
 from typing import Any, Generic, ParamSpec, TypeVar, overload
 
 from .conf import DEFAULT_QUEUE
+from .exceptions import InvalidOption
+from .message import check_count, check_retry_delay, check_seconds
 from .registry import registry
 from .result import Result
 from .retries import RetryDelay, encode_exceptions, encode_policy
@@ -46,21 +48,28 @@ class CommandOptions:
     unique: bool = False
 
     def __post_init__(self) -> None:
-        _check_int("priority", self.priority)
-        if not MIN_PRIORITY <= self.priority <= MAX_PRIORITY:
-            raise ValueError(
-                f"priority must be between {MIN_PRIORITY} and {MAX_PRIORITY}, "
-                f"not {self.priority}."
+        """Raise ``InvalidOption`` naming the first option that is wrong."""
+        if isinstance(self.priority, bool) or not isinstance(self.priority, int):
+            raise InvalidOption(
+                "priority", f"priority must be an integer, not {self.priority!r}."
             )
-        _check_int("retries", self.retries, minimum=0)
-        encode_policy(self.retry_delay)
+        if not MIN_PRIORITY <= self.priority <= MAX_PRIORITY:
+            raise InvalidOption(
+                "priority",
+                f"priority must be between {MIN_PRIORITY} and {MAX_PRIORITY}, "
+                f"not {self.priority}.",
+            )
+        check_count("retries", self.retries)
+        check_retry_delay(encode_policy(self.retry_delay))
         encode_exceptions(self.retry_on)
         if self.result_ttl is not None:
-            _check_seconds("result_ttl", self.result_ttl)
+            check_seconds("result_ttl", self.result_ttl)
         if self.timeout is not None:
-            _check_seconds("timeout", self.timeout, positive=True)
+            check_seconds("timeout", self.timeout, positive=True)
         if not isinstance(self.queue, str) or not self.queue:
-            raise TypeError(f"queue must be a non-empty string, not {self.queue!r}.")
+            raise InvalidOption(
+                "queue", f"queue must be a non-empty string, not {self.queue!r}."
+            )
         if self.eta is not None and not isinstance(self.eta, datetime):
             raise TypeError(f"eta must be a datetime, not {type(self.eta).__name__}.")
         if self.unique_key is not None and (
@@ -71,13 +80,6 @@ class CommandOptions:
             _check_seconds("delay", self.delay)
             if self.eta is not None:
                 raise TypeError("Give eta or delay, not both.")
-
-
-def _check_int(name: str, value: Any, minimum: int | None = None) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an integer, not {value!r}.")
-    if minimum is not None and value < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, not {value}.")
 
 
 def _check_seconds(name: str, value: Any, positive: bool = False) -> None:

@@ -31,6 +31,21 @@ class ObjectGone(DecodeError):
     """A model instance passed by reference no longer exists."""
 
 
+class InvalidOption(DjqueueError, TypeError, ValueError):
+    """A command option has the wrong type or a value out of its range.
+
+    Raised where options enter (``@queue_command``, ``using()``, the
+    django.tasks ``OPTIONS``), so nothing is stored; a stored message whose
+    options are wrong goes to ``failed`` with this error's text as the reason.
+    It is a ``TypeError`` and a ``ValueError`` too, as Python's own checks
+    of arguments are. ``option`` names the option.
+    """
+
+    def __init__(self, option: str, text: str):
+        self.option = option
+        super().__init__(text)
+
+
 class CommandNotFound(DjqueueError, LookupError):
     """No command is registered under the requested name."""
 

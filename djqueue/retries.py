@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
-from .exceptions import DjqueueError
+from .exceptions import DjqueueError, InvalidOption
 
 
 class Retry(DjqueueError):
@@ -59,9 +59,10 @@ def encode_policy(policy: RetryDelay) -> Any:
         return policy
     if isinstance(policy, (list, tuple)) and policy and all(map(_seconds, policy)):
         return list(policy)
-    raise TypeError(
+    raise InvalidOption(
+        "retry_delay",
         "retry_delay must be a number of seconds ≥ 0, a non-empty list of them, "
-        f"or an ExponentialBackoff, not {policy!r}."
+        f"or an ExponentialBackoff, not {policy!r}.",
     )
 
 
@@ -91,7 +92,9 @@ def encode_exceptions(types: Sequence[type[BaseException]] | None) -> list[str] 
         types = (types,)
     for kind in types:
         if not (isinstance(kind, type) and issubclass(kind, BaseException)):
-            raise TypeError(f"retry_on takes exception classes, not {kind!r}.")
+            raise InvalidOption(
+                "retry_on", f"retry_on takes exception classes, not {kind!r}."
+            )
     return [f"{kind.__module__}.{kind.__qualname__}" for kind in types]
 
 

@@ -18,7 +18,7 @@ import signal
 from typing import Protocol
 
 from .execution import Outcome, after_error, execute
-from .message import Message
+from .message import Message, run_timeout
 from .states import State
 
 logger = logging.getLogger("djqueue.consumer")
@@ -70,7 +70,7 @@ class ProcessRunner:
         if self._process is None:
             self._start()
         self._connection.send(message)
-        timeout = message.options.get("timeout")
+        timeout = run_timeout(message)
         if not self._connection.poll(timeout):
             self._process.kill()
             self._process.join(timeout=5)

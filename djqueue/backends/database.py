@@ -26,14 +26,10 @@ from ..message import Message
 from ..states import State
 from .base import BaseQueue
 from .database_inspection import DatabaseInspection
+from .database_rows import FIELDS as _FIELDS
+from .database_rows import fetch_rows, row_to_message, values_to_message
 from .pg_notify import Listener
 
-_FIELDS = (
-    "id", "queue", "command", "state", "priority", "eta", "enqueued_at",
-    "attempts", "max_attempts", "serializer", "payload", "signature", "options",
-    "lease_token", "lease_expires_at", "worker", "started_at", "finished_at",
-    "result", "error", "traceback", "expires_at", "unique_key",
-)  # fmt: skip
 _LIST_ORDER = {
     State.QUEUED: ("-priority", "eta"),
     State.SCHEDULED: ("eta",),
@@ -168,7 +164,7 @@ class DatabaseQueue(DatabaseInspection, BaseQueue):
             )
         else:
             rows = self._claim_locking(worker, token, lease_expires_at, now, limit)
-        messages = [_to_message(row) for row in rows]
+        messages = [row_to_message(self.using, row) for row in rows]
         messages.sort(key=lambda m: (-m.priority, m.eta, m.id))
         return messages
 
@@ -183,7 +179,7 @@ class DatabaseQueue(DatabaseInspection, BaseQueue):
         sql, params = self._claim_statement(
             vendor, worker, token, lease_expires_at, now, limit
         )
-        return list(_record_model().objects.raw(sql, params).using(self.using))
+        return fetch_rows(self.using, sql, params)
 
     def _claim_statement(self, vendor, worker, token, lease_expires_at, now, limit):
         connection = connections[self.using]
@@ -227,7 +223,9 @@ class DatabaseQueue(DatabaseInspection, BaseQueue):
                 worker=worker,
                 started_at=now,
             )
-            return list(model.objects.using(self.using).filter(id__in=ids))
+            leased = model.objects.filter(id__in=ids).values_list(*_FIELDS)
+            sql, params = leased.query.get_compiler(self.using).as_sql()
+            return fetch_rows(self.using, sql, params)
 
     def _leased(self, message: Message):
         return self.records.filter(
@@ -272,13 +270,9 @@ class DatabaseQueue(DatabaseInspection, BaseQueue):
             "SELECT (SELECT count(*) FROM acked) AS acked, claimed.* "
             "FROM (SELECT 1) AS one LEFT JOIN claimed ON TRUE"
         )
-        rows = list(
-            _record_model()
-            .objects.raw(sql, [*ack_params, *claim_params])
-            .using(self.using)
-        )
-        leased = [_to_message(row) for row in rows if row.id is not None]
-        return bool(rows[0].acked), leased
+        rows = fetch_rows(self.using, sql, [*ack_params, *claim_params])
+        leased = [row_to_message(self.using, row[1:]) for row in rows if row[1]]
+        return bool(rows[0][0]), leased
 
     def _ack_statement(self, message, result, result_ttl, now):
         """``DELETE`` or ``UPDATE … RETURNING id`` of a leased message."""
@@ -454,8 +448,4 @@ def _by_token(messages: Iterable[Message]) -> dict[str, list[str]]:
 
 
 def _to_message(record) -> Message:
-    values = {name: getattr(record, name) for name in _FIELDS}
-    values["id"] = str(values["id"])
-    values["state"] = State(values["state"])
-    values["unique_key"] = values["unique_key"] or ""
-    return Message(**values)
+    return values_to_message({name: getattr(record, name) for name in _FIELDS})

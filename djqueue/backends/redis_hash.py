@@ -6,8 +6,8 @@ field ``envelope``; the parts the scripts read or change (command, state,
 eta, priority, attempts, lease, outcome, unique key) are fields of their
 own. Every value is stored as text; moments are Unix timestamps with
 microsecond precision. Reading never raises on garbage: what cannot be read
-becomes a default, and the consumer then fails the message with a reason
-(its payload will not verify).
+becomes a default, and the consumer then fails the message, under the id its
+hash is stored under, with a reason (its signature will not verify).
 """
 
 from __future__ import annotations
@@ -90,13 +90,20 @@ def write_arguments(message: Message) -> list[str | int]:
     ]  # fmt: skip
 
 
-def to_message(raw: Any, queue: str) -> Message:
-    """Build a Message from a hash (a dict, or the flat list a script returns)."""
+def to_message(raw: Any, queue: str, message_id: str = "") -> Message:
+    """Build a Message from a hash (a dict, or the flat list a script returns).
+
+    The id is the one the hash is stored under: ``message_id``, else the
+    ``id`` field the claim script adds, else the envelope's. A signed
+    envelope copied under another id therefore does not verify.
+    """
     if isinstance(raw, list):
         raw = dict(zip(raw[::2], raw[1::2], strict=False))
     data = {text(k): text(v) for k, v in raw.items()}
     envelope = _envelope(data.pop("envelope", ""))
+    stored_id = message_id or data.get("id") or envelope.get("id", "")
     data.update(envelope)
+    data["id"] = stored_id
     moments = {name: _moment(data.get(name, "")) for name in _DATETIMES}
     try:
         state = State(data.get("state", ""))

@@ -1,0 +1,96 @@
+"""Rows of the ``djqueue_message`` table read back as messages, whatever
+they hold.
+
+A row written straight into the table (raw SQL, a fixture, another program)
+can hold anything its columns accept: on SQLite any text in any column. A
+claim must never raise on such a row, or the rows it leased with it would
+wait for their lease to expire: each value is converted by Django's own
+converters, and what cannot be converted becomes an empty value. The
+consumer then fails the message under its id with a reason (its signature
+does not verify).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import connections
+
+from ..message import Message
+from ..states import State
+
+FIELDS = (
+    "id", "queue", "command", "state", "priority", "eta", "enqueued_at",
+    "attempts", "max_attempts", "serializer", "payload", "signature", "options",
+    "lease_token", "lease_expires_at", "worker", "started_at", "finished_at",
+    "result", "error", "traceback", "expires_at", "unique_key",
+)  # fmt: skip
+_INTEGERS = {"priority": 0, "attempts": 0, "max_attempts": 1}
+_MOMENTS = ("eta", "enqueued_at", "lease_expires_at", "started_at")
+_MOMENTS += ("finished_at", "expires_at")
+_EPOCH = datetime.fromtimestamp(0, UTC)
+
+
+def fetch_rows(using: str, sql: str, params: Sequence[Any]) -> list[tuple]:
+    """Run ``sql`` and return its rows as the database gave them."""
+    with connections[using].cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def row_to_message(using: str, row: Sequence[Any]) -> Message:
+    """Build a Message from the values of :data:`FIELDS`, in that order."""
+    from ..models import MessageRecord
+
+    connection = connections[using]
+    table = MessageRecord._meta.db_table
+    values = {}
+    for name, value in zip(FIELDS, row, strict=True):
+        column = MessageRecord._meta.get_field(name).get_col(table)
+        converters = connection.ops.get_db_converters(column)
+        converters += column.get_db_converters(connection)
+        try:
+            for converter in converters:
+                value = converter(value, column, connection)
+        except Exception:  # anything the value's garbage makes them raise
+            value = None
+        values[name] = value
+    return values_to_message(values)
+
+
+def values_to_message(values: dict[str, Any]) -> Message:
+    """Build a Message from converted column values, replacing values of the
+    wrong type with empty ones."""
+    for name in FIELDS:
+        value = values.get(name)
+        if name in _INTEGERS:
+            ok = isinstance(value, int) and not isinstance(value, bool)
+            values[name] = value if ok else _INTEGERS[name]
+        elif name in _MOMENTS:
+            values[name] = value if isinstance(value, datetime) else None
+        elif name == "options":
+            values[name] = value if isinstance(value, dict) else {}
+        elif name == "result":
+            values[name] = value if isinstance(value, str) else None
+        elif name != "state":
+            values[name] = "" if value is None else str(value)
+    values["id"] = _id(values["id"])
+    epoch = _EPOCH if settings.USE_TZ else _EPOCH.replace(tzinfo=None)
+    values["eta"] = values["eta"] or epoch
+    values["enqueued_at"] = values["enqueued_at"] or epoch
+    try:
+        values["state"] = State(values["state"])
+    except ValueError:
+        values["state"] = State.QUEUED
+    return Message(**values)
+
+
+def _id(value: str) -> str:
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        return value
