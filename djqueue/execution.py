@@ -65,6 +65,8 @@ def decode_call(message: Message) -> tuple[Any, list[Any], dict[str, Any]]:
     then is the payload decoded (which may load model instances).
     """
     verify_message(message)
+    if message.damaged:
+        raise DecodeError(f"the stored message is damaged: {message.damaged}")
     check_options(message.options)
     args, kwargs = _serializer(message).loads_call(message.payload)
     command = _command(message)

@@ -90,6 +90,9 @@ class Message:
     expires_at: datetime | None = None
     #: While the message is pending, no other message holds this key.
     unique_key: str = ""
+    #: What of the stored form could not be read, set by the backend that
+    #: read it (empty when all of it could); such a message fails unrun.
+    damaged: str = ""
 
     def __repr__(self) -> str:
         return (
@@ -139,7 +142,7 @@ def check_retry_delay(value: Any) -> None:
         check_seconds("retry_delay", value["first"], positive=True)
         check_seconds("retry_delay", value["cap"], positive=True)
         if value["first"] > value["cap"]:
-            raise InvalidOption("retry_delay", "retry_delay needs first <= cap.")
+            raise InvalidOption("retry_delay", "retry_delay must have first <= cap.")
         return
     for seconds in value if isinstance(value, list) and value else [value]:
         check_seconds("retry_delay", seconds)

@@ -21,7 +21,8 @@ from djqueue import (
     queue_command,
     registry,
 )
-from djqueue.exceptions import CommandNotFound, DuplicateCommand
+from djqueue.exceptions import CommandNotFound, DuplicateCommand, InvalidOption
+from djqueue.retries import ExponentialBackoff
 from testproject.demo import commands
 from testproject.demo.models import Report
 
@@ -94,6 +95,40 @@ def test_bad_options_are_refused_at_decoration():
         queue_command(priority="high")(lambda: None)
     with pytest.raises(ValueError, match="retries must be at least 0"):
         queue_command(name="x.y", retries=-1)(lambda: None)
+
+
+BAD_OPTIONS = [
+    ("result_ttl", "abc"),
+    ("result_ttl", float("nan")),
+    ("result_ttl", float("inf")),
+    ("result_ttl", 1e12),
+    ("retries", "x"),
+    ("retries", 2.0),
+    ("retries", 10**9),
+    ("timeout", "soon"),
+    ("timeout", float("nan")),
+    ("timeout", float("inf")),
+    ("retry_delay", float("inf")),
+    ("retry_delay", [1, float("nan")]),
+    ("retry_delay", ExponentialBackoff(first=1, cap=float("inf"))),
+    ("retry_on", ("ValueError",)),
+    ("priority", "high"),
+    ("queue", 5),
+]
+
+
+@pytest.mark.parametrize(("name", "value"), BAD_OPTIONS)
+def test_a_bad_option_raises_invalid_option_naming_it_and_stores_nothing(name, value):
+    """At the decorator, in using() and before map() writes anything."""
+    with pytest.raises(InvalidOption, match=f"^{name} ") as caught:
+        queue_command(name="tests.bad_option", **{name: value})(lambda: None)
+    assert caught.value.option == name
+    with pytest.raises(InvalidOption, match=f"^{name} "):
+        commands.add.using(**{name: value})(1, 2)
+    with pytest.raises(InvalidOption, match=f"^{name} "):
+        commands.add.using(**{name: value}).map([(1, 2), (3, 4)])
+    assert "tests.bad_option" not in registry
+    assert sum(get_queue().counts().values()) == 0
 
 
 def test_nested_functions_need_an_explicit_name():

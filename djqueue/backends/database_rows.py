@@ -33,6 +33,8 @@ _INTEGERS = {"priority": 0, "attempts": 0, "max_attempts": 1}
 _MOMENTS = ("eta", "enqueued_at", "lease_expires_at", "started_at")
 _MOMENTS += ("finished_at", "expires_at")
 _EPOCH = datetime.fromtimestamp(0, UTC)
+#: The value of a column whose converters raised.
+_UNREADABLE = object()
 
 
 def fetch_rows(using: str, sql: str, params: Sequence[Any]) -> list[tuple]:
@@ -57,27 +59,34 @@ def row_to_message(using: str, row: Sequence[Any]) -> Message:
             for converter in converters:
                 value = converter(value, column, connection)
         except Exception:  # anything the value's garbage makes them raise
-            value = None
+            value = _UNREADABLE
         values[name] = value
     return values_to_message(values)
 
 
 def values_to_message(values: dict[str, Any]) -> Message:
     """Build a Message from converted column values, replacing values of the
-    wrong type with empty ones."""
+    wrong type with empty ones; the message is ``damaged`` if a column that
+    is never empty held one."""
+    unreadable = []
     for name in FIELDS:
         value = values.get(name)
         if name in _INTEGERS:
             ok = isinstance(value, int) and not isinstance(value, bool)
             values[name] = value if ok else _INTEGERS[name]
+            unreadable += [] if ok else [name]
         elif name in _MOMENTS:
-            values[name] = value if isinstance(value, datetime) else None
+            ok = isinstance(value, datetime)
+            values[name] = value if ok else None
+            required = name in ("eta", "enqueued_at")
+            unreadable += [name] if required and not ok else []
         elif name == "options":
             values[name] = value if isinstance(value, dict) else {}
         elif name == "result":
             values[name] = value if isinstance(value, str) else None
         elif name != "state":
-            values[name] = "" if value is None else str(value)
+            ok = value is not _UNREADABLE
+            values[name] = "" if value is None or not ok else str(value)
     values["id"] = _id(values["id"])
     epoch = _EPOCH if settings.USE_TZ else _EPOCH.replace(tzinfo=None)
     values["eta"] = values["eta"] or epoch
@@ -86,6 +95,10 @@ def values_to_message(values: dict[str, Any]) -> Message:
         values["state"] = State(values["state"])
     except ValueError:
         values["state"] = State.QUEUED
+    if unreadable:
+        values["damaged"] = (
+            f"its column(s) {', '.join(unreadable)} hold values of the wrong type"
+        )
     return Message(**values)
 
 

@@ -24,6 +24,7 @@ _DATETIMES = (
     "eta", "enqueued_at", "lease_expires_at", "started_at", "finished_at", "expires_at",
 )  # fmt: skip
 _EPOCH = datetime.fromtimestamp(0, UTC)
+_COUNTS = ("priority", "attempts", "max_attempts")
 _ENVELOPE = frozenset(
     {"id", "payload", "signature", "serializer", "enqueued_at", "options"}
 )
@@ -110,7 +111,10 @@ def to_message(raw: Any, queue: str, message_id: str = "") -> Message:
     except ValueError:
         state = State.QUEUED
     options = envelope.get("options")
+    unreadable = [name for name in ("eta", "enqueued_at") if moments[name] is None]
+    unreadable += [name for name in _COUNTS if not _is_int(data.get(name))]
     return Message(
+        damaged=_damage(unreadable),
         id=data.get("id", ""),
         command=data.get("command", ""),
         queue=queue,
@@ -142,6 +146,20 @@ def _moment(value: str) -> datetime | None:
         return datetime.fromtimestamp(float(value), UTC) if value else None
     except (ValueError, OverflowError, OSError):
         return None
+
+
+def _damage(unreadable: list[str]) -> str:
+    if not unreadable:
+        return ""
+    return f"its field(s) {', '.join(unreadable)} are missing or unreadable"
+
+
+def _is_int(text: str | None) -> bool:
+    try:
+        int(text or "")
+    except ValueError:
+        return False
+    return True
 
 
 def _int(text: str | None, default: int = 0) -> int:
