@@ -328,9 +328,10 @@ def test_garbage_text_in_typed_sqlite_columns_fails_at_once(columns, reason):
 
 @database_only
 def test_a_row_inserted_through_the_model_with_garbage_fails_at_once():
-    message_id = uuid.uuid4()
+    """A row signed for its payload, inserted with options that are no object."""
+    good = signed(payload='[["inserted"], {}]')
     record = MessageRecord.objects.create(
-        id=message_id,
+        id=uuid.UUID(good.id),
         queue="default",
         command=RECORD_RUN,
         state=State.QUEUED,
@@ -338,9 +339,9 @@ def test_a_row_inserted_through_the_model_with_garbage_fails_at_once():
         enqueued_at="2020-01-01T00:00:00Z",
         max_attempts=3,
         serializer="json",
-        payload='[["inserted"], {}]',
-        signature="forged",
-        options=["not", "an", "object"],
+        payload=good.payload,
+        signature=good.signature,
+        options=[good.options],
     )
 
     drain()
