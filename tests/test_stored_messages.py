@@ -361,3 +361,17 @@ def test_a_message_signed_the_old_way_fails_the_signature():
     drain()
 
     assert_failed_unrun(message.id, "signature does not match")
+
+
+def test_a_message_signed_with_a_fallback_key_still_runs(settings):
+    """Options are signed with the payload under SECRET_KEY_FALLBACKS too."""
+    settings.SECRET_KEY = "djqueue-the-old-key-" + "x" * 40
+    message = signed(payload='[["rotated"], {}]', options={"retries": 1})
+    settings.SECRET_KEY = "djqueue-the-new-key-" + "y" * 40
+    settings.SECRET_KEY_FALLBACKS = ["djqueue-the-old-key-" + "x" * 40]
+    get_queue().write(message)
+
+    drain()
+
+    assert get_queue().get(message.id).state == State.DONE
+    assert list(Run.objects.values_list("label", flat=True)) == ["rotated"]

@@ -27,7 +27,7 @@ from ..states import State
 from .base import BaseQueue
 from .database_inspection import DatabaseInspection
 from .database_rows import FIELDS as _FIELDS
-from .database_rows import fetch_rows, row_to_message, values_to_message
+from .database_rows import fetch_rows, rows_to_messages, values_to_message
 from .pg_notify import Listener
 
 _LIST_ORDER = {
@@ -164,7 +164,7 @@ class DatabaseQueue(DatabaseInspection, BaseQueue):
             )
         else:
             rows = self._claim_locking(worker, token, lease_expires_at, now, limit)
-        messages = [row_to_message(self.using, row) for row in rows]
+        messages = rows_to_messages(self.using, rows)
         messages.sort(key=lambda m: (-m.priority, m.eta, m.id))
         return messages
 
@@ -271,7 +271,7 @@ class DatabaseQueue(DatabaseInspection, BaseQueue):
             "FROM (SELECT 1) AS one LEFT JOIN claimed ON TRUE"
         )
         rows = fetch_rows(self.using, sql, [*ack_params, *claim_params])
-        leased = [row_to_message(self.using, row[1:]) for row in rows if row[1]]
+        leased = rows_to_messages(self.using, [row[1:] for row in rows if row[1]])
         return bool(rows[0][0]), leased
 
     def _ack_statement(self, message, result, result_ttl, now):

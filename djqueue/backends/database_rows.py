@@ -44,24 +44,33 @@ def fetch_rows(using: str, sql: str, params: Sequence[Any]) -> list[tuple]:
         return cursor.fetchall()
 
 
-def row_to_message(using: str, row: Sequence[Any]) -> Message:
-    """Build a Message from the values of :data:`FIELDS`, in that order."""
+def rows_to_messages(using: str, rows: Sequence[Sequence[Any]]) -> list[Message]:
+    """Build Messages from rows of the values of :data:`FIELDS`, in order."""
+    if not rows:
+        return []
     from ..models import MessageRecord
 
     connection = connections[using]
     table = MessageRecord._meta.db_table
-    values = {}
-    for name, value in zip(FIELDS, row, strict=True):
+    readers = []
+    for name in FIELDS:
         column = MessageRecord._meta.get_field(name).get_col(table)
         converters = connection.ops.get_db_converters(column)
         converters += column.get_db_converters(connection)
+        readers.append((name, column, converters))
+    return [values_to_message(_read(readers, row, connection)) for row in rows]
+
+
+def _read(readers, row: Sequence[Any], connection) -> dict[str, Any]:
+    values = {}
+    for (name, column, converters), value in zip(readers, row, strict=True):
         try:
             for converter in converters:
                 value = converter(value, column, connection)
         except Exception:  # anything the value's garbage makes them raise
             value = _UNREADABLE
         values[name] = value
-    return values_to_message(values)
+    return values
 
 
 def values_to_message(values: dict[str, Any]) -> Message:
