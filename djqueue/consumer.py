@@ -393,8 +393,7 @@ class Consumer:
                             "Unexpected error running message %s", message.id
                         )
                     finally:
-                        with self._lock:
-                            self._inflight.pop(message.id, None)
+                        self._finished(message)
                         # Only a worker that leased nothing next frees a slot
                         # for the main thread; waking it per message costs.
                         if following is None:
@@ -403,6 +402,15 @@ class Consumer:
         finally:
             runner.close()
             connections.close_all()
+
+    def _finished(self, message: Message) -> None:
+        """Forget this run of ``message``, and only this run: once its retry
+        is recorded, the main thread may have claimed the next attempt,
+        which has the same id and must stay in flight."""
+        with self._lock:
+            entry = self._inflight.get(message.id)
+            if entry is not None and entry[1] is message:
+                del self._inflight[message.id]
 
     def _run(
         self, runner: Runner, queue: BaseQueue, message: Message
@@ -473,7 +481,7 @@ class Consumer:
     def _record(self, queue: BaseQueue, message: Message, outcome: Outcome) -> bool:
         return record_outcome(
             queue, message, outcome, deadline=self.clock() + self.lease_seconds,
-            clock=self.clock, on_error=close_old_connections,
+            clock=self.clock, on_error=close_old_connections, now=self.now,
         )  # fmt: skip
 
     # -- Shutdown ----------------------------------------------------------------

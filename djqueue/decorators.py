@@ -11,10 +11,10 @@ from typing import Any, Generic, ParamSpec, TypeVar, overload
 
 from .conf import DEFAULT_QUEUE
 from .exceptions import InvalidOption
-from .message import check_count, check_retry_delay, check_seconds
+from .options import MAX_RETRIES
 from .registry import registry
 from .result import Result
-from .retries import RetryDelay, encode_exceptions, encode_policy
+from .retries import MAX_SECONDS, RetryDelay, encode_exceptions, encode_policy
 
 #: Priorities run from MIN_PRIORITY to MAX_PRIORITY, higher first (the range
 #: of Django's tasks framework).
@@ -48,45 +48,59 @@ class CommandOptions:
     unique: bool = False
 
     def __post_init__(self) -> None:
-        """Raise ``InvalidOption`` naming the first option that is wrong."""
-        if isinstance(self.priority, bool) or not isinstance(self.priority, int):
-            raise InvalidOption(
-                "priority", f"priority must be an integer, not {self.priority!r}."
-            )
+        _check_int("priority", self.priority)
         if not MIN_PRIORITY <= self.priority <= MAX_PRIORITY:
             raise InvalidOption(
-                "priority",
                 f"priority must be between {MIN_PRIORITY} and {MAX_PRIORITY}, "
-                f"not {self.priority}.",
+                f"not {self.priority}."
             )
-        check_count("retries", self.retries)
-        check_retry_delay(encode_policy(self.retry_delay))
+        _check_int("retries", self.retries, minimum=0)
+        if self.retries > MAX_RETRIES:
+            raise InvalidOption(
+                f"retries must be at most {MAX_RETRIES}, not {self.retries}."
+            )
+        encode_policy(self.retry_delay)
         encode_exceptions(self.retry_on)
         if self.result_ttl is not None:
-            check_seconds("result_ttl", self.result_ttl)
+            _check_seconds("result_ttl", self.result_ttl)
         if self.timeout is not None:
-            check_seconds("timeout", self.timeout, positive=True)
+            _check_seconds("timeout", self.timeout, positive=True)
         if not isinstance(self.queue, str) or not self.queue:
             raise InvalidOption(
-                "queue", f"queue must be a non-empty string, not {self.queue!r}."
+                f"queue must be a non-empty string, not {self.queue!r}."
             )
         if self.eta is not None and not isinstance(self.eta, datetime):
-            raise TypeError(f"eta must be a datetime, not {type(self.eta).__name__}.")
+            raise InvalidOption(
+                f"eta must be a datetime, not {type(self.eta).__name__}."
+            )
         if self.unique_key is not None and (
             not isinstance(self.unique_key, str) or not 0 < len(self.unique_key) <= 200
         ):
-            raise TypeError("unique_key must be a string of 1 to 200 characters.")
+            raise InvalidOption("unique_key must be a string of 1 to 200 characters.")
         if self.delay is not None:
             _check_seconds("delay", self.delay)
             if self.eta is not None:
-                raise TypeError("Give eta or delay, not both.")
+                raise InvalidOption("Give eta or delay, not both.")
+
+
+def _check_int(name: str, value: Any, minimum: int | None = None) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidOption(f"{name} must be an integer, not {value!r}.")
+    if minimum is not None and value < minimum:
+        raise InvalidOption(f"{name} must be at least {minimum}, not {value}.")
 
 
 def _check_seconds(name: str, value: Any, positive: bool = False) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number of seconds, not {value!r}.")
-    if value < 0 or (positive and value == 0):
-        raise ValueError(f"{name} must be {'positive' if positive else 'at least 0'}.")
+        raise InvalidOption(f"{name} must be a number of seconds, not {value!r}.")
+    low_enough = value <= MAX_SECONDS
+    # NaN compares false with everything, so it fails both tests.
+    if not ((value > 0 if positive else value >= 0) and low_enough):
+        lowest = "more than 0" if positive else "at least 0"
+        raise InvalidOption(
+            f"{name} must be a number of seconds {lowest} and at most "
+            f"{MAX_SECONDS} (100 years), not {value!r}."
+        )
 
 
 class _CallShape:

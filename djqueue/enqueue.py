@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings as django_settings
@@ -13,9 +13,10 @@ from django.utils import timezone
 
 from . import signals
 from .conf import settings
+from .exceptions import InvalidOption
 from .execution import execute
 from .message import Message, new_message_id
-from .outcomes import announce
+from .outcomes import announce, record_attempt_error
 from .queues import get_queue
 from .result import ImmediateResult, Result
 from .retries import encode_exceptions, encode_policy
@@ -52,12 +53,7 @@ def build_message(
     )
     message_id = new_message_id()
     now = timezone.now()
-    if options.eta is not None:
-        eta = _normalized(options.eta)
-    elif options.delay:
-        eta = now + timedelta(seconds=options.delay)
-    else:
-        eta = now
+    eta = _eta(options, now)
     result_ttl = settings.QUEUE_RESULT_TTL
     message_options = {
         "retries": options.retries,
@@ -92,6 +88,30 @@ def _unique_key(options, name: str, payload: str) -> str:
         digest = hashlib.sha256(f"{name}\x1f{payload}".encode()).hexdigest()
         return f"auto:{digest[:40]}"
     return ""
+
+
+#: The moments an eta may be: those of ``datetime`` less a day at each end,
+#: so that every backend can store it and every time zone can show it.
+_EARLIEST = datetime.min.replace(tzinfo=UTC) + timedelta(days=1)
+_LATEST = datetime.max.replace(tzinfo=UTC) - timedelta(days=1)
+
+
+def _eta(options, now: datetime) -> datetime:
+    """When the message becomes ready; raise ``InvalidOption`` naming
+    ``eta`` for a moment out of range (``delay`` is bounded already)."""
+    if options.eta is None:
+        return now + timedelta(seconds=options.delay) if options.delay else now
+    try:
+        eta = _normalized(options.eta)
+        utc = eta.astimezone(UTC) if eta.tzinfo else eta.replace(tzinfo=UTC)
+        if _EARLIEST <= utc <= _LATEST:
+            return eta
+    except OverflowError:
+        pass
+    raise InvalidOption(
+        f"eta {options.eta.isoformat()} is out of range: it must be at least a "
+        "day inside the years 1 to 9999, in UTC."
+    )
 
 
 def _normalized(moment: datetime) -> datetime:
@@ -169,6 +189,8 @@ def run_inline(message: Message) -> Message:
     message.state = State.RUNNING
     signals.send(signals.message_enqueued, message)
     outcome = execute(message)
+    if outcome.state != State.DONE:
+        record_attempt_error(message, outcome, timezone.now())
     announce(message, outcome)
     message.state = outcome.state
     message.result = outcome.result

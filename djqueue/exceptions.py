@@ -15,6 +15,29 @@ class SerializationError(DjqueueError, TypeError):
     """An argument or result cannot be encoded by the queue's serializer."""
 
 
+class InvalidOption(DjqueueError, TypeError, ValueError):
+    """A command option (given to ``@queue_command``, ``using()`` or the
+    ``enqueue_*`` methods) is not valid; the text names it, and nothing is
+    enqueued. Also a ``TypeError`` and a ``ValueError``, the errors Python
+    raises for a wrong type and a wrong value. A stored message whose
+    options a consumer cannot use goes to ``failed`` with this error's text
+    as the reason."""
+
+
+class UnstorableResult(SerializationError):
+    """A command ran but its return value cannot be stored.
+
+    Raised by djqueue (and by a command, ``from`` the error that says why)
+    to fail the message at once, without a retry: running it again would
+    repeat its side effects for an error that cannot go away.
+    """
+
+
+class WorkerLost(DjqueueError):
+    """Reported, never raised: the error of an attempt whose worker was lost
+    (its process died) while it ran."""
+
+
 class DecodeError(DjqueueError):
     """A stored payload cannot be turned back into arguments or a result.
 
@@ -29,21 +52,6 @@ class SignatureMismatch(DecodeError):
 
 class ObjectGone(DecodeError):
     """A model instance passed by reference no longer exists."""
-
-
-class InvalidOption(DjqueueError, TypeError, ValueError):
-    """A command option has the wrong type or a value out of its range.
-
-    Raised where options enter (``@queue_command``, ``using()``, the
-    django.tasks ``OPTIONS``), so nothing is stored; a stored message whose
-    options are wrong goes to ``failed`` with this error's text as the reason.
-    It is a ``TypeError`` and a ``ValueError`` too, as Python's own checks
-    of arguments are. ``option`` names the option.
-    """
-
-    def __init__(self, option: str, text: str):
-        self.option = option
-        super().__init__(text)
 
 
 class CommandNotFound(DjqueueError, LookupError):

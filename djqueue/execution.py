@@ -22,8 +22,10 @@ from .exceptions import (
     DecodeError,
     InvalidOption,
     SerializationError,
+    UnstorableResult,
 )
-from .message import Message, check_options
+from .message import Message
+from .options import check_options
 from .registry import registry
 from .retries import Retry, delay_for, matches
 from .serializers import serializers_by_name
@@ -44,6 +46,8 @@ class Outcome:
     eta: datetime | None = None
     #: The command's return value, for the ``message_finished`` signal.
     value: Any = None
+    #: The dotted path of the class of the exception that ended the attempt.
+    exception: str = ""
 
 
 def _serializer(message: Message):
@@ -135,18 +139,26 @@ def execute(message: Message, now=timezone.now) -> Outcome:
     try:
         command, args, kwargs = decode_call(message)
     except (DecodeError, InvalidOption, CommandNotFound) as exc:
-        return Outcome(State.FAILED, error=f"cannot run: {exc}")
+        return Outcome(
+            State.FAILED, error=f"cannot run: {exc}", exception=class_path(exc)
+        )
     except Exception as exc:
         # Not the message's fault (a database error loading an instance, say):
         # try again later while deliveries are left.
         error = f"cannot decode: {describe(exc)}"
+        state, eta = State.FAILED, None
         if message.attempts < message.max_attempts:
-            return Outcome(State.SCHEDULED, error=error, eta=now() + DECODE_RETRY_DELAY)
-        return Outcome(State.FAILED, error=error, traceback=tb.format_exc())
+            state, eta = State.SCHEDULED, now() + DECODE_RETRY_DELAY
+        return Outcome(
+            state, error=error, traceback=tb.format_exc(), eta=eta,
+            exception=class_path(exc),
+        )  # fmt: skip
     signals.send(signals.message_started, message)
     try:
         with running(message):
             value = command.func(*args, **kwargs)
+    except UnstorableResult as exc:
+        return unstorable(exc.__cause__ or exc)
     except (Exception, SystemExit, KeyboardInterrupt) as exc:
         # SystemExit and KeyboardInterrupt raised by a command end that run,
         # not the worker thread.
@@ -154,10 +166,24 @@ def execute(message: Message, now=timezone.now) -> Outcome:
     try:
         return Outcome(State.DONE, result=encode_result(message, value), value=value)
     except SerializationError as exc:
-        return Outcome(
-            State.FAILED,
-            error=f"the command ran but its result cannot be stored: {exc}",
-        )
+        return unstorable(exc)
+
+
+def unstorable(exc: BaseException) -> Outcome:
+    """Fail at once a run whose result cannot be stored, for ``exc``: a
+    retry would repeat the command's side effects for the same error."""
+    return Outcome(
+        State.FAILED,
+        error=f"the command ran but its result cannot be stored: {describe(exc)}",
+        traceback="".join(tb.format_exception(exc)),
+        exception=class_path(exc),
+    )
+
+
+def class_path(exc: BaseException) -> str:
+    """The dotted path of the class of ``exc``."""
+    kind = type(exc)
+    return f"{kind.__module__}.{kind.__qualname__}"
 
 
 def after_error(message: Message, exc: BaseException, now) -> Outcome:
@@ -176,7 +202,9 @@ def after_error(message: Message, exc: BaseException, now) -> Outcome:
             message.attempts <= retries and message.attempts < message.max_attempts
         )
     if not (wanted and allowed):
-        return Outcome(State.FAILED, error=error, traceback=trace)
+        return Outcome(
+            State.FAILED, error=error, traceback=trace, exception=class_path(exc)
+        )
     delay = getattr(exc, "delay", None)
     if delay is None:
         delay = delay_for(options.get("retry_delay", 0), message.attempts)
@@ -185,6 +213,7 @@ def after_error(message: Message, exc: BaseException, now) -> Outcome:
         error=error,
         traceback=trace,
         eta=now() + timedelta(seconds=delay),
+        exception=class_path(exc),
     )
 
 

@@ -8,21 +8,18 @@ consumer, after the signature has been verified.
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 import threading
 import time
 from datetime import datetime
 from typing import Any
 
-from .exceptions import InvalidOption
 from .states import State
 
-#: Options in seconds stay within a century, so every moment computed from
-#: them (result expiry, retry eta) is one a datetime can hold.
-MAX_SECONDS = 100 * 365 * 24 * 3600
-#: Retries stay far below what the attempt counters of every backend hold.
-MAX_RETRIES = 10_000
+#: How many failed attempts a message keeps the errors of (the latest), and
+#: how much of each traceback (its end, where the exception is).
+MAX_ATTEMPT_ERRORS = 10
+MAX_TRACEBACK_CHARS = 10_000
 
 _id_lock = threading.Lock()
 _last_id: tuple[int, int] = (0, 0)
@@ -63,7 +60,9 @@ class Message:
     ``eta`` is the moment the message becomes (or became) ready; ``attempts``
     counts the times it was handed to a worker, including the current one.
     ``options`` carries the per-call settings the consumer needs (result TTL,
-    retry delay, timeout) as JSON-compatible values.
+    retry delay, timeout) as JSON-compatible values. ``attempt_errors`` holds
+    the errors of the last :data:`MAX_ATTEMPT_ERRORS` attempts that failed,
+    oldest first: see :func:`attempt_error`.
     """
 
     id: str
@@ -90,6 +89,7 @@ class Message:
     expires_at: datetime | None = None
     #: While the message is pending, no other message holds this key.
     unique_key: str = ""
+    attempt_errors: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     #: What of the stored form could not be read, set by the backend that
     #: read it (empty when all of it could); such a message fails unrun.
     damaged: str = ""
@@ -101,89 +101,32 @@ class Message:
         )
 
 
-def check_count(name: str, value: Any, maximum: int = MAX_RETRIES) -> None:
-    """Raise ``InvalidOption`` unless ``value`` is an integer from 0 to
-    ``maximum``."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidOption(name, f"{name} must be an integer, not {value!r}.")
-    if not 0 <= value <= maximum:
-        raise InvalidOption(
-            name, f"{name} must be at least 0 and at most {maximum}, not {value}."
-        )
+def attempt_error(
+    attempt: int, at: datetime, exception: str, error: str, traceback: str
+) -> dict[str, Any]:
+    """Return the stored form of one failed attempt's error.
+
+    A JSON object: ``attempt`` (its number, from 1), ``at`` (when it ended,
+    ISO 8601), ``exception`` (the dotted path of the exception's class; empty
+    when the attempt ended without one), ``error`` (``"Type: text"`` or
+    another reason) and ``traceback`` (its last MAX_TRACEBACK_CHARS).
+    """
+    if len(traceback) > MAX_TRACEBACK_CHARS:
+        traceback = "…" + traceback[-MAX_TRACEBACK_CHARS:]
+    return {
+        "attempt": attempt,
+        "at": at.isoformat(),
+        "exception": exception,
+        "error": error,
+        "traceback": traceback,
+    }
 
 
-def check_seconds(name: str, value: Any, positive: bool = False) -> None:
-    """Raise ``InvalidOption`` unless ``value`` is a finite number of seconds
-    from 0 (above 0 if ``positive``) to ``MAX_SECONDS``."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InvalidOption(name, f"{name} must be a number of seconds, not {value!r}.")
-    low = value > 0 if positive else value >= 0
-    if not (math.isfinite(value) and low and value <= MAX_SECONDS):
-        least = "above 0" if positive else "at least 0"
-        raise InvalidOption(
-            name,
-            f"{name} must be a number of seconds {least} and at most "
-            f"{MAX_SECONDS} (a century), not {value!r}.",
-        )
-
-
-def check_retry_delay(value: Any) -> None:
-    """Raise ``InvalidOption`` unless ``value`` is the stored form of a retry
-    delay: seconds, a non-empty list of them, or an exponential backoff."""
-    if isinstance(value, dict):
-        if set(value) != {"first", "cap", "jitter"} or not isinstance(
-            value["jitter"], bool
-        ):
-            raise InvalidOption(
-                "retry_delay",
-                "retry_delay must hold first, cap and jitter (a boolean), "
-                f"not {value!r}.",
-            )
-        check_seconds("retry_delay", value["first"], positive=True)
-        check_seconds("retry_delay", value["cap"], positive=True)
-        if value["first"] > value["cap"]:
-            raise InvalidOption("retry_delay", "retry_delay must have first <= cap.")
-        return
-    for seconds in value if isinstance(value, list) and value else [value]:
-        check_seconds("retry_delay", seconds)
-
-
-def check_options(options: Any) -> None:
-    """Raise ``InvalidOption`` naming the first of a stored message's options
-    that a consumer cannot use; keys no consumer knows are left alone."""
-    if not isinstance(options, dict):
-        raise InvalidOption("options", f"options must be an object, not {options!r}.")
-    if "retries" in options:
-        check_count("retries", options["retries"])
-    if "result_ttl" in options:
-        check_seconds("result_ttl", options["result_ttl"])
-    if options.get("timeout") is not None:
-        check_seconds("timeout", options["timeout"], positive=True)
-    if "retry_delay" in options:
-        check_retry_delay(options["retry_delay"])
-    retry_on = options.get("retry_on")
-    if retry_on is not None and not (
-        isinstance(retry_on, list) and all(isinstance(name, str) for name in retry_on)
-    ):
-        raise InvalidOption(
-            "retry_on", f"retry_on must be a list of class names, not {retry_on!r}."
-        )
-    if "django_task" in options and not (
-        isinstance(options["django_task"], str) and options["django_task"]
-    ):
-        raise InvalidOption(
-            "django_task",
-            f"django_task must name a TASKS backend, not {options['django_task']!r}.",
-        )
-
-
-def run_timeout(message: Message) -> float | None:
-    """The message's timeout in seconds, or None for none or an unusable one
-    (the run then fails on its options before anything runs)."""
-    options = message.options
-    timeout = options.get("timeout") if isinstance(options, dict) else None
-    try:
-        check_seconds("timeout", timeout, positive=True)
-    except InvalidOption:
-        return None
-    return timeout
+def with_attempt_error(
+    errors: list[dict[str, Any]], entry: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """Return ``errors`` with ``entry`` last, replacing an entry of the same
+    attempt (so recording an outcome again changes nothing), keeping the
+    last MAX_ATTEMPT_ERRORS."""
+    kept = [e for e in errors if e.get("attempt") != entry["attempt"]]
+    return [*kept, entry][-MAX_ATTEMPT_ERRORS:]

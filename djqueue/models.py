@@ -34,6 +34,8 @@ class MessageRecord(models.Model):
     error = models.TextField(_("error"), blank=True, default="")
     traceback = models.TextField(_("traceback"), blank=True, default="")
     expires_at = models.DateTimeField(_("expires at"), null=True)
+    # The errors of the last attempts that failed: see Message.attempt_errors.
+    attempt_errors = models.JSONField(_("errors of the attempts"), default=list)
     # Set only while the message is pending; NULLs never conflict.
     unique_key = models.CharField(_("unique key"), max_length=255, null=True)  # noqa: DJ001
 

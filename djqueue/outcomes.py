@@ -11,11 +11,15 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from datetime import datetime
+
+from django.utils import timezone
 
 from . import signals
 from .backends.base import BaseQueue
 from .execution import Outcome
-from .message import Message, run_timeout
+from .message import Message, attempt_error, with_attempt_error
+from .options import run_timeout
 from .states import State
 
 logger = logging.getLogger("djqueue.consumer")
@@ -37,13 +41,33 @@ class Backoff:
         self.current = self.first
 
 
-def store_outcome(queue: BaseQueue, message: Message, outcome: Outcome) -> bool:
-    """Store one outcome; return False if the message's lease was lost."""
+def store_outcome(
+    queue: BaseQueue, message: Message, outcome: Outcome, now: datetime | None = None
+) -> bool:
+    """Store one outcome; return False if the message's lease was lost.
+
+    A failed attempt's error joins the message's ``attempt_errors``, which
+    the backend stores with the retry or the failure.
+    """
+    now = now or timezone.now()
     if outcome.state == State.DONE:
-        return queue.ack(message, outcome.result, message.options.get("result_ttl", 0))
+        ttl = message.options.get("result_ttl", 0)
+        return queue.ack(message, outcome.result, ttl, now=now)
+    record_attempt_error(message, outcome, now)
     if outcome.state == State.SCHEDULED:
-        return queue.retry_later(message, outcome.eta, outcome.error, outcome.traceback)
-    return queue.fail(message, outcome.error, outcome.traceback)
+        return queue.retry_later(
+            message, outcome.eta, outcome.error, outcome.traceback, now=now
+        )
+    return queue.fail(message, outcome.error, outcome.traceback, now=now)
+
+
+def record_attempt_error(message: Message, outcome: Outcome, now: datetime) -> None:
+    """Add the error of the attempt that ended with ``outcome`` to
+    ``message.attempt_errors`` (again for the same attempt replaces it)."""
+    entry = attempt_error(
+        message.attempts, now, outcome.exception, outcome.error, outcome.traceback
+    )
+    message.attempt_errors = with_attempt_error(message.attempt_errors, entry)
 
 
 def record_outcome(
@@ -53,16 +77,18 @@ def record_outcome(
     deadline: float,
     clock: Callable[[], float] = time.monotonic,
     on_error: Callable[[], None] = lambda: None,
+    now: Callable[[], datetime] = timezone.now,
 ) -> bool:
     """Store an outcome, retrying with backoff until ``deadline`` (on
-    ``clock``); ``on_error`` runs after each failed try. Return whether it
-    was stored (False if the lease was lost or every try failed)."""
+    ``clock``); ``on_error`` runs after each failed try; ``now`` says when
+    it is stored. Return whether it was stored (False if the lease was lost
+    or every try failed)."""
     backoff = Backoff(0.1, 2.0)
     attempt = 0
     while True:
         attempt += 1
         try:
-            kept = store_outcome(queue, message, outcome)
+            kept = store_outcome(queue, message, outcome, now())
             break
         except Exception:
             logger.warning(

@@ -15,6 +15,10 @@ from typing import Any
 
 from .exceptions import DjqueueError, InvalidOption
 
+#: The longest delay, TTL or timeout an option takes: 100 years of seconds,
+#: so a moment that far from now is still a datetime every backend stores.
+MAX_SECONDS = 100 * 365 * 24 * 3600
+
 
 class Retry(DjqueueError):
     """Raise from a command to have it run again, after ``delay`` seconds
@@ -25,8 +29,10 @@ class Retry(DjqueueError):
     def __init__(self, delay: float | timedelta | None = None, reason: str = ""):
         if isinstance(delay, timedelta):
             delay = delay.total_seconds()
-        if delay is not None and delay < 0:
-            raise ValueError("A retry delay cannot be negative.")
+        if delay is not None and not _seconds(delay):
+            raise InvalidOption(
+                f"A retry delay must be from 0 to {MAX_SECONDS} seconds, not {delay!r}."
+            )
         self.delay = delay
         super().__init__(reason or "the command asked to be retried")
 
@@ -44,15 +50,19 @@ class ExponentialBackoff:
     jitter: bool = True
 
     def __post_init__(self) -> None:
-        if not 0 < self.first <= self.cap:
-            raise ValueError("ExponentialBackoff needs 0 < first <= cap.")
+        seconds = _seconds(self.first) and _seconds(self.cap)
+        if not (seconds and 0 < self.first <= self.cap):
+            raise InvalidOption(
+                f"ExponentialBackoff needs 0 < first <= cap <= {MAX_SECONDS} "
+                f"seconds, not first={self.first!r}, cap={self.cap!r}."
+            )
 
 
 RetryDelay = float | Sequence[float] | ExponentialBackoff
 
 
 def encode_policy(policy: RetryDelay) -> Any:
-    """Return the JSON form of a retry delay, or raise ``TypeError``."""
+    """Return the JSON form of a retry delay, or raise ``InvalidOption``."""
     if isinstance(policy, ExponentialBackoff):
         return {"first": policy.first, "cap": policy.cap, "jitter": policy.jitter}
     if _seconds(policy):
@@ -60,15 +70,19 @@ def encode_policy(policy: RetryDelay) -> Any:
     if isinstance(policy, (list, tuple)) and policy and all(map(_seconds, policy)):
         return list(policy)
     raise InvalidOption(
-        "retry_delay",
-        "retry_delay must be a number of seconds ≥ 0, a non-empty list of them, "
-        f"or an ExponentialBackoff, not {policy!r}.",
+        f"retry_delay must be a number of seconds from 0 to {MAX_SECONDS}, a "
+        "non-empty list of them, "
+        f"or an ExponentialBackoff, not {policy!r}."
     )
 
 
 def _seconds(value: Any) -> bool:
+    """Whether ``value`` is a number of seconds from 0 to MAX_SECONDS (NaN,
+    infinities and larger numbers would overflow a datetime)."""
     return (
-        isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and 0 <= value <= MAX_SECONDS
     )
 
 
@@ -92,9 +106,7 @@ def encode_exceptions(types: Sequence[type[BaseException]] | None) -> list[str] 
         types = (types,)
     for kind in types:
         if not (isinstance(kind, type) and issubclass(kind, BaseException)):
-            raise InvalidOption(
-                "retry_on", f"retry_on takes exception classes, not {kind!r}."
-            )
+            raise InvalidOption(f"retry_on takes exception classes, not {kind!r}.")
     return [f"{kind.__module__}.{kind.__qualname__}" for kind in types]
 
 

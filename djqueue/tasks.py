@@ -45,7 +45,7 @@ except ImportError:  # Django 5.2 with the django-tasks backport
 
 from .context import current_message
 from .decorators import CommandOptions, QueueCommand
-from .exceptions import CommandNotFound, DecodeError
+from .exceptions import CommandNotFound, DecodeError, UnstorableResult
 from .message import Message
 from .states import State
 
@@ -179,18 +179,29 @@ def _runner(task: Task):
                 value = task.call(TaskContext(task_result=result), *args, **kwargs)
             else:
                 value = task.call(*args, **kwargs)
-            # A return value Django's framework cannot store fails the task.
-            value = normalize_json(value)
         except BaseException as exc:
-            object.__setattr__(result, "status", TaskResultStatus.FAILED)
-            result.errors.append(_error(type(exc), "".join(tb.format_exception(exc))))
-            task_finished.send(sender, task_result=result)
+            _finish_failed(sender, result, exc)
             raise
+        try:
+            value = normalize_json(value)
+        except (TypeError, ValueError, RecursionError) as exc:
+            # A return value Django's framework cannot store fails the task,
+            # at once: running it again would repeat its side effects.
+            _finish_failed(sender, result, exc)
+            raise UnstorableResult(
+                "the task returned a value Django's tasks framework cannot store"
+            ) from exc
         object.__setattr__(result, "status", TaskResultStatus.SUCCESSFUL)
         task_finished.send(sender, task_result=result)
         return value
 
     return run
+
+
+def _finish_failed(sender, result: TaskResult, exc: BaseException) -> None:
+    object.__setattr__(result, "status", TaskResultStatus.FAILED)
+    result.errors.append(_error(type(exc), "".join(tb.format_exception(exc))))
+    task_finished.send(sender, task_result=result)
 
 
 def load_task(module_path: str) -> Task:
@@ -236,9 +247,7 @@ def task_result(
         args, kwargs = decode_call_arguments(message)
     except DecodeError:
         args, kwargs = [], {}
-    errors = []
-    if message.state in (State.FAILED, State.SCHEDULED) and message.traceback:
-        errors.append(_error_from_traceback(message.traceback))
+    errors = [_stored_error(entry) for entry in message.attempt_errors]
     result = TaskResult(
         task=task,
         id=message.id,
@@ -265,9 +274,9 @@ def _error(kind: type, traceback: str) -> TaskError:
     )
 
 
-def _error_from_traceback(traceback: str) -> TaskError:
-    """Rebuild a TaskError from a stored traceback's last line."""
-    last = traceback.strip().splitlines()[-1] if traceback.strip() else ""
-    name = last.split(":", 1)[0].strip()
-    path = name if "." in name else f"builtins.{name}"
-    return TaskError(exception_class_path=path, traceback=traceback)
+def _stored_error(entry: dict[str, Any]) -> TaskError:
+    """The TaskError of one of a message's ``attempt_errors``."""
+    return TaskError(
+        exception_class_path=str(entry.get("exception") or "builtins.Exception"),
+        traceback=str(entry.get("traceback") or entry.get("error", "")),
+    )

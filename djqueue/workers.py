@@ -17,8 +17,10 @@ import os
 import signal
 from typing import Protocol
 
-from .execution import Outcome, after_error, execute
-from .message import Message, run_timeout
+from .exceptions import WorkerLost
+from .execution import Outcome, after_error, class_path, execute
+from .message import Message
+from .options import run_timeout
 from .states import State
 
 logger = logging.getLogger("djqueue.consumer")
@@ -92,9 +94,10 @@ class ProcessRunner:
         code = self._process.exitcode
         self._forget()
         error = f"worker lost: its process died (exit code {code}) while running it"
+        lost = class_path(WorkerLost())
         if message.attempts < message.max_attempts:
-            return Outcome(State.SCHEDULED, error=error, eta=now())
-        return Outcome(State.FAILED, error=error)
+            return Outcome(State.SCHEDULED, error=error, eta=now(), exception=lost)
+        return Outcome(State.FAILED, error=error, exception=lost)
 
     def _start(self) -> None:
         context = multiprocessing.get_context("spawn")

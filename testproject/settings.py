@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "djqueue",
     "testproject.demo",
+    "testproject.reports",
 ]
 
 MIDDLEWARE = [

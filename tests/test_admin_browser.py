@@ -154,6 +154,40 @@ def test_staff_find_a_failure_retry_it_and_purge(
     assert queue.counts()[State.QUEUED] == 1
 
 
+BREADCRUMBS_STYLE = """element => {
+    const style = getComputedStyle(element);
+    return [style.backgroundColor, style.color, style.paddingTop, style.paddingLeft];
+}"""
+
+
+def test_breadcrumbs_look_like_the_admins_own_on_this_django(
+    browser_page, live_server, server_backend, django_user_model
+):
+    """djqueue's <ol> breadcrumbs (Django 6's markup) get the box of the
+    admin's own breadcrumbs, whichever markup this Django uses for them, and
+    a separator after each item but the current one."""
+    page = browser_page
+    staff_user(django_user_model, "ops", superuser=True)
+    log_in(page, live_server, "ops", "/admin/auth/user/")
+    admins = page.eval_on_selector(".breadcrumbs", BREADCRUMBS_STYLE)
+
+    page.goto(f"{live_server.url}{admin_url('list', 'default', 'queued')}")
+    ours = page.eval_on_selector("ol.breadcrumbs", BREADCRUMBS_STYLE)
+    items = page.eval_on_selector_all(
+        "ol.breadcrumbs li",
+        """items => items.map(item => [
+            getComputedStyle(item).display,
+            getComputedStyle(item, "::after").content,
+        ])""",
+    )
+
+    assert ours == admins
+    assert [display for display, _ in items] == ["inline-block"] * 5
+    separator = '" \u203a "'
+    assert all(after.startswith(separator) for _, after in items[:-1]), items
+    assert items[-1][1] in ("none", "normal")
+
+
 def test_a_viewer_sees_no_buttons_on_a_narrow_screen(
     browser_page, live_server, server_backend, django_user_model
 ):

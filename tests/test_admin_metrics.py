@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 from django.urls import reverse
 from django.utils import timezone
 
 from djqueue import get_queue, registry
+from djqueue.admin import metrics
 from djqueue.admin.metrics import label_value, render
 from djqueue.periodic import _periodic, periodic_command
 from djqueue.states import State
@@ -46,10 +48,13 @@ def test_metrics_count_messages_per_queue_and_state(client, settings, queue):
     assert snapshot(queue) == before
 
 
-def test_metrics_count_runs_by_command(client, settings, queue):
+def test_metrics_count_runs_by_command(client, settings, queue, monkeypatch):
     settings.QUEUE_METRICS_TOKEN = "s3cret-token"
     queue.record_runs({("a.cmd", State.DONE): 3, ("a.cmd", State.FAILED): 1})
-    queue.write(make_message("a.cmd"))
+    moment = timezone.now().replace(microsecond=0)
+    queue.write(make_message("a.cmd", eta=moment - timedelta(seconds=90)))
+    queue.write(make_message("a.cmd", eta=moment - timedelta(seconds=30)))
+    monkeypatch.setattr(metrics, "timezone", SimpleNamespace(now=lambda: moment))
     before = snapshot(queue)
     response = client.get(METRICS, HTTP_AUTHORIZATION="Bearer s3cret-token")
     lines = response.text.splitlines()
@@ -60,8 +65,7 @@ def test_metrics_count_runs_by_command(client, settings, queue):
         'djqueue_runs_total{queue="default",command="a.cmd",outcome="failed"} 1'
         in lines
     )
-    [age] = [line for line in lines if line.startswith("djqueue_oldest_queued")]
-    assert float(age.rpartition(" ")[2]) >= 0
+    assert 'djqueue_oldest_queued_age_seconds{queue="default"} 90' in lines
     assert snapshot(queue) == before
 
 

@@ -2,10 +2,13 @@
 
 import threading
 import time
+from datetime import timedelta
+from unittest import mock
 
 import pytest
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.backends.signals import connection_created
+from django.utils import timezone
 
 from djqueue import State, get_queue
 from djqueue.consumer import Consumer
@@ -164,21 +167,29 @@ def test_a_command_that_calls_sys_exit_fails_and_the_worker_goes_on():
 
 def test_delay_counts_from_each_call_not_from_using():
     later = commands.add.using(delay=3600)
-    time.sleep(0.05)
-    first = get_queue().get(later(1, 1).id)
-    time.sleep(0.05)
-    second = get_queue().get(later(1, 1).id)
+    moment = timezone.now()
+    with mock.patch("djqueue.enqueue.timezone.now", return_value=moment):
+        first = get_queue().get(later(1, 1).id)
+    with mock.patch(
+        "djqueue.enqueue.timezone.now", return_value=moment + timedelta(seconds=10)
+    ):
+        second = get_queue().get(later(1, 1).id)
     assert first.state == State.SCHEDULED
-    assert second.eta > first.eta
+    assert first.eta == moment + timedelta(seconds=3600)
+    assert second.eta == moment + timedelta(seconds=3610)
 
 
 def test_naive_datetimes_work_with_use_tz_off(settings):
     settings.USE_TZ = False
-    result = commands.add.using(delay=0.2)(1, 2)
+    moment = timezone.now()
+    assert timezone.is_naive(moment)
+    with mock.patch("djqueue.enqueue.timezone.now", return_value=moment):
+        result = commands.add.using(delay=60)(1, 2)
     assert result.status == State.SCHEDULED
-    time.sleep(0.3)
 
-    drain()
+    drain(now=lambda: moment + timedelta(seconds=59))
+    assert result.status == State.SCHEDULED
+    drain(now=lambda: moment + timedelta(seconds=60))
 
     assert result.get(timeout=0) == 3
 

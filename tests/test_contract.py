@@ -226,6 +226,32 @@ def test_retry_later_with_a_past_eta_is_ready_at_once(queue):
     assert queue.read().attempts == 2
 
 
+def test_attempt_errors_are_stored_with_retries_and_failures(queue):
+    """retry_later() and fail() store the message's attempt errors; claims
+    and get() return them; an ack keeps them; retry() clears them."""
+    first = {"attempt": 1, "exception": "builtins.KeyError", "traceback": "t1"}
+    second = {"attempt": 2, "exception": "builtins.ValueError", "traceback": "t2"}
+    message, done = make_message(), make_message()
+    queue.write_many([message, done])
+    leased = {m.id: m for m in queue.claim("w", LEASE, limit=2)}
+    assert [m.attempt_errors for m in leased.values()] == [[], []]
+
+    leased[message.id].attempt_errors = [first]
+    assert queue.retry_later(leased[message.id], at(-1), "KeyError: 'k'")
+    leased[done.id].attempt_errors = [first]
+    assert queue.retry_later(leased[done.id], at(-1), "KeyError: 'k'")
+    again = {m.id: m for m in queue.claim("w", LEASE, limit=2)}
+    assert again[message.id].attempt_errors == [first]
+    again[message.id].attempt_errors = [first, second]
+    assert queue.fail(again[message.id], "ValueError: v", "t2")
+    assert queue.ack(again[done.id], "result", result_ttl=60)
+
+    assert queue.get(message.id).attempt_errors == [first, second]
+    assert queue.get(done.id).attempt_errors == [first]
+    assert queue.retry(message.id)
+    assert queue.get(message.id).attempt_errors == []
+
+
 def test_release_gives_back_without_counting_the_attempt(queue):
     messages = [make_message() for _ in range(3)]
     queue.write_many(messages)

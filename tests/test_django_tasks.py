@@ -115,6 +115,21 @@ def test_context_reports_the_attempt_and_retries_come_from_options():
     assert result.status == TaskResultStatus.SUCCESSFUL
     assert result.return_value == {"attempt": 2, "id": result.id}
     assert result.attempts == 2
+    # The first attempt's error stays, although the task then succeeded.
+    (error,) = result.errors
+    assert error.exception_class is RuntimeError
+    assert "RuntimeError: ctx: attempt 1" in error.traceback
+
+
+def test_worker_ids_repeat_the_latest_consumer_once_per_attempt():
+    result = tasks.second_time_lucky.enqueue("ids")
+    assert result.worker_ids == []
+
+    call_command("run_queue", "--burst", "--worker-id", "web2:77", verbosity=0)
+    result.refresh()
+
+    assert result.attempts == 2
+    assert result.worker_ids == ["web2:77", "web2:77"]
 
 
 def test_signals_are_sent_with_task_results():
@@ -176,7 +191,9 @@ def test_tasks_receive_and_return_the_values_django_normalizes():
     assert result.return_value == ["list", "list"]
 
 
-def test_a_return_value_django_cannot_store_fails_the_task():
+def test_a_return_value_django_cannot_store_fails_at_once():
+    """The test project's TASKS allow a retry; an unstorable return value
+    never gets it, so the task's side effect happens once."""
     finished = []
 
     def receiver(sender, task_result, **kwargs):
@@ -184,22 +201,43 @@ def test_a_return_value_django_cannot_store_fails_the_task():
 
     task_finished.connect(receiver)
     try:
-        result = tasks.unstorable.enqueue()
-        # A burst ends when nothing is ready; seen once in CI, it ended before
-        # the retry was back (see the session notes), so burst until final.
-        for _ in range(3):
-            run_queue()
-            result.refresh()
-            if result.status == TaskResultStatus.FAILED:
-                break
+        result = tasks.unstorable.enqueue("unstorable")
+        run_queue()
     finally:
         task_finished.disconnect(receiver)
+    result.refresh()
 
-    # Two attempts: the test project's TASKS has "retries": 1.
-    assert finished == [TaskResultStatus.FAILED] * 2
+    assert Run.objects.filter(label="unstorable").count() == 1
+    assert finished == [TaskResultStatus.FAILED]
     assert result.status == TaskResultStatus.FAILED
-    assert result.errors[-1].exception_class is TypeError
-    assert "Unsupported type" in result.errors[-1].traceback
+    assert result.attempts == 1
+    (error,) = result.errors
+    assert error.exception_class is TypeError
+    assert "Unsupported type" in error.traceback
+    assert "cannot be stored" in get_queue().get(result.id).error
+
+
+def test_errors_hold_one_entry_per_failed_attempt_in_order(settings):
+    settings.TASKS = {
+        "default": {
+            "BACKEND": "djqueue.tasks.DjqueueBackend",
+            "QUEUES": ["default"],
+            "OPTIONS": {"retries": 2},
+        }
+    }
+    result = tasks.always_fails.enqueue("again")
+
+    run_queue()
+    result.refresh()
+
+    runs = Run.objects.filter(message_id=result.id).order_by("id")
+    assert list(runs.values_list("attempt", flat=True)) == [1, 2, 3]
+    assert result.status == TaskResultStatus.FAILED
+    assert [error.exception_class for error in result.errors] == [ValueError] * 3
+    assert [error.traceback.strip().splitlines()[-1] for error in result.errors] == [
+        f"ValueError: again: attempt {attempt} fails" for attempt in (1, 2, 3)
+    ]
+    assert tasks.always_fails.get_result(result.id).errors == result.errors
 
 
 def test_without_queues_results_are_found_in_every_queue(settings):

@@ -21,7 +21,7 @@ from djqueue.consumer import Consumer
 from testproject.demo import commands
 from testproject.demo.models import Run
 
-from .conftest import REDIS_PREFIX
+from .conftest import IN_CI, REDIS_PREFIX
 from .factories import make_message
 from .processes import ConsumerProcess, wait_until
 
@@ -145,37 +145,77 @@ def test_on_commit_false_writes_at_once(backend, settings):
         assert get_queue().get(result.id).state == State.QUEUED
 
 
-@redis_only
+#: fakeredis answers blocking commands at once instead of blocking, so a
+#: wake-up can only be tested on a real server.
+real_redis_only = pytest.mark.parametrize("backend", ["redis"], indirect=True)
+
+#: Longer than any bounded wait below: a waiter that is not woken is seen
+#: still blocked, never as a late success.
+NEVER = 120
+
+
+def _blocking_calls(queue, name):
+    """Count the calls of the client's blocking command ``name``, made once
+    the waiter found nothing and is about to block on the wake-up key."""
+    client, blocked = queue.client, threading.Condition()
+    blocked.count = 0
+    real = getattr(client, name)
+
+    def counted(*args, **kwargs):
+        with blocked:
+            blocked.count += 1
+            blocked.notify_all()
+        return real(*args, **kwargs)
+
+    setattr(client, name, counted)
+    return blocked
+
+
+@real_redis_only
 def test_a_blocked_claim_wakes_when_a_message_is_written(backend):
+    """The claim found nothing and blocks; only the write's wake-up can end
+    it before its timeout."""
     queue = get_queue()
+    blocked = _blocking_calls(queue, "blpop")
     claimed = []
     waiter = threading.Thread(
-        target=lambda: claimed.extend(queue.claim("w", 30, limit=1, timeout=10))
+        target=lambda: claimed.extend(queue.claim("w", 30, limit=1, timeout=NEVER)),
+        daemon=True,
     )
     waiter.start()
-    time.sleep(0.2)
+    with blocked:
+        assert blocked.wait_for(lambda: blocked.count == 1, timeout=10)
     message = make_message(queue="default")
     queue.write(message)
-    waiter.join(timeout=15)
+    wait_until(lambda: not waiter.is_alive(), 20, "the claim to wake")
     assert [m.id for m in claimed] == [message.id]
 
 
-@redis_only
-def test_result_waiters_are_all_woken_by_the_ack(backend):
+@real_redis_only
+def test_result_waiters_are_all_woken_by_the_ack(backend, monkeypatch):
+    """Three waiters block on the result (in one slice longer than the test
+    may take); the ack alone wakes all three."""
     queue = get_queue()
+    monkeypatch.setattr(queue, "_block_slice", lambda: NEVER)
     message = make_message(queue="default")
     queue.write(message)
+    blocked = _blocking_calls(queue, "blmove")
     seen = []
     waiters = [
-        threading.Thread(target=lambda: seen.append(queue.wait(message.id, timeout=10)))
+        threading.Thread(
+            target=lambda: seen.append(queue.wait(message.id, timeout=NEVER)),
+            daemon=True,
+        )
         for _ in range(3)
     ]
     for thread in waiters:
         thread.start()
-    time.sleep(0.2)
+    with blocked:
+        assert blocked.wait_for(lambda: blocked.count == 3, timeout=10)
     queue.ack(queue.read(lease_seconds=30), result="r", result_ttl=60)
-    for thread in waiters:
-        thread.join(timeout=15)
+    wait_until(
+        lambda: not any(t.is_alive() for t in waiters), 20, "the waiters to wake"
+    )
     assert [m.state for m in seen] == [State.DONE] * 3
 
 
@@ -226,10 +266,19 @@ class RedisServer:
             self.process.wait(timeout=10)
 
 
+def need_redis_server():
+    """Skip without the redis-server binary (fail in CI, which installs it)."""
+    if shutil.which("redis-server") is None:
+        reason = "the redis-server binary is not on PATH (apt-get install redis-server)"
+        if IN_CI:
+            pytest.fail(f"{reason}, and CI requires it.")
+        pytest.skip(reason)
+
+
 @pytest.mark.process
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server")
 def test_a_redis_restart_mid_run_loses_no_acknowledged_message(settings, tmp_path):
+    need_redis_server()
     server = RedisServer(tmp_path)
     server.start()
     url = f"redis://127.0.0.1:{server.port}/0"

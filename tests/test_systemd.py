@@ -24,12 +24,22 @@ def receive(sock):
     return sock.recv(4096).decode().split("\n")
 
 
-def test_nothing_happens_without_notify_socket():
+def test_nothing_happens_without_notify_socket(monkeypatch):
+    """Without NOTIFY_SOCKET no socket is even opened, whatever is called."""
+    opened = []
+
+    def no_socket(*args, **kwargs):
+        opened.append(args)
+        raise AssertionError("a socket was opened")
+
+    monkeypatch.setattr("djqueue.systemd.socket.socket", no_socket)
     notifier = SystemdNotifier(environ={"WATCHDOG_USEC": "1000000"})
     assert not notifier.enabled
     assert notifier.watchdog_interval is None
-    notifier.ready()
+    notifier.ready("status")
+    notifier.watchdog()
     notifier.stopping(5)
+    assert opened == []
 
 
 def test_watchdog_is_for_us_only_when_the_pid_matches(notify_socket):

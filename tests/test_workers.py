@@ -29,6 +29,8 @@ def test_a_run_past_its_timeout_is_killed_and_the_worker_replaced(start_consumer
 
     assert slow.status == State.FAILED
     assert "CommandTimedOut: timed out after 1s" in slow.error
+    (timed_out,) = slow.message.attempt_errors
+    assert timed_out["exception"] == "djqueue.workers.CommandTimedOut"
     assert after.status == State.DONE
     pids = dict(Run.objects.values_list("label", "pid"))
     assert pids["before"] != pids["after"]
@@ -47,6 +49,9 @@ def test_a_poison_message_fails_after_its_attempts_and_others_all_run(start_cons
     assert message.state == State.FAILED
     assert message.attempts == message.max_attempts == 3
     assert "worker lost" in message.error
+    assert [(e["attempt"], e["exception"]) for e in message.attempt_errors] == [
+        (attempt, "djqueue.exceptions.WorkerLost") for attempt in (1, 2, 3)
+    ]
     runs = Counter(Run.objects.values_list("message_id", flat=True))
     assert set(runs) == {r.id for r in ordinary}
     assert get_queue().counts()[State.DONE] == 500

@@ -204,7 +204,8 @@ class BaseQueue(ABC):
         now: datetime | None = None,
     ) -> bool:
         """Move a leased message to ``failed`` (the dead letter) with the
-        reason. Return False, changing nothing, if the lease was lost."""
+        reason, storing ``message.attempt_errors`` as they are. Return False,
+        changing nothing, if the lease was lost."""
 
     @abstractmethod
     def retry_later(
@@ -216,8 +217,9 @@ class BaseQueue(ABC):
         now: datetime | None = None,
     ) -> bool:
         """Give a leased message back to run again at ``eta``, keeping its
-        attempt count and recording the error of the attempt that ended.
-        Return False, changing nothing, if the lease was lost."""
+        attempt count and recording the error of the attempt that ended, and
+        storing ``message.attempt_errors`` as they are. Return False,
+        changing nothing, if the lease was lost."""
 
     @abstractmethod
     def release(self, messages: Iterable[Message]) -> int:
@@ -255,8 +257,8 @@ class BaseQueue(ABC):
 
     @abstractmethod
     def get(self, message_id: str) -> Message | None:
-        """Return the stored message with its state, result and last error,
-        or ``None`` if this queue holds no such message."""
+        """Return the stored message with its state, result, last error and
+        attempt errors, or ``None`` if this queue holds no such message."""
 
     def wait(self, message_id: str, timeout: float | None) -> Message | None:
         """Return the message once it is finished, or as it is after
@@ -298,7 +300,8 @@ class BaseQueue(ABC):
     @abstractmethod
     def retry(self, message_id: str, now: datetime | None = None) -> bool:
         """Put a ``failed`` or ``cancelled`` message back to ``queued`` with
-        its attempts reset. Return False if it is in no such state."""
+        its attempts reset and its attempt errors cleared. Return False if it
+        is in no such state."""
 
     @abstractmethod
     def cancel(self, message_id: str, now: datetime | None = None) -> bool:

@@ -300,6 +300,7 @@ class DatabaseQueue(DatabaseInspection, BaseQueue):
                 unique_key=None,
                 error=error,
                 traceback=traceback,
+                attempt_errors=message.attempt_errors,
                 finished_at=now,
                 expires_at=self.expiry(now, self.failed_ttl),
                 lease_token="",
@@ -315,6 +316,7 @@ class DatabaseQueue(DatabaseInspection, BaseQueue):
                 eta=eta,
                 error=error,
                 traceback=traceback,
+                attempt_errors=message.attempt_errors,
                 lease_token="",
                 lease_expires_at=None,
             )
@@ -415,6 +417,7 @@ class DatabaseQueue(DatabaseInspection, BaseQueue):
                 eta=now or self.now(),
                 error="",
                 traceback="",
+                attempt_errors=[],
                 finished_at=None,
                 expires_at=None,
             )

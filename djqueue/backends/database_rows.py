@@ -27,7 +27,7 @@ FIELDS = (
     "id", "queue", "command", "state", "priority", "eta", "enqueued_at",
     "attempts", "max_attempts", "serializer", "payload", "signature", "options",
     "lease_token", "lease_expires_at", "worker", "started_at", "finished_at",
-    "result", "error", "traceback", "expires_at", "unique_key",
+    "result", "error", "traceback", "expires_at", "unique_key", "attempt_errors",
 )  # fmt: skip
 _INTEGERS = {"priority": 0, "attempts": 0, "max_attempts": 1}
 _MOMENTS = ("eta", "enqueued_at", "lease_expires_at", "started_at")
@@ -91,6 +91,8 @@ def values_to_message(values: dict[str, Any]) -> Message:
             unreadable += [name] if required and not ok else []
         elif name == "options":
             values[name] = value if isinstance(value, dict) else {}
+        elif name == "attempt_errors":
+            values[name] = value if isinstance(value, list) else []
         elif name == "result":
             values[name] = value if isinstance(value, str) else None
         elif name != "state":

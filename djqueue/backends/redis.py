@@ -22,7 +22,15 @@ from ..message import Message
 from ..states import FINISHED_STATES as _FINISHED
 from ..states import State
 from .base import BaseQueue
-from .redis_hash import fields, score, stamp, text, to_message, write_arguments
+from .redis_hash import (
+    attempt_errors,
+    fields,
+    score,
+    stamp,
+    text,
+    to_message,
+    write_arguments,
+)
 from .redis_inspection import INSPECTION_SCRIPTS, RedisInspection
 from .redis_scripts import SCRIPTS
 
@@ -320,6 +328,7 @@ class RedisQueue(RedisInspection, BaseQueue):
             self._run(
                 "fail", message.id, message.lease_token, error, traceback,
                 stamp(now), stamp(self.expiry(now, self.failed_ttl)),
+                attempt_errors(message),
             )
         )  # fmt: skip
 
@@ -328,7 +337,7 @@ class RedisQueue(RedisInspection, BaseQueue):
         return bool(
             self._run(
                 "retry_later", message.id, message.lease_token, stamp(eta),
-                error, traceback, stamp(now),
+                error, traceback, stamp(now), attempt_errors(message),
             )
         )  # fmt: skip
 

@@ -3,8 +3,8 @@
 The parts of a message that never change once it is written (id, payload,
 signature, serializer, enqueue time, options) are one JSON object in the
 field ``envelope``; the parts the scripts read or change (command, state,
-eta, priority, attempts, lease, outcome, unique key) are fields of their
-own. Every value is stored as text; moments are Unix timestamps with
+eta, priority, attempts, lease, outcome, attempt errors, unique key) are
+fields of their own. Every value is stored as text; moments are Unix timestamps with
 microsecond precision. Reading never raises on garbage: what cannot be read
 becomes a default, and the consumer then fails the message, under the id its
 hash is stored under, with a reason (its signature will not verify).
@@ -64,6 +64,11 @@ def envelope(message: Message) -> str:
             "options": message.options,
         }
     )
+
+
+def attempt_errors(message: Message) -> str:
+    """Return the JSON of a message's ``attempt_errors``."""
+    return _ENCODER.encode(message.attempt_errors)
 
 
 def fields(message: Message) -> dict[str, str | int]:
@@ -138,6 +143,7 @@ def to_message(raw: Any, queue: str, message_id: str = "") -> Message:
         traceback=data.get("traceback", ""),
         expires_at=moments["expires_at"],
         unique_key=data.get("unique_key", ""),
+        attempt_errors=_attempt_errors(data.get("attempt_errors", "")),
     )
 
 
@@ -167,6 +173,17 @@ def _int(text: str | None, default: int = 0) -> int:
         return int(text) if text else default
     except ValueError:
         return default
+
+
+def _attempt_errors(text: str) -> list[dict[str, Any]]:
+    """The stored attempt errors; those that are not JSON objects are left out."""
+    try:
+        errors = json.loads(text) if text else []
+    except ValueError:
+        return []
+    if not isinstance(errors, list):
+        return []
+    return [error for error in errors if isinstance(error, dict)]
 
 
 def _envelope(text: str) -> dict[str, Any]:

@@ -191,24 +191,24 @@ ACK_AND_CLAIM = """
 return {ack(1), claim(7)}
 """
 
-# ARGV: id, token, error, traceback, now, expiry.
+# ARGV: id, token, error, traceback, now, expiry, attempt errors (JSON).
 FAIL = """
 local id, key = ARGV[1], mkey(ARGV[1])
 if not leased(key, ARGV[2]) then return 0 end
 redis.call('ZREM', base .. ':running', id)
-redis.call('HSET', key, 'error', ARGV[3], 'traceback', ARGV[4])
+redis.call('HSET', key, 'error', ARGV[3], 'traceback', ARGV[4], 'attempt_errors', ARGV[7])
 finish(id, key, 'failed', ARGV[5], ARGV[6])
 wake_waiters(id, 0)
 return 1
 """
 
-# ARGV: id, token, eta, error, traceback, now.
+# ARGV: id, token, eta, error, traceback, now, attempt errors (JSON).
 RETRY_LATER = """
 local id, key = ARGV[1], mkey(ARGV[1])
 if not leased(key, ARGV[2]) then return 0 end
 redis.call('ZREM', base .. ':running', id)
 redis.call('HSET', key, 'eta', ARGV[3], 'error', ARGV[4], 'traceback', ARGV[5],
-  'lease_token', '', 'lease_expires_at', '')
+  'attempt_errors', ARGV[7], 'lease_token', '', 'lease_expires_at', '')
 if tonumber(ARGV[3]) > tonumber(ARGV[6]) then
   redis.call('HSET', key, 'state', 'scheduled')
   redis.call('ZADD', base .. ':scheduled', ARGV[3], id)
@@ -309,7 +309,7 @@ if redis.call('HEXISTS', key, 'command') == 0 then return 0 end
 redis.call('ZREM', base .. ':' .. state, id)
 redis.call('ZREM', base .. ':expiry', id)
 redis.call('HSET', key, 'state', 'queued', 'attempts', 0, 'eta', ARGV[2], 'error', '',
-  'traceback', '', 'finished_at', '', 'expires_at', '')
+  'traceback', '', 'attempt_errors', '', 'finished_at', '', 'expires_at', '')
 redis.call('ZADD', base .. ':ready', score(key), id)
 wake_consumers(1)
 return 1

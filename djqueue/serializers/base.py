@@ -41,13 +41,17 @@ class BaseSerializer:
         only to word the error.
         """
         try:
-            return self.dumps([list(args), dict(kwargs)])
+            return self.dumps_pair([list(args), dict(kwargs)])
         except SerializationError as exc:
             raise SerializationError(
                 f"Cannot enqueue {command}: {self._culprit(args, kwargs, names)} {exc} "
                 "Pass a value this serializer supports (or a model instance, "
                 "which is sent by reference), or change QUEUE_SERIALIZER."
             ) from exc
+
+    def dumps_pair(self, pair: list[Any]) -> str:
+        """Encode the ``[args, kwargs]`` pair of a call."""
+        return self.dumps(pair)
 
     def loads_call(self, text: str) -> tuple[list[Any], dict[str, Any]]:
         """Decode what ``dumps_call`` produced into ``(args, kwargs)``.

@@ -26,27 +26,38 @@ TAG = "__djq__"
 _PLAIN = (str, int, float, bool, type(None))
 _PLAIN_TYPES = frozenset(_PLAIN)
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+#: How deep containers may nest in one value. A value that contains itself
+#: nests without end, and decoding must never exhaust a worker's stack.
+MAX_DEPTH = 100
 
 
-def encode(value: Any) -> Any:
-    """Return ``value`` as JSON-compatible data, tagging the richer types."""
+def encode(value: Any, depth: int = 0) -> Any:
+    """Return ``value`` as JSON-compatible data, tagging the richer types;
+    raise ``SerializationError`` past :data:`MAX_DEPTH` levels."""
     kind = type(value)
     if kind in _PLAIN:
         return value
+    if depth == MAX_DEPTH:
+        raise SerializationError(
+            f"it nests containers more than {MAX_DEPTH} levels deep, or contains "
+            "itself."
+        )
+    depth += 1
     if kind is list:
-        return [encode(item) for item in value]
+        return [encode(item, depth) for item in value]
     if kind is dict:
         if TAG not in value and all(type(key) is str for key in value):
-            return {key: encode(item) for key, item in value.items()}
-        return {TAG: "dict", "v": [[encode(k), encode(v)] for k, v in value.items()]}
-    return _encode_rich(value)
+            return {key: encode(item, depth) for key, item in value.items()}
+        pairs = [[encode(k, depth), encode(v, depth)] for k, v in value.items()]
+        return {TAG: "dict", "v": pairs}
+    return _encode_rich(value, depth)
 
 
-def _encode_rich(value: Any) -> Any:
+def _encode_rich(value: Any, depth: int) -> Any:
     if isinstance(value, models.Model):
         return _encode_instance(value)
     if isinstance(value, tuple):
-        return {TAG: "tuple", "v": [encode(item) for item in value]}
+        return {TAG: "tuple", "v": [encode(item, depth) for item in value]}
     if isinstance(value, datetime.datetime):
         return {TAG: "datetime", "v": value.isoformat()}
     if isinstance(value, datetime.date):
@@ -60,15 +71,15 @@ def _encode_rich(value: Any) -> Any:
     if isinstance(value, uuid.UUID):
         return {TAG: "uuid", "v": str(value)}
     if isinstance(value, (set, frozenset)):
-        return {TAG: "set", "v": [encode(item) for item in value]}
+        return {TAG: "set", "v": [encode(item, depth) for item in value]}
     if isinstance(value, bytes):
         return {TAG: "bytes", "v": base64.b64encode(value).decode("ascii")}
     if isinstance(value, (str, int, float)):  # subclasses, such as enum members
         return _base_value(value)
     if isinstance(value, list):
-        return [encode(item) for item in value]
+        return [encode(item, depth) for item in value]
     if isinstance(value, dict):
-        return encode(dict(value))
+        return encode(dict(value), depth - 1)
     raise SerializationError(
         f"values of type {type(value).__module__}.{type(value).__qualname__} "
         "cannot be encoded as JSON."
@@ -162,6 +173,11 @@ class JSONSerializer(BaseSerializer):
         ):
             return _ENCODER.encode([list(args), kwargs])
         return super().dumps_call(args, kwargs, command, names)
+
+    def dumps_pair(self, pair: list[Any]) -> str:
+        # The pair and its two halves do not count towards MAX_DEPTH: each
+        # argument may nest as deep as any value.
+        return _ENCODER.encode(encode(pair, -2))
 
     def loads(self, text: str) -> Any:
         try:

@@ -26,6 +26,12 @@ class PickleSerializer(BaseSerializer):
             data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
         except (pickle.PicklingError, TypeError, AttributeError) as exc:
             raise SerializationError(f"it cannot be pickled ({exc}).") from exc
+        except RecursionError:
+            # pickle follows references itself (a value that contains itself
+            # is fine) but recurses once per level of nesting.
+            raise SerializationError(
+                "it nests containers too deeply to be pickled."
+            ) from None
         return base64.b64encode(data).decode("ascii")
 
     def loads(self, text: str) -> Any:

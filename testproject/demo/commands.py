@@ -41,6 +41,16 @@ def flaky(label):
     return message.attempts
 
 
+@queue_command(retries=11)
+def fail_every_time(label=""):
+    """Record this run, then fail, naming the attempt (12 attempts)."""
+    message = current_message()
+    Run.objects.create(
+        message_id=message.id, attempt=message.attempts, pid=os.getpid(), label=label
+    )
+    raise RuntimeError(f"{label}: attempt {message.attempts} fails")
+
+
 @queue_command
 def record_run(label="", seconds=0.0):
     """Record this run (by message id and attempt), sleeping first and after."""

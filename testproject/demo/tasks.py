@@ -49,6 +49,16 @@ def describe(value, *, nested):
 
 
 @task
-def unstorable():
-    """Return a value Django's tasks framework cannot store."""
+def unstorable(label):
+    """Record a run, then return a value Django's tasks framework cannot store."""
+    Run.objects.create(message_id=label, attempt=1, pid=0, label=label)
     return {"a", "set"}
+
+
+@task(takes_context=True)
+def always_fails(context, label):
+    """Record a run, then fail, naming the attempt."""
+    Run.objects.create(
+        message_id=context.task_result.id, attempt=context.attempt, pid=0, label=label
+    )
+    raise ValueError(f"{label}: attempt {context.attempt} fails")
