@@ -21,6 +21,7 @@ def check_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     for config in configs.values():
         errors.extend(_check_queue(config))
     errors.extend(_check_commands(set(configs)))
+    errors.extend(_check_lock_keys(configs))
     return errors
 
 
@@ -114,3 +115,29 @@ def _check_commands(queue_names: set[str]) -> list[checks.CheckMessage]:
         for command in registry
         if command.options.queue not in queue_names
     ]
+
+
+def _check_lock_keys(configs) -> list[checks.CheckMessage]:
+    """A command's lock key needs a backend that honours it."""
+    errors = []
+    for command in registry:
+        config = configs.get(command.options.queue)
+        if command.options.lock_key is None or config is None:
+            continue
+        try:
+            backend = load_backend(config.backend)
+        except ImproperlyConfigured:
+            continue  # djqueue.E002
+        if not backend.supports_lock_keys:
+            errors.append(
+                checks.Error(
+                    f"Command {command.name!r} has a lock_key, but its queue "
+                    f"{config.name!r} uses {backend.__name__}, which does not "
+                    "support lock keys.",
+                    hint="Use a backend that does (DatabaseQueue, RedisQueue), "
+                    "or remove the lock_key.",
+                    obj=command.name,
+                    id="djqueue.E009",
+                )
+            )
+    return errors

@@ -5,6 +5,11 @@ arguments and calls :meth:`Consumer.run`. The main thread claims messages (no
 more than there are idle workers), renews the leases of running messages,
 promotes due scheduled messages, reclaims expired leases and deletes expired
 results; the worker threads run messages and record their outcomes.
+
+A message whose worker was lost (its lease expired: the process died, perhaps
+killed by that very message) comes back suspect, and runs alone: the consumer
+lets its running messages finish, claims the suspect, and claims nothing else
+until it ends. If it kills the process again, it alone is charged.
 """
 
 from __future__ import annotations
@@ -112,6 +117,12 @@ class Consumer:
         self._due: dict[str, float] = {}
         self._outage_since: float | None = None
         self._single_queue = len(self.queues) == 1
+        self._isolating = [q for q in self.queues if q.supports_suspects]
+        # Whether a suspect message may be waiting (then nothing new starts
+        # until it ran alone), and the id of the one running alone.
+        self._suspects_waiting = False
+        self._draining_since: float | None = None
+        self._alone: str | None = None
         # Waiting on the server is possible when there is one queue to watch.
         self._waits_on_server = (
             self._single_queue and self.queues[0].supports_wakeup and not burst
@@ -157,7 +168,7 @@ class Consumer:
         errors = Backoff(0.1, 5.0)
         while not self._stopping.is_set():
             self._maintain()
-            free = self.concurrency - len(self._inflight)
+            free = self._free_workers()
             if free <= 0:
                 self._wait(min(self.heartbeat_interval, PROMOTE_INTERVAL))
                 continue
@@ -186,9 +197,33 @@ class Consumer:
             else:
                 self._wait(min(idle.next(), self._until("promote")))
 
+    def _free_workers(self) -> int:
+        """How many messages to claim: none while a suspect message runs
+        alone, nor while the running messages finish to let one run alone.
+        Running messages that take long do not stall the consumer: it waits
+        for them one lease at a time, taking messages in between."""
+        with self._lock:
+            busy = len(self._inflight)
+            if self._alone not in self._inflight:
+                self._alone = None  # its id may come back, an ordinary message
+        if self._alone is not None:
+            return 0
+        if busy and self._suspects_waiting:
+            if self._draining_since is None:
+                self._draining_since = self.clock()
+            waited = self.clock() - self._draining_since
+            if waited % (2 * self.lease_seconds) < self.lease_seconds:
+                return 0
+        return self.concurrency - busy
+
     def _claim(self, limit: int) -> int | None:
         """Claim up to ``limit`` messages and hand them to workers; return how
-        many, or ``None`` if a backend could not be reached."""
+        many, or ``None`` if a backend could not be reached. A suspect
+        message waiting comes first, alone."""
+        if self._suspects_waiting and not self._inflight:
+            alone = self._claim_suspect()
+            if alone != 0:
+                return alone
         claimed = 0
         for queue in self.queues:
             try:
@@ -207,6 +242,38 @@ class Consumer:
             if claimed >= limit:
                 break
         return claimed
+
+    def _claim_suspect(self) -> int | None:
+        """Claim one suspect message to run alone; return 1, 0 when none is
+        waiting, or ``None`` if a backend could not be reached."""
+        self._draining_since = None
+        for queue in self._isolating:
+            try:
+                message = queue.claim_suspect(
+                    self.worker_id, self.lease_seconds, now=self.now()
+                )
+            except Exception as exc:
+                self._outage(f"claim from queue {queue.name!r}", exc)
+                return None
+            self._recovered()
+            if message is not None:
+                logger.warning(
+                    "Running message %s (%s) alone: its worker was lost when "
+                    "it last ran", message.id, message.command,
+                )  # fmt: skip
+                self._alone = message.id
+                with self._lock:
+                    self._inflight[message.id] = (queue, message)
+                self._work.put((queue, message))
+                return 1
+        self._suspects_waiting = False
+        return 0
+
+    def _look_for_suspects(self) -> int:
+        """Note whether a suspect message waits: one index lookup a queue."""
+        if self._isolating and not self._suspects_waiting:
+            self._suspects_waiting = any(q.has_suspects() for q in self._isolating)
+        return 1
 
     def _wait_on_server(self) -> bool | None:
         """Wait until the queue says a message may be ready, at most until
@@ -244,6 +311,7 @@ class Consumer:
             self._guarded("register the consumer", self._announce)
         if self._every("promote", PROMOTE_INTERVAL):
             self._guarded("promote", self._promote_all)
+            self._guarded("look for suspect messages", self._look_for_suspects)
             if self._ticks is not None:
                 self._guarded(
                     "write periodic ticks", lambda: self._ticks.write(self.now())
@@ -362,6 +430,7 @@ class Consumer:
         reclaimed = sum(queue.reclaim_expired(now=self.now()) for queue in self.queues)
         if reclaimed:
             logger.warning("Reclaimed %d message(s) whose lease expired", reclaimed)
+            self._suspects_waiting = bool(self._isolating)
         return reclaimed
 
     def _purge_all(self) -> int:
@@ -448,7 +517,8 @@ class Consumer:
     ) -> tuple[Message | None, bool | None]:
         """For a message that succeeded, acknowledge it and lease this
         worker's next message in one call, when nothing argues against it:
-        one queue (so queue order is kept), not stopping, no message limit.
+        one queue (so queue order is kept), not stopping, no message limit,
+        no suspect message waiting to run alone (or running).
         Return the next message and whether the ack was stored (None when it
         was not tried or failed, so the caller records the usual way)."""
         if (
@@ -456,6 +526,7 @@ class Consumer:
             or not self._single_queue
             or self._stopping.is_set()
             or self.max_messages
+            or self._suspects_waiting
         ):
             return None, None
         try:

@@ -32,7 +32,9 @@ class CommandOptions:
     ``retries`` failed runs are tried again after ``retry_delay`` (seconds,
     a list of intervals whose last repeats, or an ``ExponentialBackoff``),
     only for exceptions of the ``retry_on`` classes when it is given.
-    ``timeout`` is reported when exceeded.
+    ``timeout`` is reported when exceeded. ``lock_key`` (a string, or a
+    callable that takes the call's arguments and returns one) keeps runs
+    that share the key from overlapping.
     """
 
     queue: str = DEFAULT_QUEUE
@@ -46,6 +48,7 @@ class CommandOptions:
     delay: float | None = None
     unique_key: str | None = None
     unique: bool = False
+    lock_key: str | Callable[..., str] | None = None
 
     def __post_init__(self) -> None:
         _check_int("priority", self.priority)
@@ -77,10 +80,21 @@ class CommandOptions:
             not isinstance(self.unique_key, str) or not 0 < len(self.unique_key) <= 200
         ):
             raise InvalidOption("unique_key must be a string of 1 to 200 characters.")
+        if self.lock_key is not None and not callable(self.lock_key):
+            check_lock_key(self.lock_key)
         if self.delay is not None:
             _check_seconds("delay", self.delay)
             if self.eta is not None:
                 raise InvalidOption("Give eta or delay, not both.")
+
+
+def check_lock_key(key: Any) -> str:
+    """Return ``key`` if it can be a lock key, or raise ``InvalidOption``."""
+    if not isinstance(key, str) or not 0 < len(key) <= 200:
+        raise InvalidOption(
+            f"lock_key must be a string of 1 to 200 characters, not {key!r}."
+        )
+    return key
 
 
 def _check_int(name: str, value: Any, minimum: int | None = None) -> None:
@@ -135,7 +149,14 @@ class QueueCommand(Generic[P, R]):
     once; ``command.call_local(*args, **kwargs)`` runs the function here and
     now; ``command.using(priority=..., eta=..., ...)`` returns the same
     command with options changed for the calls made through it.
+
+    A template that meets a command reads its attributes and never calls
+    it, nor runs it: ``{{ command.name }}`` shows the name.
     """
+
+    # Django's template engine calls the callables it meets; calling a
+    # command enqueues a message.
+    do_not_call_in_templates = True
 
     def __init__(self, func: Callable[P, R], name: str, options: CommandOptions):
         functools.update_wrapper(self, func)
@@ -180,6 +201,11 @@ class QueueCommand(Generic[P, R]):
         """Run the function in this process and return what it returns."""
         return self.func(*args, **kwargs)
 
+    # Templates render nothing for these rather than call them.
+    call_local.alters_data = True  # type: ignore[attr-defined]
+    enqueue_at.alters_data = True  # type: ignore[attr-defined]
+    enqueue_in.alters_data = True  # type: ignore[attr-defined]
+
     def using(
         self,
         *,
@@ -194,6 +220,7 @@ class QueueCommand(Generic[P, R]):
         delay: timedelta | float | None = None,
         unique_key: str | None = None,
         unique: bool | None = None,
+        lock_key: str | Callable[..., str] | None = None,
     ) -> QueueCommand[P, R]:
         """Return this command with the given options for the next calls.
 
@@ -202,6 +229,9 @@ class QueueCommand(Generic[P, R]):
         ``unique_key`` (or ``unique=True``, a key derived from the command and
         its arguments) makes a call return the handle of the pending message
         that holds the same key instead of enqueueing another.
+        ``lock_key`` (a string, or a callable given the call's arguments that
+        returns one) makes the message wait, unclaimed, while another message
+        of its queue with the same key runs.
         """
         changes = {
             key: value
@@ -216,6 +246,7 @@ class QueueCommand(Generic[P, R]):
                 "eta": eta,
                 "unique_key": unique_key,
                 "unique": unique,
+                "lock_key": lock_key,
             }.items()
             if value is not None
         }
@@ -240,6 +271,8 @@ class QueueCommand(Generic[P, R]):
 
         return enqueue_many(self, calls)
 
+    map.alters_data = True  # type: ignore[attr-defined]
+
     def __repr__(self) -> str:
         return f"<QueueCommand {self.name}>"
 
@@ -257,6 +290,7 @@ def queue_command(
     retry_delay: RetryDelay = ...,
     retry_on: tuple[type[BaseException], ...] | None = ...,
     timeout: float | None = ...,
+    lock_key: str | Callable[..., str] | None = ...,
 ) -> Callable[[Callable[P, R]], QueueCommand[P, R]]: ...
 def queue_command(func=None, /, *, name=None, **options):
     """Register a function as a command that runs on a queue.

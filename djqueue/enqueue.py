@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from . import signals
 from .conf import settings
+from .decorators import check_lock_key
 from .exceptions import InvalidOption
 from .execution import execute
 from .message import Message, new_message_id
@@ -39,14 +40,17 @@ def build_message(
     A call that does not match the function's signature raises ``TypeError``;
     an argument the queue's serializer cannot encode raises
     ``SerializationError`` naming it; an unknown queue raises
-    ``UnknownQueue``. Nothing is written in any of these cases.
+    ``UnknownQueue``; a ``lock_key`` on a queue whose backend cannot honour
+    it raises ``NotImplementedError``. Nothing is written in any of these
+    cases.
     """
     options = command.options
     try:
         command.check_call(args, kwargs)
     except TypeError as exc:
         raise TypeError(f"Cannot enqueue {command.name}: {exc}") from None
-    get_queue(options.queue)
+    queue = get_queue(options.queue)
+    lock_key = _lock_key(command, queue, args, kwargs)
     serializer = queue_serializer(options.queue)
     payload = serializer.dumps_call(
         args, kwargs, command.name, command._parameter_names
@@ -65,6 +69,7 @@ def build_message(
     }
     return Message(
         unique_key=_unique_key(options, command.name, payload),
+        lock_key=lock_key,
         id=message_id,
         command=command.name,
         queue=options.queue,
@@ -79,6 +84,36 @@ def build_message(
         max_attempts=max(options.retries, settings.QUEUE_REDELIVERIES) + 1,
         options=message_options,
     )
+
+
+def _lock_key(command: QueueCommand, queue, args: tuple, kwargs: dict) -> str:
+    """The call's lock key: the option itself, or what it returns when it is
+    a callable given the call's arguments."""
+    key = command.options.lock_key
+    if key is None:
+        return ""
+    if not queue.supports_lock_keys:
+        raise NotImplementedError(
+            f"Cannot enqueue {command.name} with a lock_key: the queue "
+            f"{queue.name!r} uses {type(queue).__name__}, which does not "
+            "support lock keys."
+        )
+    if callable(key):
+        try:
+            returned = key(*args, **kwargs)
+        except TypeError as exc:
+            raise TypeError(
+                f"Cannot enqueue {command.name}: its lock_key callable cannot "
+                f"take the call's arguments: {exc}"
+            ) from exc
+        try:
+            return check_lock_key(returned)
+        except TypeError:
+            raise TypeError(
+                f"Cannot enqueue {command.name}: its lock_key callable returned "
+                f"{returned!r}, not a string of 1 to 200 characters."
+            ) from None
+    return key
 
 
 def _unique_key(options, name: str, payload: str) -> str:

@@ -13,6 +13,8 @@ import dataclasses
 import json
 from datetime import datetime, timedelta
 
+from .message import Message
+
 #: How long per-minute run statistics are kept.
 THROUGHPUT_RETENTION = timedelta(hours=3)
 
@@ -69,6 +71,23 @@ class Throughput:
     minute: datetime
     done: int
     failed: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class MessageScan:
+    """One page of a scan through the messages of a state.
+
+    ``messages`` are the matches found, at most the page's limit; ``cursor``
+    is where the next page continues, or ``""`` once the scan reached the
+    end of the state; ``examined`` is how many stored messages the backend
+    looked at for this page. A page can be short, even empty, while the scan
+    goes on: the backend stopped after examining as many messages as it may
+    for one page.
+    """
+
+    messages: list[Message]
+    cursor: str
+    examined: int
 
 
 def minute_of(moment: datetime) -> datetime:

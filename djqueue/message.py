@@ -90,6 +90,12 @@ class Message:
     #: While the message is pending, no other message holds this key.
     unique_key: str = ""
     attempt_errors: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    #: While the message runs, no other message of its queue with this key
+    #: is claimed.
+    lock_key: str = ""
+    #: Its last run lost its worker (the lease expired): it may be what
+    #: killed the process, so it runs alone in its consumer until it finishes.
+    suspect: bool = False
     #: What of the stored form could not be read, set by the backend that
     #: read it (empty when all of it could); such a message fails unrun.
     damaged: str = ""

@@ -38,6 +38,12 @@ class MessageRecord(models.Model):
     attempt_errors = models.JSONField(_("errors of the attempts"), default=list)
     # Set only while the message is pending; NULLs never conflict.
     unique_key = models.CharField(_("unique key"), max_length=255, null=True)  # noqa: DJ001
+    # The message's lock key; lock_held repeats it only while the message
+    # runs, so the unique constraint lets one message per key run at once.
+    lock_key = models.CharField(_("lock key"), max_length=255, null=True)  # noqa: DJ001
+    lock_held = models.CharField(max_length=255, null=True)  # noqa: DJ001
+    # Its last run lost its worker: claimed only to run alone (see claim_suspect).
+    suspect = models.BooleanField(_("suspect"), default=False, db_default=False)
 
     class Meta:
         db_table = "djqueue_message"
@@ -55,9 +61,11 @@ class MessageRecord(models.Model):
             ("purge_queue", _("Can purge a state of a queue")),
         ]
         indexes = [
-            # The claim: the next ready message of a queue by priority and eta.
+            # The claim: the next ready message of a queue in the claim's own
+            # order (priority, eta, id), ordinary and suspect messages apart.
             models.Index(
-                fields=["queue", "state", "-priority", "eta"], name="djqueue_claim"
+                fields=["queue", "state", "suspect", "-priority", "eta", "id"],
+                name="djqueue_claim",
             ),
             # Promotion of due scheduled messages.
             models.Index(fields=["state", "eta"], name="djqueue_due"),
@@ -68,6 +76,11 @@ class MessageRecord(models.Model):
             # One pending message per key and queue (NULLs never conflict).
             models.UniqueConstraint(
                 fields=["queue", "unique_key"], name="djqueue_unique_pending"
+            ),
+            # One running message per lock key and queue; its index also
+            # answers the claim's "is this key held?".
+            models.UniqueConstraint(
+                fields=["queue", "lock_held"], name="djqueue_lock_held"
             ),
         ]
 

@@ -106,6 +106,11 @@ class Result(Generic[R]):
             raise CommandFailed(self.id, message.error or message.state.label)
         raise ResultTimeout(f"Message {self.id} is still {message.state}.")
 
+    # Django's template engine calls the callables it meets: a template
+    # renders nothing for these rather than cancel the message or wait.
+    cancel.alters_data = True  # type: ignore[attr-defined]
+    get.alters_data = True  # type: ignore[attr-defined]
+
     def _decode(self, message: Message) -> R:
         if self._value is _MISSING:
             from .execution import decode_result
@@ -136,3 +141,6 @@ class ImmediateResult(Result[R]):
         if message.state == State.DONE:
             return self._decode(message)
         raise CommandFailed(self.id, message.error)
+
+    cancel.alters_data = True  # type: ignore[attr-defined]
+    get.alters_data = True  # type: ignore[attr-defined]

@@ -251,6 +251,21 @@ def test_message_page_decodes_the_result(viewer, ids):
     assert "{&#x27;total&#x27;: &#x27;&lt;i&gt;42&lt;/i&gt;&#x27;}" in response.text
 
 
+def test_message_page_says_a_message_is_suspect(viewer, queue):
+    """A message whose worker was lost says so; others do not."""
+    lost, ordinary = make_message("tests.lost"), make_message("tests.ordinary")
+    queue.write(lost)
+    queue.claim("dead", 30, now=timezone.now())
+    queue.reclaim_expired(now=timezone.now() + timedelta(seconds=31))
+    queue.write(ordinary)
+
+    pages = [
+        viewer.get(admin_url("message", "default", m.id)).text for m in (lost, ordinary)
+    ]
+
+    assert ["its worker was lost" in text for text in pages] == [True, False]
+
+
 def test_message_page_flags_a_tampered_payload(viewer, queue):
     message = make_message("tests.evil", (1,))
     message.payload = "[[2],{}]"

@@ -158,10 +158,10 @@ def test_ack_and_claim_on_an_empty_queue_and_with_a_lost_lease(queue):
 
     kept, following = queue.ack_and_claim(stale, "stale", 60, "w2", LEASE)
 
-    assert kept is False
-    assert [m.id for m in following] == [message.id]
-    assert following[0].attempts == 2
-    assert queue.ack_and_claim(following[0], "fresh", 60, "w2", LEASE) == (True, [])
+    assert (kept, following) == (False, [])  # a suspect is claimed alone
+    again = queue.claim_suspect("w2", LEASE)
+    assert (again.id, again.attempts) == (message.id, 2)
+    assert queue.ack_and_claim(again, "fresh", 60, "w2", LEASE) == (True, [])
     assert queue.get(message.id).result == "fresh"
 
 
@@ -295,7 +295,7 @@ def test_last_attempt_lost_ends_in_failed_as_worker_lost(queue):
     message = make_message(max_attempts=2)
     queue.write(message)
     for _ in range(2):
-        queue.claim("dead", LEASE, now=timezone.now())
+        assert queue.read("dead", LEASE).id == message.id
         queue.reclaim_expired(now=at(LEASE + 1))
 
     stored = queue.get(message.id)
@@ -303,6 +303,96 @@ def test_last_attempt_lost_ends_in_failed_as_worker_lost(queue):
     assert stored.attempts == 2
     assert "worker lost" in stored.error
     assert queue.read() is None
+
+
+def crash(queue, *messages, worker="dead"):
+    """Write ``messages``, lease them all to ``worker`` and let the lease
+    expire, as when their consumer is killed; return them as leased."""
+    queue.write_many(messages)
+    leased = queue.claim(worker, LEASE, limit=len(messages), now=timezone.now())
+    assert queue.reclaim_expired(now=at(LEASE + 1)) == len(messages)
+    return leased
+
+
+def test_reclaimed_messages_are_suspect_and_leased_only_by_claim_suspect(queue):
+    """Suspects stay queued but only claim_suspect() leases them, the longest
+    waiting first, one at a time; ordinary claims keep their order."""
+    base = timezone.now() - timedelta(minutes=1)
+    older, newer = make_message(eta=base), make_message(eta=base, priority=9)
+    assert not any(m.suspect for m in crash(queue, newer, older))
+    ordinary = [make_message(priority=p) for p in (0, 5)]
+    queue.write_many(ordinary)
+
+    stored = queue.get(older.id)
+    assert (stored.state, stored.suspect, stored.attempts) == (State.QUEUED, True, 1)
+    assert len(queue) == queue.counts()[State.QUEUED] == 4
+    assert queue.has_suspects()
+    claimed = queue.claim("w", LEASE, limit=10)
+    assert [m.id for m in claimed] == [ordinary[1].id, ordinary[0].id]
+    assert not any(m.suspect for m in claimed)
+    first = queue.claim_suspect("w", LEASE)
+    second = queue.claim_suspect("w", LEASE)
+    assert [first.id, second.id] == [older.id, newer.id]
+    assert (first.state, first.suspect, first.attempts) == (State.RUNNING, True, 2)
+    assert first.lease_token
+    assert first.worker == "w"
+    assert queue.get(first.id).state == State.RUNNING
+    assert queue.claim_suspect("w", LEASE) is None
+    assert not queue.has_suspects()
+
+
+def test_a_suspect_that_completes_is_no_longer_suspect(queue):
+    """ack, fail and retry_later clear the mark; a retried suspect is then
+    claimed like any message."""
+    done, failed, retried = crash(queue, *(make_message() for _ in range(3)))
+    for _ in range(3):
+        suspect = queue.claim_suspect("w", LEASE)
+        if suspect.id == done.id:
+            assert queue.ack(suspect, "ok", 60)
+        elif suspect.id == failed.id:
+            assert queue.fail(suspect, "boom")
+        else:
+            assert queue.retry_later(suspect, at(-1), "again")
+
+    assert [queue.get(m.id).suspect for m in (done, failed, retried)] == [False] * 3
+    assert not queue.has_suspects()
+    assert [m.id for m in queue.claim("w", LEASE, limit=5)] == [retried.id]
+
+
+def test_a_released_suspect_stays_suspect_and_a_lost_one_fails(queue):
+    """A suspect released at shutdown, or whose lease expires again, is
+    still suspect; on its last attempt it fails as "worker lost"."""
+    message = make_message(max_attempts=3)
+    crash(queue, message)
+    assert queue.release([queue.claim_suspect("w", LEASE)]) == 1
+    stored = queue.get(message.id)
+    assert (stored.state, stored.suspect, stored.attempts) == (State.QUEUED, True, 1)
+    assert queue.claim("w", LEASE, limit=5) == []
+
+    for attempt in (2, 3):
+        leased = queue.claim_suspect("dead", LEASE, now=timezone.now())
+        assert leased.attempts == attempt
+        assert queue.reclaim_expired(now=at(LEASE + 1)) == 1
+
+    stored = queue.get(message.id)
+    assert (stored.state, stored.suspect) == (State.FAILED, False)
+    assert "worker lost" in stored.error
+    assert queue.claim_suspect("w", LEASE) is None
+
+
+def test_suspects_can_be_listed_cancelled_and_retried(queue):
+    """The inspection calls treat a suspect as the queued message it is; a
+    message retried from failed or cancelled is not suspect."""
+    cancelled, kept = crash(queue, make_message(), make_message())
+
+    listed = queue.list_messages(State.QUEUED)
+    assert {m.id for m in listed} == {cancelled.id, kept.id}
+    assert all(m.suspect for m in listed)
+    assert queue.cancel(cancelled.id)
+    assert queue.retry(cancelled.id)
+    assert not queue.get(cancelled.id).suspect
+    assert [m.id for m in queue.claim("w", LEASE, limit=5)] == [cancelled.id]
+    assert queue.claim_suspect("w", LEASE).id == kept.id
 
 
 def test_counts_has_every_state(queue):

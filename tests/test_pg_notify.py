@@ -97,6 +97,31 @@ def test_every_way_a_message_becomes_ready_notifies_its_channel(queue, observer)
     assert notified() == []
 
 
+def test_a_message_giving_up_its_lock_key_notifies_its_channel(queue, observer):
+    """The next message of the key became claimable: consumers that found
+    nothing to claim wake for it."""
+    listen, notified = observer
+    listen(queue)
+    messages = [make_message(queue=queue.name) for _ in range(4)]
+    for message in messages[:3]:
+        message.lock_key = "k"
+    queue.write_many(messages)
+    assert notified() == [queue.name]
+    holder, plain = queue.claim("w", 30, limit=4)
+    assert plain.lock_key == ""
+
+    assert queue.ack(plain, result="r", result_ttl=60)
+    assert notified() == []  # it held no key
+    assert queue.ack(holder, result="r", result_ttl=60)
+    assert notified() == [queue.name]
+    (holder,) = queue.claim("w", 30, limit=4)
+    assert queue.ack(holder, result_ttl=0)  # deleted
+    assert notified() == [queue.name]
+    (holder,) = queue.claim("w", 30, limit=4)
+    assert queue.fail(holder, "boom")
+    assert notified() == [queue.name]
+
+
 def test_wait_for_messages_returns_when_a_write_commits(queue):
     assert queue.supports_wakeup
     # The first wait connects; what was written before it was not notified.

@@ -2,7 +2,8 @@
 
 Every action is a POST (CSRF-protected by the admin's middleware), needs its
 own permission (a 403 otherwise, whatever buttons the page showed), goes
-through the backend's inspection API, and is written to Django's admin log
+through the backend's inspection API (its bounded twin: a queue that does not
+answer is reported, not waited for), and is written to Django's admin log
 when it changed something. The log entry names the MessageRecord content
 type with the message id as ``object_id``, whichever backend holds it.
 """
@@ -19,8 +20,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from ..models import MessageRecord
+from ..states import State
 from .permissions import require
-from .reading import parse_id
+from .reading import QueueUnavailable, Reader, parse_id
 from .views import PURGEABLE, queue_or_404, render, state_or_404, url
 
 
@@ -83,12 +85,12 @@ def message_action(request, model_admin, queue: str, message_id: str, action: st
     if action not in ACTIONS:
         raise Http404
     require(request.user, action)
-    spec = ACTIONS[action]
-    backend, message_id = queue_or_404(queue), parse_id(message_id)
-    message = None if message_id is None else backend.get(message_id)
-    if message is None:
-        raise Http404(_("Queue %(queue)s holds no such message.") % {"queue": queue})
-    changed = getattr(backend, spec.method)(message.id)
+    spec, queue = ACTIONS[action], queue_or_404(queue)
+    try:
+        message, changed = apply(Reader(), queue, parse_id(message_id), spec.method)
+    except QueueUnavailable as exc:
+        messages.error(request, unreachable(queue, exc.reason))
+        return HttpResponseRedirect(url("list", queue, State.QUEUED))
     if changed:
         text = f"{message.command} ({queue}, was {message.state})"
         log(request, message.id, text, spec.flag, f"{action} on queue {queue}")
@@ -100,14 +102,30 @@ def message_action(request, model_admin, queue: str, message_id: str, action: st
     return HttpResponseRedirect(url("message", queue, message.id))
 
 
+def apply(reader: Reader, queue: str, message_id: str | None, method: str):
+    """Read the message, then call ``method`` on it: ``(message, changed)``."""
+    message = None
+    if message_id is not None:
+        message = reader.read(queue, lambda backend: backend.get(message_id))
+    if message is None:
+        raise Http404(_("Queue %(queue)s holds no such message.") % {"queue": queue})
+    return message, reader.read(
+        queue, lambda backend: getattr(backend, method)(message.id)
+    )
+
+
 def purge(request, model_admin, queue: str, state: str):
     """Confirm (GET) and purge (POST) every message of a state of a queue."""
     require(request.user, "purge")
-    backend, state = queue_or_404(queue), state_or_404(state)
+    queue, state, reader = queue_or_404(queue), state_or_404(state), Reader()
     if state not in PURGEABLE:
         raise Http404(_("Running messages cannot be purged."))
     if request.method == "POST" and request.POST.get("confirm") == "yes":
-        removed = backend.purge(state)
+        try:
+            removed = reader.read(queue, lambda backend: backend.purge(state))
+        except QueueUnavailable as exc:
+            messages.error(request, unreachable(queue, exc.reason))
+            return HttpResponseRedirect(url("list", queue, state))
         text = f"{state} messages of queue {queue}"
         log(request, f"{queue}:{state}", text, DELETION, f"purged {removed}")
         messages.success(
@@ -118,9 +136,21 @@ def purge(request, model_admin, queue: str, state: str):
         return HttpResponseRedirect(url("list", queue, state))
     if request.method not in ("GET", "HEAD", "POST"):
         return HttpResponseNotAllowed(["GET", "POST"])
+    try:
+        count = reader.read(queue, lambda backend: backend.counts()[state])
+    except QueueUnavailable:
+        count = None
     return render(
         request, model_admin, "purge.html",
         _("Purge %(state)s messages of %(queue)s")
         % {"state": state.label, "queue": queue},
-        queue=queue, state=state, count=backend.counts()[state],
+        queue=queue, state=state, count=count,
+        unavailable=reader.unavailable.get(queue, ""),
     )  # fmt: skip
+
+
+def unreachable(queue: str, reason: str) -> str:
+    return _(
+        "Queue %(queue)s cannot be reached (%(error)s): the action may not have "
+        "been applied. Look at the message again once the queue answers."
+    ) % {"queue": queue, "error": reason}

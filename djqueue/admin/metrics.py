@@ -5,7 +5,9 @@ matching ``QUEUE_METRICS_TOKEN``, or a logged-in active staff user with the
 ``djqueue.view_message`` permission; anyone else gets a 403. It reads each
 queue through the inspection API: ``counts()``, ``consumers()``,
 ``oldest_queued_at()`` and ``command_totals()``, so a fixed number of calls
-per queue. A queue that cannot be read is reported by ``djqueue_up 0``.
+per queue, on the queue's bounded twin
+(:meth:`~djqueue.backends.base.BaseQueue.for_inspection`). A queue that
+cannot be read is reported by ``djqueue_up 0``.
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ def queue_samples(name: str, now) -> dict[str, list[str]]:
     """The samples of one queue, by metric family."""
     found: dict[str, list[str]] = {family: [] for family in FAMILIES}
     try:
-        queue = get_queue(name)
+        queue = get_queue(name).for_inspection()
         counts = queue.counts()
         oldest = queue.oldest_queued_at()
         consumers = queue.consumers(now=now)

@@ -1,9 +1,11 @@
 """What the admin pages read from queues, through the inspection API only.
 
-Every read goes through ``djqueue.get_queue(name)`` and the methods of
-:class:`~djqueue.backends.base.BaseQueue`; nothing here knows which backend
-a queue uses. A queue that cannot be read does not break the page: its
-summary carries the error instead.
+Every read goes through a :class:`Reader`, which asks each queue's
+:meth:`~djqueue.backends.base.BaseQueue.for_inspection` twin, so a call to a
+server that hangs or refuses fails within the queue's bound; nothing here
+knows which backend a queue uses. A queue that cannot be read does not break
+the page: it is shown as unavailable, with the error, and is not asked again
+while the page is built.
 """
 
 from __future__ import annotations
@@ -11,10 +13,12 @@ from __future__ import annotations
 import dataclasses
 import logging
 import uuid
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from .. import get_queue, queue_names
+from ..backends.base import BaseQueue
 from ..execution import describe
 from ..overview import QueueSummary, summarize
 from ..states import State
@@ -41,6 +45,42 @@ def parse_id(text: str) -> str | None:
         return None
 
 
+T = TypeVar("T")
+
+
+class QueueUnavailable(Exception):
+    """A queue could not be read during this request; ``reason`` says why."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(f"Queue {name!r} cannot be read: {reason}")
+        self.name = name
+        self.reason = reason
+
+
+class Reader:
+    """The queues as one admin request reads them.
+
+    Each call goes to the queue's inspection twin. The first call that
+    fails marks the queue unavailable: later calls in the same request raise
+    :exc:`QueueUnavailable` at once instead of waiting for the server again.
+    """
+
+    def __init__(self) -> None:
+        #: Queue name to the error that made it unavailable.
+        self.unavailable: dict[str, str] = {}
+
+    def read(self, name: str, call: Callable[[BaseQueue], T]) -> T:
+        """Return ``call(queue)`` or raise :exc:`QueueUnavailable`."""
+        if name in self.unavailable:
+            raise QueueUnavailable(name, self.unavailable[name])
+        try:
+            return call(get_queue(name).for_inspection())
+        except Exception as exc:  # the page must still show the other queues
+            logger.warning("Cannot read queue %r for the admin", name, exc_info=True)
+            self.unavailable[name] = describe(exc)
+            raise QueueUnavailable(name, self.unavailable[name]) from exc
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class QueueCard:
     """One queue on the overview: its summary and chart, or why it is missing."""
@@ -60,20 +100,19 @@ class QueueCard:
         return self.summary.consumers if self.summary else []
 
 
-def card(name: str, now: datetime) -> QueueCard:
-    """Read one queue for the overview: five backend calls
+def card(reader: Reader, name: str, now: datetime) -> QueueCard:
+    """Read one queue for the overview: four backend calls
     (:func:`djqueue.overview.summarize`)."""
     try:
-        summary = summarize(get_queue(name), now)
-    except Exception as exc:  # the page must still show the other queues
-        logger.warning("Cannot read queue %r for the admin", name, exc_info=True)
-        return QueueCard(name, error=describe(exc))
+        summary = reader.read(name, lambda queue: summarize(queue, now))
+    except QueueUnavailable as exc:
+        return QueueCard(name, error=exc.reason)
     return QueueCard(name, summary, build_chart(summary.throughput, now))
 
 
-def cards(now: datetime) -> list[QueueCard]:
+def cards(reader: Reader, now: datetime) -> list[QueueCard]:
     """Every configured queue's card, in settings order."""
-    return [card(name, now) for name in queue_names()]
+    return [card(reader, name, now) for name in queue_names()]
 
 
 def alive_consumers(queue_cards: list[QueueCard]) -> list:
@@ -85,11 +124,15 @@ def alive_consumers(queue_cards: list[QueueCard]) -> list:
     return sorted(seen.values(), key=lambda c: c.started_at, reverse=True)
 
 
-def find_message(message_id: str, names: list[str] | None = None):
+def find_message(reader: Reader, message_id: str, names: list[str] | None = None):
     """Return the first message with ``message_id`` on the given queues
-    (every queue by default), or None: one ``get`` per queue at most."""
+    (every queue by default), or None: one ``get`` per queue at most, none
+    for a queue that is unavailable (see ``reader.unavailable``)."""
     for name in names if names is not None else queue_names():
-        message = get_queue(name).get(message_id)
+        try:
+            message = reader.read(name, lambda queue: queue.get(message_id))
+        except QueueUnavailable:
+            continue
         if message is not None:
             return message
     return None

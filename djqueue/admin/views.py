@@ -3,11 +3,15 @@ anything (the actions are in :mod:`djqueue.admin.actions`).
 
 Each page reads a bounded number of times from each queue, whatever the
 number of messages: the overview a fixed number of calls per queue, a list
-one page plus one message (to know whether a next page exists), a message
-page one ``get``.
+one page plus one message (to know whether a next page exists), a filtered
+list one bounded scan, a message page one ``get``. Reads go through a
+:class:`~djqueue.admin.reading.Reader`: a queue that cannot be read is
+shown as unavailable and is not asked again while the page is built.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -15,14 +19,21 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from .. import get_queue, queue_names
-from ..exceptions import UnknownQueue
+from .. import queue_names
 from ..periodic import periodic_commands
 from ..registry import registry
 from ..states import State
 from .forms import MAX_PAGE, PER_PAGE, ListFilterForm
 from .permissions import granted, require
-from .reading import STATES, alive_consumers, cards, find_message, parse_id
+from .reading import (
+    STATES,
+    QueueUnavailable,
+    Reader,
+    alive_consumers,
+    cards,
+    find_message,
+    parse_id,
+)
 from .safe_display import show_arguments, show_result
 
 #: The actions offered for a message in each state.
@@ -57,13 +68,19 @@ def render(request, model_admin, template: str, title: str, **context):
     return TemplateResponse(request, f"djqueue/admin/{template}", context)
 
 
-def queue_or_404(name: str):
+def render_unavailable(request, model_admin, title: str, reader: Reader):
+    """A page that could not be built because queues cannot be read."""
+    return render(
+        request, model_admin, "unavailable.html", title,
+        unavailable=sorted(reader.unavailable.items()),
+    )  # fmt: skip
+
+
+def queue_or_404(name: str) -> str:
+    """Return ``name`` if a queue is configured under it."""
     if name not in queue_names():
         raise Http404(_("No queue is named %(name)s.") % {"name": name})
-    try:
-        return get_queue(name)
-    except UnknownQueue:  # pragma: no cover - settings changed meanwhile
-        raise Http404 from None
+    return name
 
 
 def state_or_404(value: str) -> State:
@@ -77,7 +94,7 @@ def overview(request, model_admin):
     """Counts, age, throughput and consumers of every queue."""
     require(request.user, "view")
     now = timezone.now()
-    queue_cards = cards(now)
+    queue_cards = cards(Reader(), now)
     return render(
         request, model_admin, "overview.html", _("Queues"),
         cards=queue_cards, consumers=alive_consumers(queue_cards), now=now,
@@ -93,54 +110,101 @@ def matching_commands(text: str) -> list[str]:
     return [name for name in names if needle in name.casefold()]
 
 
+@dataclasses.dataclass(frozen=True)
+class Listing:
+    """What a list page shows: its messages, whether (and from which scan
+    cursor) a next page goes on, and how many messages a scan examined."""
+
+    rows: list = dataclasses.field(default_factory=list)
+    has_next: bool = False
+    cursor: str = ""
+    examined: int = 0
+
+    @property
+    def short(self) -> bool:
+        """Whether a scan stopped at its bound before filling the page."""
+        return bool(self.cursor) and len(self.rows) < PER_PAGE
+
+
 def message_list(request, model_admin, queue: str, state: str):
     """One page of the messages of ``queue`` in ``state``; never counted."""
     require(request.user, "view")
-    backend, state = queue_or_404(queue), state_or_404(state)
-    search, command, page = ListFilterForm(request.GET).values()
-    matches: list[str] = []
+    queue, state = queue_or_404(queue), state_or_404(state)
+    search, command, page, cursor = ListFilterForm(request.GET).values()
+    reader, matches, listing = Reader(), [], None
     if search:
         message_id = parse_id(search)
         if message_id is not None:
             others = [name for name in queue_names() if name != queue]
-            found = find_message(message_id, [queue, *others])
+            found = find_message(reader, message_id, [queue, *others])
             if found is not None:
                 return HttpResponseRedirect(url("message", found.queue, found.id))
-            rows, has_next = [], False
+            listing = Listing()
         else:
             matches = matching_commands(search)
             if len(matches) == 1:
                 command = matches[0]
     if search and not command:
-        rows, has_next = [], False
-    else:
-        rows, has_next = read_page(backend, state, page, command)
+        listing = Listing()
+    if listing is None:
+        if command and not cursor:
+            page = 1
+        listing = read_listing(reader, queue, state, page, command, cursor)
     return render(
         request, model_admin, "list.html",
         _("%(state)s messages of %(queue)s") % {"state": state.label, "queue": queue},
-        queue=queue, state=state, rows=rows, page=page, has_next=has_next,
+        queue=queue, state=state, rows=listing.rows, page=page,
+        has_next=listing.has_next, cursor=listing.cursor, listing=listing,
         search=search, command=command, matches=matches,
         commands=[c.name for c in registry], queues=queue_names(),
-        purgeable=state in PURGEABLE,
+        purgeable=state in PURGEABLE, unavailable=reader.unavailable.get(queue, ""),
+        elsewhere=sorted(
+            (name, why) for name, why in reader.unavailable.items() if name != queue
+        ),
     )  # fmt: skip
 
 
-def read_page(backend, state: State, page: int, command: str):
-    """Return ``(messages, has_next)``: one extra message is read, no more.
+def read_listing(reader, queue: str, state: State, page: int, command: str, cursor):
+    """Read one page: by page number, or for a command filter, by scan."""
+    try:
+        if command:
+            return reader.read(queue, lambda q: scan_page(q, state, command, cursor))
+        return reader.read(queue, lambda q: read_page(q, state, page))
+    except QueueUnavailable:
+        return Listing()
+
+
+def scan_page(backend, state: State, command: str, cursor: str) -> Listing:
+    """The next page of a filtered scan: at most ``PER_PAGE`` matches, found
+    by examining a bounded number of messages (``INSPECT_SCAN_LIMIT``)."""
+    try:
+        scan = backend.scan_messages(state, cursor, PER_PAGE, command=command)
+    except ValueError:  # not a cursor of this queue: start again
+        scan = backend.scan_messages(state, "", PER_PAGE, command=command)
+    return Listing(scan.messages, bool(scan.cursor), scan.cursor, scan.examined)
+
+
+def read_page(backend, state: State, page: int) -> Listing:
+    """Read one unfiltered page by number: one extra message is read.
 
     No next page is offered past ``MAX_PAGE``: skipping that deep costs the
     backend more than a page; filters reach the messages there.
     """
     offset = (page - 1) * PER_PAGE
-    found = backend.list_messages(state, offset, PER_PAGE + 1, command=command or None)
-    return found[:PER_PAGE], len(found) > PER_PAGE and page < MAX_PAGE
+    found = backend.list_messages(state, offset, PER_PAGE + 1)
+    return Listing(found[:PER_PAGE], len(found) > PER_PAGE and page < MAX_PAGE)
 
 
 def message_detail(request, model_admin, queue: str, message_id: str):
     """Everything about one message, its payload decoded without running code."""
     require(request.user, "view")
-    backend, message_id = queue_or_404(queue), parse_id(message_id)
-    message = None if message_id is None else backend.get(message_id)
+    queue, message_id = queue_or_404(queue), parse_id(message_id)
+    reader, message = Reader(), None
+    if message_id is not None:
+        try:
+            message = reader.read(queue, lambda backend: backend.get(message_id))
+        except QueueUnavailable:
+            return render_unavailable(request, model_admin, _("Message"), reader)
     if message is None:
         raise Http404(_("Queue %(queue)s holds no such message.") % {"queue": queue})
     can = granted(request.user)
@@ -157,23 +221,25 @@ def message_anywhere(request, model_admin, message_id: str):
     """Redirect to the message page of ``message_id`` on whichever queue
     holds it (the admin log links here): one ``get`` per queue at most."""
     require(request.user, "view")
-    message_id = parse_id(message_id)
-    message = None if message_id is None else find_message(message_id)
-    if message is None:
-        raise Http404(_("No queue holds this message."))
-    return HttpResponseRedirect(url("message", message.queue, message.id))
+    message_id, reader = parse_id(message_id), Reader()
+    message = None if message_id is None else find_message(reader, message_id)
+    if message is not None:
+        return HttpResponseRedirect(url("message", message.queue, message.id))
+    if reader.unavailable:
+        return render_unavailable(request, model_admin, _("Message"), reader)
+    raise Http404(_("No queue holds this message."))
 
 
 def periodic(request, model_admin):
     """Periodic commands with their schedule, last tick and next run."""
     require(request.user, "view")
-    now = timezone.now()
+    now, reader = timezone.now(), Reader()
     ticks: dict[str, dict] = {}
     rows = []
     for entry in periodic_commands():
         name = entry.command.options.queue
         if name not in ticks:
-            ticks[name] = last_ticks(name)
+            ticks[name] = last_ticks(reader, name)
         last = ticks[name].get(entry.command.name)
         try:
             upcoming, error = entry.schedule.next(now), ""
@@ -181,17 +247,19 @@ def periodic(request, model_admin):
             upcoming, error = None, str(exc)
         rows.append(
             {"entry": entry, "queue": name, "last": last, "next": upcoming,
-             "error": error}
+             "error": error, "unavailable": reader.unavailable.get(name, "")}
         )  # fmt: skip
     return render(
         request, model_admin, "periodic.html", _("Periodic commands"), rows=rows
     )
 
 
-def last_ticks(name: str) -> dict:
-    """The last ticks written on queue ``name`` ({} if it is not configured,
-    which ``manage.py check`` reports)."""
+def last_ticks(reader: Reader, name: str) -> dict:
+    """The last ticks written on queue ``name``: {} if it is not configured
+    (``manage.py check`` reports it) or cannot be read (the row says so)."""
+    if name not in queue_names():
+        return {}
     try:
-        return get_queue(name).last_ticks()
-    except UnknownQueue:
+        return reader.read(name, lambda queue: queue.last_ticks())
+    except QueueUnavailable:
         return {}

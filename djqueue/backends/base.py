@@ -18,7 +18,7 @@ from typing import Any
 from django.core import checks
 from django.utils import timezone
 
-from ..inspection import ConsumerInfo, Throughput
+from ..inspection import ConsumerInfo, MessageScan, Throughput
 from ..message import Message
 from ..states import State
 
@@ -34,6 +34,12 @@ class BaseQueue(ABC):
     # Whether wait_for_messages() returns as soon as a message may be ready,
     # rather than sleeping out its timeout.
     supports_wakeup = False
+    # Whether claim() honours Message.lock_key (see claim()); enqueueing a
+    # message with a lock key on a backend without it raises.
+    supports_lock_keys = False
+    # Whether reclaim_expired() marks what it requeues as suspect, for
+    # claim_suspect() alone to lease.
+    supports_suspects = False
     # The OPTIONS keys this backend understands.
     option_names = frozenset({"FAILED_TTL", "ON_COMMIT"})
 
@@ -122,10 +128,15 @@ class BaseQueue(ABC):
     def read(self, worker: str = "", lease_seconds: float = 30) -> Message | None:
         """Lease the next ready message, or return ``None`` when none is ready.
 
-        The message stays stored until it is acknowledged or failed.
+        The message stays stored until it is acknowledged or failed. A
+        suspect message comes only when no other is ready.
         """
         claimed = self.claim(worker, lease_seconds, limit=1)
-        return claimed[0] if claimed else None
+        if claimed:
+            return claimed[0]
+        if self.supports_suspects:
+            return self.claim_suspect(worker, lease_seconds)
+        return None
 
     def wait_for_messages(self, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds for a message to become ready.
@@ -164,7 +175,40 @@ class BaseQueue(ABC):
         carries a ``lease_token``; no other claim returns it until its lease
         expires and it is reclaimed. A backend that supports blocking claims
         waits up to ``timeout`` seconds for a message; others return at once.
+
+        With ``supports_lock_keys``, a running message holds its
+        ``lock_key`` in this queue: a ready message with a key that is held
+        is skipped, left ``queued`` with its attempts unchanged, and one
+        claim returns at most one message per key, however many consumers
+        claim at once. The hold ends when its message leaves ``running``
+        (ack, fail, retry_later, release, delete, or reclaim after its lease
+        expired); the next message of the key can then be claimed.
+
+        A suspect message (see :meth:`reclaim_expired`) is never returned:
+        only :meth:`claim_suspect` leases it.
         """
+
+    def claim_suspect(
+        self, worker: str, lease_seconds: float, now: datetime | None = None
+    ) -> Message | None:
+        """Lease the ready suspect message that has waited longest (earliest
+        eta), as :meth:`claim` leases, or return ``None`` if none is ready.
+
+        The message stays suspect while it runs, and after a :meth:`release`;
+        :meth:`ack`, :meth:`fail` and :meth:`retry_later` clear the mark. A
+        consumer runs a suspect message alone, so that if its process dies
+        again only that message is charged the lost attempt.
+        """
+        raise NotImplementedError(
+            "This backend does not keep messages whose worker was lost apart."
+        )
+
+    def has_suspects(self) -> bool:
+        """Return whether a suspect message is ready, at the cost of one
+        index lookup whatever the queue's depth."""
+        raise NotImplementedError(
+            "This backend does not keep messages whose worker was lost apart."
+        )
 
     @abstractmethod
     def ack(
@@ -174,8 +218,9 @@ class BaseQueue(ABC):
         result_ttl: float = 0,
         now: datetime | None = None,
     ) -> bool:
-        """Mark a leased message ``done``, keeping ``result`` for
-        ``result_ttl`` seconds; with a TTL of 0 the message is deleted.
+        """Mark a leased message ``done`` (no longer suspect), keeping
+        ``result`` for ``result_ttl`` seconds; with a TTL of 0 the message is
+        deleted.
 
         Return False, changing nothing, if the lease was lost (it expired and
         the message was reclaimed, or it was released or deleted)."""
@@ -204,8 +249,8 @@ class BaseQueue(ABC):
         now: datetime | None = None,
     ) -> bool:
         """Move a leased message to ``failed`` (the dead letter) with the
-        reason, storing ``message.attempt_errors`` as they are. Return False,
-        changing nothing, if the lease was lost."""
+        reason, storing ``message.attempt_errors`` as they are, no longer
+        suspect. Return False, changing nothing, if the lease was lost."""
 
     @abstractmethod
     def retry_later(
@@ -217,14 +262,16 @@ class BaseQueue(ABC):
         now: datetime | None = None,
     ) -> bool:
         """Give a leased message back to run again at ``eta``, keeping its
-        attempt count and recording the error of the attempt that ended, and
-        storing ``message.attempt_errors`` as they are. Return False,
+        attempt count, recording the error of the attempt that ended and
+        storing ``message.attempt_errors`` as they are; the run ended without
+        losing its worker, so the message is no longer suspect. Return False,
         changing nothing, if the lease was lost."""
 
     @abstractmethod
     def release(self, messages: Iterable[Message]) -> int:
         """Put leased messages back to ``queued`` without counting the
-        attempt (a consumer shutting down). Return how many were released."""
+        attempt (a consumer shutting down), suspect ones still suspect.
+        Return how many were released."""
 
     @abstractmethod
     def extend(
@@ -245,9 +292,11 @@ class BaseQueue(ABC):
     def reclaim_expired(self, now: datetime | None = None) -> int:
         """Take back messages whose lease expired (their worker died).
 
-        A message with attempts left goes back to ``queued``; one that used
-        its last attempt goes to ``failed`` with "worker lost" as the reason.
-        Return how many messages were taken back."""
+        A message with attempts left goes back to ``queued``, in the same
+        atomic step marked suspect on a backend that ``supports_suspects``
+        (it may be what killed its worker); one that used its last attempt
+        goes to ``failed`` with "worker lost" as the reason. Return how many
+        messages were taken back."""
 
     @abstractmethod
     def purge_expired(self, now: datetime | None = None) -> int:
@@ -296,6 +345,42 @@ class BaseQueue(ABC):
         cannot filter on the server may examine at most
         :data:`INSPECT_SCAN_LIMIT` messages for a filtered page and then
         return a short page."""
+
+    def scan_messages(
+        self,
+        state: State,
+        cursor: str = "",
+        limit: int = 50,
+        command: str | None = None,
+    ) -> MessageScan:
+        """Return the next page of a scan through the messages in ``state``
+        (only those of ``command`` if given), in :meth:`list_messages` order,
+        from ``cursor`` (``""``: the start; else a cursor a previous page of
+        this scan returned). Raise ``ValueError`` for a cursor that no page
+        returned.
+
+        Following the cursors until one is ``""`` reaches every message of
+        the state, however deep, while no page examines more than
+        :data:`INSPECT_SCAN_LIMIT` messages: a page may be short, or empty,
+        with a cursor to go on. This default filters in
+        :meth:`list_messages` and its cursor is the position of the next
+        page, so, as with page numbers, a message can be missed when
+        messages ahead of it leave the state during the scan.
+        """
+        offset = _position(cursor)
+        found = self.list_messages(state, offset, limit + 1, command=command)
+        more = len(found) > limit
+        return MessageScan(
+            found[:limit], str(offset + limit) if more else "", len(found)
+        )
+
+    def for_inspection(self) -> BaseQueue:
+        """Return this queue as tools that only look at it (the admin
+        pages, metrics) should read it: a server that hangs or refuses makes
+        each call fail within a bounded time, without retries, instead of
+        waiting as long as a consumer would. This default returns the queue
+        itself, for backends whose calls are bounded anyway."""
+        return self
 
     @abstractmethod
     def retry(self, message_id: str, now: datetime | None = None) -> bool:
@@ -394,6 +479,14 @@ class BaseQueue(ABC):
 INSPECT_SCAN_LIMIT = 10_000
 
 _FINISHED = frozenset({State.DONE, State.FAILED, State.CANCELLED})
+
+
+def _position(cursor: str) -> int:
+    if not cursor:
+        return 0
+    if not cursor.isdigit():
+        raise ValueError(f"{cursor!r} is not a cursor of this queue's scans.")
+    return int(cursor)
 
 
 def _setting(name: str) -> Any:

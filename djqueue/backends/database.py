@@ -16,11 +16,18 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from django.core import checks
-from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, transaction
-from django.db.models import Count, F
+from django.db import (
+    DEFAULT_DB_ALIAS,
+    IntegrityError,
+    OperationalError,
+    connections,
+    transaction,
+)
+from django.db.models import Count, Exists, F, OuterRef, Q
 
 from ..message import Message
 from ..states import State
@@ -53,6 +60,8 @@ class DatabaseQueue(DatabaseInspection, BaseQueue):
 
     supports_transactions = True
     supports_blocking_claim = False
+    supports_lock_keys = True
+    supports_suspects = True
 
     def __init__(self, name: str, connection: Any = "", **options: Any) -> None:
         super().__init__(name, connection, **options)
@@ -122,6 +131,8 @@ class DatabaseQueue(DatabaseInspection, BaseQueue):
         message.queue = self.name
         values = {name: getattr(message, name) for name in _FIELDS}
         values["unique_key"] = message.unique_key or None
+        values["lock_key"] = message.lock_key or None
+        values["suspect"] = False
         return _record_model()(**values)
 
     def write_tick(self, message: Message, name: str, tick: datetime) -> bool:
@@ -154,19 +165,42 @@ class DatabaseQueue(DatabaseInspection, BaseQueue):
     # -- Leases --------------------------------------------------------------
 
     def claim(self, worker, lease_seconds, limit=1, now=None, timeout=0):
-        now = now or self.now()
-        token = uuid.uuid4().hex
-        lease_expires_at = self.expiry(now, lease_seconds)
-        vendor = connections[self.using].vendor
-        if vendor in ("postgresql", "sqlite"):
-            rows = self._claim_returning(
-                vendor, worker, token, lease_expires_at, now, limit
-            )
-        else:
-            rows = self._claim_locking(worker, token, lease_expires_at, now, limit)
-        messages = rows_to_messages(self.using, rows)
+        messages = self._claim(worker, lease_seconds, limit, now, suspect=False)
         messages.sort(key=lambda m: (-m.priority, m.eta, m.id))
         return messages
+
+    def claim_suspect(self, worker, lease_seconds, now=None):
+        claimed = self._claim(worker, lease_seconds, 1, now, suspect=True)
+        return claimed[0] if claimed else None
+
+    def has_suspects(self):
+        return self.records.filter(state=State.QUEUED, suspect=True).exists()
+
+    def _claim(self, worker, lease_seconds, limit, now, suspect):
+        now = now or self.now()
+        lease = (worker, uuid.uuid4().hex, self.expiry(now, lease_seconds), now)
+        vendor = connections[self.using].vendor
+        if vendor in ("postgresql", "sqlite"):
+            claim = partial(self._claim_returning, vendor, *lease, limit, suspect)
+        else:
+            claim = partial(self._claim_locking, *lease, limit, suspect)
+        return rows_to_messages(self.using, self._settling_lock_conflicts(claim))
+
+    def _settling_lock_conflicts(self, claim, tries: int = 3):
+        """Run ``claim``, again if a concurrent claim took the same lock key
+        first (the lock's unique constraint decides); ``[]`` if it keeps
+        losing."""
+        connection = connections[self.using]
+        for _ in range(tries):
+            try:
+                if not connection.in_atomic_block:
+                    return claim()
+                with transaction.atomic(using=self.using):
+                    return claim()
+            except (IntegrityError, OperationalError) as exc:
+                if not _lock_conflict(exc):
+                    raise
+        return []
 
     def wait_for_messages(self, timeout: float) -> bool:
         if not self.supports_wakeup:
@@ -175,44 +209,72 @@ class DatabaseQueue(DatabaseInspection, BaseQueue):
             self._listener = Listener(self.using, self.name)
         return self._listener.wait(timeout)
 
-    def _claim_returning(self, vendor, worker, token, lease_expires_at, now, limit):
+    def _claim_returning(
+        self, vendor, worker, token, lease_expires_at, now, limit, suspect
+    ):
         sql, params = self._claim_statement(
-            vendor, worker, token, lease_expires_at, now, limit
+            vendor, worker, token, lease_expires_at, now, limit, suspect
         )
         return fetch_rows(self.using, sql, params)
 
-    def _claim_statement(self, vendor, worker, token, lease_expires_at, now, limit):
+    def _claim_statement(
+        self, vendor, worker, token, lease_expires_at, now, limit, suspect=False
+    ):
+        """``UPDATE … RETURNING`` of up to ``limit`` ordinary messages in
+        claim order, or of suspect ones, the longest waiting first; at most
+        one per lock key, none whose key a running message holds."""
         connection = connections[self.using]
         quote = connection.ops.quote_name
         table = quote(_record_model()._meta.db_table)
         columns = ", ".join(quote(name) for name in _FIELDS)
         lock = " FOR UPDATE SKIP LOCKED" if vendor == "postgresql" else ""
+        order = _claim_order(suspect)
+        # The ready rows whose lock key no running message holds, then the
+        # first of each key among them. "IS NOT NULL" keeps the holders'
+        # lookup, which PostgreSQL may hash, to the index's running rows.
+        ready = (
+            f"SELECT id, lock_key, priority, eta FROM {table} AS ready "
+            "WHERE queue = %s AND state = %s AND suspect = %s "
+            "AND (lock_key IS NULL OR NOT EXISTS "
+            f"(SELECT 1 FROM {table} AS holder WHERE holder.queue = %s AND "
+            "holder.lock_held IS NOT NULL AND holder.lock_held = ready.lock_key)) "
+            f"ORDER BY {order} LIMIT %s{lock}"
+        )
+        first_of_key = (
+            "SELECT id FROM (SELECT id, lock_key, ROW_NUMBER() OVER (PARTITION BY "
+            f"lock_key ORDER BY {order}) AS key_rank FROM ({ready}) AS candidate) "
+            "AS ranked WHERE lock_key IS NULL OR key_rank = 1"
+        )
         sql = (
             f"UPDATE {table} SET state = %s, attempts = attempts + 1, "
-            "lease_token = %s, lease_expires_at = %s, worker = %s, started_at = %s "
-            f"WHERE id IN (SELECT id FROM {table} WHERE queue = %s AND state = %s "
-            f"ORDER BY priority DESC, eta ASC, id ASC LIMIT %s{lock}) "
-            f"RETURNING {columns}"
+            "lease_token = %s, lease_expires_at = %s, worker = %s, started_at = %s, "
+            f"lock_held = lock_key WHERE id IN ({first_of_key}) RETURNING {columns}"
         )
         adapt = connection.ops.adapt_datetimefield_value
         params = [
             State.RUNNING.value, token, adapt(lease_expires_at), worker, adapt(now),
-            self.name, State.QUEUED.value, limit,
+            self.name, State.QUEUED.value, suspect, self.name, limit,
         ]  # fmt: skip
         return sql, params
 
-    def _claim_locking(self, worker, token, lease_expires_at, now, limit):
+    def _claim_locking(self, worker, token, lease_expires_at, now, limit, suspect):
         model = _record_model()
         features = connections[self.using].features
+        order = ("eta", "id") if suspect else ("-priority", "eta", "id")
+        held = self.records.filter(
+            lock_held__isnull=False, lock_held=OuterRef("lock_key")
+        )
         with transaction.atomic(using=self.using):
-            ready = self.records.filter(state=State.QUEUED).order_by(
-                "-priority", "eta", "id"
+            ready = (
+                self.records.filter(state=State.QUEUED, suspect=suspect)
+                .filter(Q(lock_key__isnull=True) | ~Exists(held))
+                .order_by(*order)
             )
             if features.has_select_for_update_skip_locked:
                 ready = ready.select_for_update(skip_locked=True)
             else:
                 ready = ready.select_for_update()
-            ids = list(ready.values_list("id", flat=True)[:limit])
+            ids = _first_of_each_key(ready.values_list("id", "lock_key")[:limit])
             if not ids:
                 return []
             model.objects.using(self.using).filter(id__in=ids).update(
@@ -222,6 +284,7 @@ class DatabaseQueue(DatabaseInspection, BaseQueue):
                 lease_expires_at=lease_expires_at,
                 worker=worker,
                 started_at=now,
+                lock_held=F("lock_key"),
             )
             leased = model.objects.filter(id__in=ids).values_list(*_FIELDS)
             sql, params = leased.query.get_compiler(self.using).as_sql()
@@ -241,6 +304,8 @@ class DatabaseQueue(DatabaseInspection, BaseQueue):
             leased.update(
                 state=State.DONE,
                 unique_key=None,
+                lock_held=None,
+                suspect=False,
                 result=result,
                 error="",
                 traceback="",
@@ -254,12 +319,29 @@ class DatabaseQueue(DatabaseInspection, BaseQueue):
     def ack_and_claim(
         self, message, result, result_ttl, worker, lease_seconds, now=None
     ):
-        """On PostgreSQL, one statement (so one commit) for both."""
+        """On PostgreSQL, one statement (so one commit) for both; the claim
+        does not see the lock key the ack gives up (it runs on the statement's
+        snapshot), whose release wakes waiting consumers instead."""
         if connections[self.using].vendor != "postgresql":
             return super().ack_and_claim(
                 message, result, result_ttl, worker, lease_seconds, now=now
             )
         now = now or self.now()
+        combined = self._settling_lock_conflicts(
+            lambda: self._ack_and_claim_statement(
+                message, result, result_ttl, worker, lease_seconds, now
+            ),
+            tries=1,
+        )
+        if not combined:  # the claim lost a lock key to a concurrent one
+            return super().ack_and_claim(
+                message, result, result_ttl, worker, lease_seconds, now=now
+            )
+        return combined
+
+    def _ack_and_claim_statement(
+        self, message, result, result_ttl, worker, lease_seconds, now
+    ):
         ack, ack_params = self._ack_statement(message, result, result_ttl, now)
         claim, claim_params = self._claim_statement(
             "postgresql", worker, uuid.uuid4().hex,
@@ -284,12 +366,13 @@ class DatabaseQueue(DatabaseInspection, BaseQueue):
             return f"DELETE FROM {table} WHERE {lease} RETURNING id", lease_params
         adapt = connection.ops.adapt_datetimefield_value
         sql = (
-            f"UPDATE {table} SET state = %s, unique_key = NULL, result = %s, "
-            "error = '', traceback = '', finished_at = %s, expires_at = %s, "
-            f"lease_token = '', lease_expires_at = NULL WHERE {lease} RETURNING id"
+            f"UPDATE {table} SET state = %s, unique_key = NULL, lock_held = NULL, "
+            "suspect = %s, result = %s, error = '', traceback = '', finished_at = %s, "
+            "expires_at = %s, lease_token = '', lease_expires_at = NULL "
+            f"WHERE {lease} RETURNING id"
         )
         expires_at = self.expiry(now, result_ttl)
-        params = [State.DONE.value, result, adapt(now), adapt(expires_at)]
+        params = [State.DONE.value, False, result, adapt(now), adapt(expires_at)]
         return sql, [*params, *lease_params]
 
     def fail(self, message, error, traceback="", now=None):
@@ -298,6 +381,8 @@ class DatabaseQueue(DatabaseInspection, BaseQueue):
             self._leased(message).update(
                 state=State.FAILED,
                 unique_key=None,
+                lock_held=None,
+                suspect=False,
                 error=error,
                 traceback=traceback,
                 attempt_errors=message.attempt_errors,
@@ -313,12 +398,14 @@ class DatabaseQueue(DatabaseInspection, BaseQueue):
         return bool(
             self._leased(message).update(
                 state=State.SCHEDULED if eta > now else State.QUEUED,
+                suspect=False,
                 eta=eta,
                 error=error,
                 traceback=traceback,
                 attempt_errors=message.attempt_errors,
                 lease_token="",
                 lease_expires_at=None,
+                lock_held=None,
             )
         )
 
@@ -332,6 +419,7 @@ class DatabaseQueue(DatabaseInspection, BaseQueue):
                 attempts=F("attempts") - 1,
                 lease_token="",
                 lease_expires_at=None,
+                lock_held=None,
             )
         return released
 
@@ -355,6 +443,8 @@ class DatabaseQueue(DatabaseInspection, BaseQueue):
         lost = expired.filter(attempts__gte=F("max_attempts")).update(
             state=State.FAILED,
             unique_key=None,
+            lock_held=None,
+            suspect=False,
             error="worker lost: the lease expired while the message ran, on its "
             "last attempt (the worker was killed or hung)",
             finished_at=now,
@@ -363,7 +453,11 @@ class DatabaseQueue(DatabaseInspection, BaseQueue):
             lease_expires_at=None,
         )
         requeued = expired.update(
-            state=State.QUEUED, lease_token="", lease_expires_at=None
+            state=State.QUEUED,
+            suspect=True,
+            lease_token="",
+            lease_expires_at=None,
+            lock_held=None,
         )
         return lost + requeued
 
@@ -431,6 +525,7 @@ class DatabaseQueue(DatabaseInspection, BaseQueue):
             .update(
                 state=State.CANCELLED,
                 unique_key=None,
+                suspect=False,
                 finished_at=now,
                 expires_at=self.expiry(now, self.failed_ttl),
             )
@@ -443,11 +538,39 @@ class DatabaseQueue(DatabaseInspection, BaseQueue):
         return self.records.filter(state=state).delete()[0]
 
 
+def _claim_order(suspect: bool) -> str:
+    return "eta ASC, id ASC" if suspect else "priority DESC, eta ASC, id ASC"
+
+
 def _by_token(messages: Iterable[Message]) -> dict[str, list[str]]:
     grouped: dict[str, list[str]] = defaultdict(list)
     for message in messages:
         grouped[message.lease_token].append(message.id)
     return grouped
+
+
+def _first_of_each_key(rows: Iterable[tuple[Any, str | None]]) -> list[Any]:
+    """The ids of ``rows`` (in claim order), leaving out each one whose lock
+    key an earlier row has."""
+    ids, keys = [], set()
+    for message_id, lock_key in rows:
+        if lock_key is None or lock_key not in keys:
+            ids.append(message_id)
+            keys.add(lock_key)
+    return ids
+
+
+def _lock_conflict(exc: Exception) -> bool:
+    """Whether a claim failed because a concurrent claim holds a lock key it
+    took: the lock's unique constraint, or a deadlock between two claims
+    waiting on each other's keys (PostgreSQL, MySQL/MariaDB)."""
+    if isinstance(exc, IntegrityError):
+        return True
+    cause = exc.__cause__
+    state = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)
+    return state == "40P01" or (
+        bool(getattr(cause, "args", None)) and cause.args[0] == 1213
+    )
 
 
 def _to_message(record) -> Message:

@@ -28,6 +28,7 @@ FIELDS = (
     "attempts", "max_attempts", "serializer", "payload", "signature", "options",
     "lease_token", "lease_expires_at", "worker", "started_at", "finished_at",
     "result", "error", "traceback", "expires_at", "unique_key", "attempt_errors",
+    "lock_key", "suspect",
 )  # fmt: skip
 _INTEGERS = {"priority": 0, "attempts": 0, "max_attempts": 1}
 _MOMENTS = ("eta", "enqueued_at", "lease_expires_at", "started_at")
@@ -93,6 +94,8 @@ def values_to_message(values: dict[str, Any]) -> Message:
             values[name] = value if isinstance(value, dict) else {}
         elif name == "attempt_errors":
             values[name] = value if isinstance(value, list) else []
+        elif name == "suspect":
+            values[name] = value is True
         elif name == "result":
             values[name] = value if isinstance(value, str) else None
         elif name != "state":

@@ -23,6 +23,7 @@ from ..states import FINISHED_STATES as _FINISHED
 from ..states import State
 from .base import BaseQueue
 from .redis_hash import (
+    SUSPECT_CEILING,
     attempt_errors,
     fields,
     score,
@@ -31,7 +32,13 @@ from .redis_hash import (
     to_message,
     write_arguments,
 )
-from .redis_inspection import INSPECTION_SCRIPTS, RedisInspection
+from .redis_inspection import (
+    DEFAULT_INSPECT_TIMEOUT,
+    INSPECTION_SCRIPTS,
+    RedisInspection,
+    inspect_timeout_errors,
+)
+from .redis_scan import RedisScan
 from .redis_scripts import SCRIPTS
 
 DEFAULT_URL = "redis://127.0.0.1:6379/0"
@@ -86,20 +93,28 @@ def connection_kwargs(connection: Any) -> dict[str, Any]:
         ) from None
 
 
-class RedisQueue(RedisInspection, BaseQueue):
+class RedisQueue(RedisInspection, RedisScan, BaseQueue):
     """A queue stored in Redis or Valkey under the key base ``{prefix:name}``.
 
     Options: ``PREFIX`` (default ``"djqueue"``), ``CLIENT`` (a ready redis-py
     client, for tests), ``CLIENT_FACTORY`` (a callable or dotted path called
-    with the connection's keyword arguments), ``FAILED_TTL``, and
-    ``ON_COMMIT`` (default True: inside ``transaction.atomic()`` the write
-    waits for the commit).
+    with the connection's keyword arguments), ``FAILED_TTL``, ``ON_COMMIT``
+    (default True: inside ``transaction.atomic()`` the write waits for the
+    commit) and ``INSPECT_TIMEOUT`` (seconds an inspection read waits, see
+    :meth:`for_inspection`).
     """
 
     supports_transactions = False
     supports_blocking_claim = True
     supports_wakeup = True
-    option_names = BaseQueue.option_names | {"PREFIX", "CLIENT", "CLIENT_FACTORY"}
+    supports_lock_keys = True
+    supports_suspects = True
+    option_names = BaseQueue.option_names | {
+        "PREFIX",
+        "CLIENT",
+        "CLIENT_FACTORY",
+        "INSPECT_TIMEOUT",
+    }
 
     def __init__(self, name: str, connection: Any = "", **options: Any) -> None:
         super().__init__(name, connection, **options)
@@ -108,6 +123,7 @@ class RedisQueue(RedisInspection, BaseQueue):
         self._client = options.get("CLIENT")
         self._owns_client = self._client is None
         self._scripts: dict[str, Any] = {}
+        self.inspect_timeout = options.get("INSPECT_TIMEOUT", DEFAULT_INSPECT_TIMEOUT)
 
     @classmethod
     def check_config(cls, name, connection, options):
@@ -122,6 +138,7 @@ class RedisQueue(RedisInspection, BaseQueue):
                     id="djqueue.E022",
                 )
             )
+        errors += inspect_timeout_errors(name, options)
         try:
             import redis  # noqa: F401
         except ImportError:
@@ -177,6 +194,7 @@ class RedisQueue(RedisInspection, BaseQueue):
         return redis.Redis(**kwargs)
 
     def close(self) -> None:
+        self._close_inspection()
         if self._client is not None and self._owns_client:
             self._client.close()
             self._client = None
@@ -283,6 +301,17 @@ class RedisQueue(RedisInspection, BaseQueue):
             "claim", *self._claim_arguments(worker, lease_seconds, limit, now)
         )
         return [to_message(row, self.name) for row in rows]
+
+    def claim_suspect(self, worker, lease_seconds, now=None):
+        now = now or self.now()
+        rows = self._run(
+            "claim_suspect", *self._claim_arguments(worker, lease_seconds, 1, now)
+        )
+        return to_message(rows[0], self.name) if rows else None
+
+    def has_suspects(self):
+        ceiling = f"({SUSPECT_CEILING:.0f}"
+        return self.client.zcount(self.key("ready"), "-inf", ceiling) > 0
 
     def _claim_arguments(self, worker, lease_seconds, limit, now) -> list:
         return [
@@ -413,9 +442,21 @@ class RedisQueue(RedisInspection, BaseQueue):
                 desc=newest_first,
             )
         else:
-            ids = self._filtered_ids(
-                _SET_OF_STATE[state], newest_first, command, offset, limit
-            )
+            pairs, _, _ = self._scan_ids(
+                _SET_OF_STATE[state], newest_first, None, offset, limit,
+                {"command": command},
+            )  # fmt: skip
+            ids = [message_id for message_id, _ in pairs]
+        return self._load(ids)
+
+    def scan_messages(self, state, cursor="", limit=50, command=None):
+        match = {} if command is None else {"command": command}
+        return self._scan_messages(
+            _SET_OF_STATE[state], state in _NEWEST_FIRST, cursor, limit, match
+        )
+
+    def _load(self, ids) -> list[Message]:
+        """The messages of ``ids`` that are still stored, in one pipeline."""
         if not ids:
             return []
         pipe = self.client.pipeline(transaction=False)

@@ -3,8 +3,9 @@
 The parts of a message that never change once it is written (id, payload,
 signature, serializer, enqueue time, options) are one JSON object in the
 field ``envelope``; the parts the scripts read or change (command, state,
-eta, priority, attempts, lease, outcome, attempt errors, unique key) are
-fields of their own. Every value is stored as text; moments are Unix timestamps with
+eta, priority, attempts, lease, outcome, attempt errors, unique and lock
+keys) are fields of their own, and ``suspect`` is 1 while the message is
+suspect. Every value is stored as text; moments are Unix timestamps with
 microsecond precision. Reading never raises on garbage: what cannot be read
 becomes a default, and the consumer then fails the message, under the id its
 hash is stored under, with a reason (its signature will not verify).
@@ -34,10 +35,14 @@ _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 #: bands of 4e13 per priority: exact in a double for priorities -100 to 100
 #: until 2146. Equal scores fall back to the time-ordered message id.
 SCORE_EPOCH = 1577836800
+#: Suspect messages score -8e15 plus their eta's tenths of a millisecond,
+#: below this, before every ordinary message.
+SUSPECT_CEILING = -6e15
 
 
 def score(priority: int, eta: datetime) -> float:
     """The ready set's score: higher priority first, then earlier eta."""
+    priority = max(-100, min(100, priority))
     return -priority * 4e13 + math.floor((float(stamp(eta)) - SCORE_EPOCH) * 10000)
 
 
@@ -84,6 +89,8 @@ def fields(message: Message) -> dict[str, str | int]:
     }
     if message.unique_key:
         written["unique_key"] = message.unique_key
+    if message.lock_key:
+        written["lock_key"] = message.lock_key
     return written
 
 
@@ -92,7 +99,7 @@ def write_arguments(message: Message) -> list[str | int]:
     them; the state comes from the scheduled flag."""
     return [
         envelope(message), message.command, stamp(message.eta), message.priority,
-        message.attempts, message.max_attempts, message.unique_key,
+        message.attempts, message.max_attempts, message.unique_key, message.lock_key,
     ]  # fmt: skip
 
 
@@ -144,6 +151,8 @@ def to_message(raw: Any, queue: str, message_id: str = "") -> Message:
         expires_at=moments["expires_at"],
         unique_key=data.get("unique_key", ""),
         attempt_errors=_attempt_errors(data.get("attempt_errors", "")),
+        lock_key=data.get("lock_key", ""),
+        suspect=data.get("suspect") == "1",
     )
 
 

@@ -1,9 +1,8 @@
 # ruff: noqa: E501 - Lua source lines
 """The operator-facing part of :class:`~djqueue.backends.redis.RedisQueue`:
-filtered pages, scheduled messages made ready by hand, the consumers serving a
-queue and its run statistics. Each call costs one or two round trips, and no
-call examines more than :data:`~djqueue.backends.base.INSPECT_SCAN_LIMIT`
-messages.
+its bounded twin for inspection, scheduled messages made ready by hand, the
+consumers serving a queue and its run statistics. Each call costs one or two
+round trips (filtered pages are in :mod:`djqueue.backends.redis_scan`).
 
 Keys, under the queue's base: ``:consumers`` a hash of consumer id to its
 JSON details and ``:consumers:alive`` a sorted set of consumer ids by the
@@ -18,10 +17,16 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from django.core import checks
+
 from ..inspection import THROUGHPUT_RETENTION, ConsumerInfo, Throughput, minute_of
 from ..states import State
 from .redis_hash import stamp, text
+from .redis_scan import SCAN_IDS
 from .redis_scripts import COMMON
+
+#: Seconds an inspection read waits for the server by default.
+DEFAULT_INSPECT_TIMEOUT = 2.0
 
 # ARGV: id, now.
 RUN_NOW = """
@@ -50,28 +55,6 @@ end
 return oldest_text
 """
 
-# ARGV: state set, '1' for newest first, command, offset, limit, scan limit.
-FILTER_IDS = """
-local set, newest_first, command = base .. ':' .. ARGV[1], ARGV[2] == '1', ARGV[3]
-local offset, limit, budget = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
-local found, skipped, start = {}, 0, 0
-while #found < limit and start < budget do
-  local stop = math.min(start + 499, budget - 1)
-  local ids
-  if newest_first then ids = redis.call('ZREVRANGE', set, start, stop)
-  else ids = redis.call('ZRANGE', set, start, stop) end
-  if #ids == 0 then break end
-  for _, id in ipairs(ids) do
-    if redis.pcall('HGET', mkey(id), 'command') == command then
-      if skipped < offset then skipped = skipped + 1
-      elseif #found < limit then found[#found + 1] = id end
-    end
-  end
-  start = stop + 1
-end
-return found
-"""
-
 # ARGV: consumer id, details, alive until, now.
 REGISTER_CONSUMER = """
 local details, alive = base .. ':consumers', base .. ':consumers:alive'
@@ -96,24 +79,72 @@ INSPECTION_SCRIPTS = {
     for name, body in {
         "RUN_NOW": RUN_NOW,
         "OLDEST_QUEUED": OLDEST_QUEUED,
-        "FILTER_IDS": FILTER_IDS,
         "REGISTER_CONSUMER": REGISTER_CONSUMER,
         "CONSUMERS": CONSUMERS,
+        "SCAN_IDS": SCAN_IDS,
     }.items()
 }
+
+
+def inspect_timeout_errors(name: str, options: dict) -> list[checks.CheckMessage]:
+    """The system check of the ``INSPECT_TIMEOUT`` option (``djqueue.E023``)."""
+    timeout = options.get("INSPECT_TIMEOUT", DEFAULT_INSPECT_TIMEOUT)
+    if (
+        not isinstance(timeout, bool)
+        and isinstance(timeout, (int, float))
+        and 0 < timeout <= 60
+    ):
+        return []
+    return [
+        checks.Error(
+            f"Queue {name!r} has OPTIONS['INSPECT_TIMEOUT'] = {timeout!r}.",
+            hint="Use a number of seconds above 0 and at most 60.",
+            id="djqueue.E023",
+        )
+    ]
 
 
 class RedisInspection:
     """Mixed into ``RedisQueue``; relies on its ``client``, ``key``,
     ``_run`` (which finds these scripts too), ``expiry`` and ``now``."""
 
-    def _filtered_ids(self, state_set, newest_first, command, offset, limit):
-        from .base import INSPECT_SCAN_LIMIT
+    _inspection_twin = None
 
-        return self._run(
-            "filter_ids", state_set, "1" if newest_first else "0", command,
-            offset, limit, INSPECT_SCAN_LIMIT,
-        )  # fmt: skip
+    def for_inspection(self):
+        """Return a twin of this queue whose client waits at most
+        ``INSPECT_TIMEOUT`` seconds to connect and for each reply, and
+        retries nothing; a queue given a ready ``CLIENT`` is its own twin."""
+        if not self._owns_client:
+            return self
+        if self._inspection_twin is None:
+            self._inspection_twin = self._bounded_twin()
+        return self._inspection_twin
+
+    def _bounded_twin(self):
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
+        from .redis import connection_kwargs
+
+        timeout = self.inspect_timeout
+        bounds = {
+            "socket_timeout": timeout,
+            "socket_connect_timeout": timeout,
+            "retry": Retry(NoBackoff(), 0),
+        }
+        connection = {**connection_kwargs(self.connection), **bounds}
+        twin = type(self)(self.name, connection, **self.options)
+        # A URL's query string wins over keyword arguments in redis-py.
+        pool = getattr(twin.client, "connection_pool", None)
+        pool_kwargs = getattr(pool, "connection_kwargs", None)
+        if isinstance(pool_kwargs, dict):
+            pool_kwargs.update(bounds)
+        return twin
+
+    def _close_inspection(self):
+        if self._inspection_twin is not None:
+            self._inspection_twin.close()
+            self._inspection_twin = None
 
     def run_now(self, message_id, now=None):
         return bool(self._run("run_now", message_id, stamp(now or self.now())))

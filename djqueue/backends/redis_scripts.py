@@ -6,20 +6,28 @@ Every state change is one script, so it is atomic and costs one round trip.
 touches starts with it, so a queue lives on one Redis Cluster slot.
 
 Structures, under the base: ``:m:<id>`` a hash per message; ``:ready`` a
-sorted set scored by priority then eta; ``:scheduled`` by eta; ``:running``
-by lease expiry; ``:done``, ``:failed``, ``:cancelled`` by finish time;
+sorted set scored by priority then eta, suspect messages (``suspect`` is 1
+in their hash) by eta in a band below every priority's, so each kind of
+claim reads a score range of its own; ``:scheduled`` by eta; ``:running`` by
+lease expiry; ``:done``, ``:failed``, ``:cancelled`` by finish time;
 ``:expiry`` by when a finished message may be deleted; ``:notify`` a list
-that wakes blocked consumers; ``:w:<id>`` a list that wakes result waiters.
+that wakes blocked consumers; ``:w:<id>`` a list that wakes result waiters;
+``:u:<key>`` the id of the pending message holding a unique key; ``:l:<key>``
+the id of the running message holding a lock key.
 """
 
 COMMON = """
 local base = KEYS[1]
 local function mkey(id) return base .. ':m:' .. id end
+-- The ready set's score: see redis_hash.score(). Suspect messages score
+-- below SUSPECT_CEILING (redis_hash.SUSPECT_CEILING), every other above it.
+local SUSPECT_CEILING = '-6000000000000000'
 local function score(key)
-  local fields = redis.call('HMGET', key, 'priority', 'eta')
-  local priority = tonumber(fields[1]) or 0
-  local eta = tonumber(fields[2]) or 0
-  return -priority * 4e13 + math.floor((eta - 1577836800) * 10000)
+  local fields = redis.call('HMGET', key, 'priority', 'eta', 'suspect')
+  local priority = math.max(-100, math.min(100, tonumber(fields[1]) or 0))
+  local ticks = math.floor(((tonumber(fields[2]) or 0) - 1577836800) * 10000)
+  if fields[3] == '1' then return -8e15 + ticks end
+  return -priority * 4e13 + ticks
 end
 local function leased(key, token)
   local fields = redis.call('HMGET', key, 'state', 'lease_token')
@@ -44,8 +52,33 @@ local function release_unique(id, key)
     if redis.call('GET', pointer) == id then redis.call('DEL', pointer) end
   end
 end
+-- The pointer of the message's lock key, or nil if it has none (or its
+-- key holds no hash: readable() deals with that).
+local function lock_of(key)
+  local lock = redis.pcall('HGET', key, 'lock_key')
+  if type(lock) == 'string' and lock ~= '' then return base .. ':l:' .. lock end
+  return nil
+end
+-- Whether a running message other than id holds the lock; the hold of a
+-- message that is gone or no longer running counts for nothing.
+local function held(pointer, id)
+  local holder = redis.pcall('GET', pointer)
+  if type(holder) ~= 'string' or holder == id then return false end
+  return redis.pcall('HGET', mkey(holder), 'state') == 'running'
+end
+-- Give up the lock key the message holds, waking a consumer for the next
+-- message of the key.
+local function unlock(id, key)
+  local pointer = lock_of(key)
+  if pointer and redis.pcall('GET', pointer) == id then
+    redis.call('DEL', pointer)
+    wake_consumers(1)
+  end
+end
 local function finish(id, key, state, now, expires)
   release_unique(id, key)
+  unlock(id, key)
+  redis.call('HDEL', key, 'suspect')
   redis.call('HSET', key, 'state', state, 'finished_at', now, 'expires_at', expires,
     'lease_token', '', 'lease_expires_at', '')
   redis.call('ZADD', base .. ':' .. state, now, id)
@@ -59,9 +92,9 @@ local function orphan(id, now, expires, what)
   finish(id, key, 'failed', now, expires)
 end
 -- Store a message's hash and put its id in the ready or scheduled set at
--- the given score. ARGV[first..first+6] are the envelope, command, eta,
--- priority, attempts, maximum attempts and unique key ('' for none): see
--- redis_hash.write_arguments().
+-- the given score. ARGV[first..first+7] are the envelope, command, eta,
+-- priority, attempts, maximum attempts, unique key and lock key ('' for
+-- none): see redis_hash.write_arguments().
 local function place(id, position, scheduled, first)
   local key = mkey(id)
   redis.call('HSET', key, 'envelope', ARGV[first], 'command', ARGV[first + 1],
@@ -70,6 +103,9 @@ local function place(id, position, scheduled, first)
     'max_attempts', ARGV[first + 5])
   if ARGV[first + 6] ~= '' then
     redis.call('HSET', key, 'unique_key', ARGV[first + 6])
+  end
+  if ARGV[first + 7] ~= '' then
+    redis.call('HSET', key, 'lock_key', ARGV[first + 7])
   end
   if scheduled == '1' then
     redis.call('ZADD', base .. ':scheduled', position, id)
@@ -97,28 +133,46 @@ local function readable(id, now, expires)
   end
   return nil
 end
--- Lease up to ARGV[a] ready messages: ARGV[a..a+5] are the limit, lease
--- expiry, lease token, worker, now and failed expiry. Ids with no body are
--- failed on the way and do not count, so an empty answer means no ready id.
-local function claim(a)
+-- Lease up to ARGV[a] ready messages, suspect ones or the others:
+-- ARGV[a..a+5] are the limit, lease expiry, lease token, worker, now and
+-- failed expiry. Ids with no body are failed on the way and do not count,
+-- so an empty answer means no ready id but those whose lock key is held,
+-- which stay ready, unchanged.
+local function claim(a, suspect)
   local limit, lease, token, worker, now = tonumber(ARGV[a]), ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
-  local claimed = {}
+  local low, high = SUSPECT_CEILING, '+inf'
+  if suspect then low, high = '-inf', '(' .. SUSPECT_CEILING end
+  local claimed, skipped, taken = {}, 0, {}
   while #claimed < limit do
-    local ids = redis.call('ZRANGE', base .. ':ready', 0, limit - #claimed - 1)
+    -- Once it steps over messages of held keys, in windows of 100 ids.
+    local window = limit - #claimed
+    if skipped > 0 then window = math.max(window, 100) end
+    local ids = redis.call('ZRANGEBYSCORE', base .. ':ready', low, high, 'LIMIT', skipped, window)
     if #ids == 0 then break end
     for _, id in ipairs(ids) do
-      redis.call('ZREM', base .. ':ready', id)
-      local key = readable(id, now, ARGV[a + 5])
-      if key then
-        bump(key, 1)
-        redis.call('HSET', key, 'state', 'running', 'lease_token', token,
-          'lease_expires_at', lease, 'worker', worker, 'started_at', now)
-        redis.call('ZADD', base .. ':running', lease, id)
-        -- The id the hash is stored under, whatever its fields hold.
-        local row = redis.call('HGETALL', key)
-        row[#row + 1] = 'id'
-        row[#row + 1] = id
-        claimed[#claimed + 1] = row
+      if #claimed >= limit then break end
+      local pointer = lock_of(mkey(id))
+      if pointer and taken[pointer] == nil then taken[pointer] = held(pointer, id) end
+      if pointer and taken[pointer] then
+        skipped = skipped + 1
+      else
+        redis.call('ZREM', base .. ':ready', id)
+        local key = readable(id, now, ARGV[a + 5])
+        if key and pointer then
+          redis.call('SET', pointer, id)
+          taken[pointer] = true
+        end
+        if key then
+          bump(key, 1)
+          redis.call('HSET', key, 'state', 'running', 'lease_token', token,
+            'lease_expires_at', lease, 'worker', worker, 'started_at', now)
+          redis.call('ZADD', base .. ':running', lease, id)
+          -- The id the hash is stored under, whatever its fields hold.
+          local row = redis.call('HGETALL', key)
+          row[#row + 1] = 'id'
+          row[#row + 1] = id
+          claimed[#claimed + 1] = row
+        end
       end
     end
   end
@@ -134,6 +188,7 @@ local function ack(a)
   local ttl = tonumber(ARGV[a + 3])
   if ttl == 0 then
     release_unique(id, key)
+    unlock(id, key)
     redis.call('DEL', key)
   else
     redis.call('HSET', key, 'result', ARGV[a + 2], 'error', '', 'traceback', '')
@@ -147,16 +202,21 @@ end
 
 # ARGV: limit, lease expiry, lease token, worker, now, failed expiry.
 CLAIM = """
-return claim(1)
+return claim(1, false)
 """
 
-# ARGV: id, score, '1' if scheduled, then the seven values place() takes.
+# ARGV: as CLAIM's, with a limit of 1.
+CLAIM_SUSPECT = """
+return claim(1, true)
+"""
+
+# ARGV: id, score, '1' if scheduled, then the eight values place() takes.
 WRITE = """
 place(ARGV[1], ARGV[2], ARGV[3], 4)
 return 1
 """
 
-# ARGV: command name, tick, id, score, '1' if scheduled, the seven of place().
+# ARGV: command name, tick, id, score, '1' if scheduled, the eight of place().
 WRITE_TICK = """
 local key = base .. ':tick:' .. ARGV[1]
 if (tonumber(redis.call('GET', key)) or -1) >= tonumber(ARGV[2]) then return 0 end
@@ -166,7 +226,7 @@ place(ARGV[3], ARGV[4], ARGV[5], 6)
 return 1
 """
 
-# ARGV: unique key, id, score, '1' if scheduled, the seven of place().
+# ARGV: unique key, id, score, '1' if scheduled, the eight of place().
 WRITE_UNIQUE = """
 local pointer = base .. ':u:' .. ARGV[1]
 local holder = redis.call('GET', pointer)
@@ -188,7 +248,7 @@ return ack(1)
 
 # ARGV: the six of ACK, then the six of CLAIM.
 ACK_AND_CLAIM = """
-return {ack(1), claim(7)}
+return {ack(1), claim(7, false)}
 """
 
 # ARGV: id, token, error, traceback, now, expiry, attempt errors (JSON).
@@ -207,6 +267,8 @@ RETRY_LATER = """
 local id, key = ARGV[1], mkey(ARGV[1])
 if not leased(key, ARGV[2]) then return 0 end
 redis.call('ZREM', base .. ':running', id)
+unlock(id, key)
+redis.call('HDEL', key, 'suspect')
 redis.call('HSET', key, 'eta', ARGV[3], 'error', ARGV[4], 'traceback', ARGV[5],
   'attempt_errors', ARGV[7], 'lease_token', '', 'lease_expires_at', '')
 if tonumber(ARGV[3]) > tonumber(ARGV[6]) then
@@ -227,6 +289,7 @@ for i = 1, #ARGV, 2 do
   local id, key = ARGV[i], mkey(ARGV[i])
   if leased(key, ARGV[i + 1]) then
     redis.call('ZREM', base .. ':running', id)
+    unlock(id, key)
     bump(key, -1)
     redis.call('HSET', key, 'state', 'queued', 'lease_token', '', 'lease_expires_at', '')
     redis.call('ZADD', base .. ':ready', score(key), id)
@@ -280,7 +343,9 @@ for _, id in ipairs(ids) do
     finish(id, key, 'failed', ARGV[1], ARGV[2])
     wake_waiters(id, 0)
   else
-    redis.call('HSET', key, 'state', 'queued', 'lease_token', '', 'lease_expires_at', '')
+    unlock(id, key)
+    redis.call('HSET', key, 'state', 'queued', 'suspect', '1', 'lease_token', '',
+      'lease_expires_at', '')
     redis.call('ZADD', base .. ':ready', score(key), id)
   end
 end
@@ -334,7 +399,10 @@ return 1
 # ARGV: id.
 DELETE = """
 local id = ARGV[1]
-if redis.call('TYPE', mkey(id))['ok'] == 'hash' then release_unique(id, mkey(id)) end
+if redis.call('TYPE', mkey(id))['ok'] == 'hash' then
+  release_unique(id, mkey(id))
+  unlock(id, mkey(id))
+end
 local removed = redis.call('DEL', mkey(id))
 redis.call('DEL', base .. ':w:' .. id)
 for _, state in ipairs({'ready', 'scheduled', 'running', 'done', 'failed', 'cancelled', 'expiry'}) do
@@ -351,7 +419,10 @@ while true do
   local ids = redis.call('ZRANGE', set, 0, 499)
   if #ids == 0 then return purged end
   for _, id in ipairs(ids) do
-    if redis.call('TYPE', mkey(id))['ok'] == 'hash' then release_unique(id, mkey(id)) end
+    if redis.call('TYPE', mkey(id))['ok'] == 'hash' then
+      release_unique(id, mkey(id))
+      unlock(id, mkey(id))
+    end
     redis.call('DEL', mkey(id), base .. ':w:' .. id)
     redis.call('ZREM', set, id)
     redis.call('ZREM', base .. ':expiry', id)
@@ -364,6 +435,7 @@ SCRIPTS = {
     name.lower(): COMMON + body
     for name, body in {
         "CLAIM": CLAIM,
+        "CLAIM_SUSPECT": CLAIM_SUSPECT,
         "ACK_AND_CLAIM": ACK_AND_CLAIM,
         "WRITE": WRITE,
         "WRITE_TICK": WRITE_TICK,

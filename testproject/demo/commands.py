@@ -5,7 +5,8 @@ import time
 from datetime import timedelta
 from decimal import Decimal
 
-from django.db import DatabaseError
+from django.db import DatabaseError, transaction
+from django.db.models import F
 
 from djqueue import Retry, current_message, queue_command
 from djqueue.periodic import periodic_command
@@ -21,10 +22,51 @@ def add(a, b):
 
 @queue_command(priority=5, result_ttl=3600)
 def churn_data(report: Report, factor: Decimal = Decimal("1.5")):
-    """The classic djutils.queue example: work on a fresh model instance."""
-    report.churned = int(report.words * factor)
+    """The classic djutils.queue example: work on a fresh model instance.
+
+    It reads the report, adds to it and saves it (without ``F()``), so runs
+    on one report that overlap lose each other's additions unless they
+    share a lock key.
+    """
+    report.churned += int(report.words * factor)
     report.save(update_fields=["churned"])
     return {"report": report.pk, "churned": report.churned}
+
+
+@queue_command
+def churn_data_meeting(report: Report, runs: int, patience: float = 30.0):
+    """churn_data that, having loaded its report, waits (at most
+    ``patience`` seconds) until ``runs`` runs on the report have loaded
+    theirs: runs that can overlap then do, and lose updates for sure."""
+    message = current_message()
+    label = f"meeting:{report.pk}"
+    Run.objects.create(
+        message_id=message.id, attempt=message.attempts, pid=os.getpid(), label=label
+    )
+    deadline = time.monotonic() + patience
+    while Run.objects.filter(label=label).count() < runs:
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.01)
+    report.churned += int(report.words * Decimal("1.5"))
+    report.save(update_fields=["churned"])
+
+
+@queue_command
+def churn_data_with_f(report: Report, factor: Decimal = Decimal("1.5")):
+    """churn_data made safe by letting the database do the addition."""
+    Report.objects.filter(pk=report.pk).update(
+        churned=F("churned") + int(report.words * factor)
+    )
+
+
+@queue_command
+def churn_data_for_update(report: Report, factor: Decimal = Decimal("1.5")):
+    """churn_data made safe by locking the row until the save commits."""
+    with transaction.atomic():
+        report = Report.objects.select_for_update().get(pk=report.pk)
+        report.churned += int(report.words * factor)
+        report.save(update_fields=["churned"])
 
 
 @queue_command
