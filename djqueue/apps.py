@@ -8,7 +8,8 @@ class DjqueueConfig(AppConfig):
     verbose_name = _("Queues")
 
     def ready(self) -> None:
-        from . import checks  # noqa: F401 - registers the system checks
+        from . import checks  # registers the system checks
         from .registry import autodiscover
 
+        checks.register_task_checks()
         autodiscover()

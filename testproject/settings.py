@@ -5,9 +5,11 @@ The environment chooses the parts: ``DJQUEUE_DB`` is ``sqlite`` (default),
 tests use it to point ``run_queue`` processes at the test database);
 ``DJQUEUE_BACKEND`` is ``database`` (default) or ``redis``, with
 ``DJQUEUE_REDIS_URL`` and ``DJQUEUE_REDIS_PREFIX``;
-``DJQUEUE_LEASE`` sets the lease in seconds.
+``DJQUEUE_LEASE`` sets the lease in seconds; ``DJQUEUE_TASKS`` replaces
+``TASKS`` with the JSON it holds (the tests use it for bad settings).
 """
 
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -111,7 +113,7 @@ if os.environ.get("DJQUEUE_BACKEND", "database") == "redis":
 QUEUE_LEASE_SECONDS = float(os.environ.get("DJQUEUE_LEASE", "30"))
 
 # Django 6's tasks framework on djqueue (ignored by Django 5.2).
-TASKS = {
+TASKS = json.loads(os.environ.get("DJQUEUE_TASKS", "null")) or {
     "default": {
         "BACKEND": "djqueue.tasks.DjqueueBackend",
         "QUEUES": ["default"],
