@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 
+from .backends.sqlite_tuning import check_databases
 from .conf import queue_configs, settings
 from .queues import load_backend
 from .registry import registry
@@ -22,6 +23,7 @@ def check_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
         errors.extend(_check_queue(config))
     errors.extend(_check_commands(set(configs)))
     errors.extend(_check_lock_keys(configs))
+    errors.extend(check_databases())
     return errors
 
 
