@@ -73,9 +73,9 @@ def _pragma(init_command: str, name: str) -> str | None:
     return found.group(1).upper() if found else None
 
 
-def queue_databases() -> dict[str, list[str]]:
-    """The SQLite database aliases that hold a ``DatabaseQueue``, each with
-    the names of its queues. Not file-backed databases are left out."""
+def queue_aliases() -> dict[str, list[str]]:
+    """The aliases of the databases that hold a ``DatabaseQueue``, each with
+    the names of its queues."""
     from ..queues import load_backend
     from .database import DatabaseQueue
 
@@ -83,31 +83,37 @@ def queue_databases() -> dict[str, list[str]]:
         configs = queue_configs()
     except ImproperlyConfigured:
         return {}  # djqueue.E001
-    databases: dict[str, list[str]] = {}
+    aliases: dict[str, list[str]] = {}
     for config in configs.values():
         try:
             backend = load_backend(config.backend)
         except ImproperlyConfigured:
             continue  # djqueue.E002
-        alias = config.connection or DEFAULT_DB_ALIAS
-        if issubclass(backend, DatabaseQueue) and _is_sqlite_file(alias):
-            databases.setdefault(alias, []).append(config.name)
-    return databases
+        if issubclass(backend, DatabaseQueue):
+            alias = config.connection or DEFAULT_DB_ALIAS
+            aliases.setdefault(alias, []).append(config.name)
+    return aliases
 
 
-def _is_sqlite_file(alias: str) -> bool:
-    if alias not in connections.settings:
-        return False  # djqueue.E010
-    wrapper = connections[alias]
-    return wrapper.vendor == "sqlite" and not wrapper.is_in_memory_db()
+def _sqlite_files() -> dict[str, list[str]]:
+    """:func:`queue_aliases` restricted to SQLite databases in files."""
+    return {
+        alias: queues
+        for alias, queues in queue_aliases().items()
+        if alias in connections.settings and _is_sqlite_file(connections[alias])
+    }
+
+
+def _is_sqlite_file(connection) -> bool:
+    return connection.vendor == "sqlite" and not connection.is_in_memory_db()
 
 
 def tune_connection(sender, connection, **kwargs) -> None:
     """Receive ``connection_created``: tune a new connection to a queue's
     SQLite database, as the module's docstring says."""
-    if connection.vendor != "sqlite" or not settings.QUEUE_SQLITE_TUNING:
+    if not _is_sqlite_file(connection) or not settings.QUEUE_SQLITE_TUNING:
         return
-    if connection.alias not in queue_databases():
+    if connection.alias not in queue_aliases():
         return
     tuning = Tuning.of(connection.settings_dict)
     if tuning.transaction_mode:
@@ -136,14 +142,13 @@ def _slow_parts(journal: str, begin: str) -> list[str]:
     slow = []
     if journal.upper() != "WAL":
         slow.append(
-            f"the {journal.lower()} journal, so every enqueue, claim and "
-            "acknowledgement waits for the disk"
+            f"a rollback journal (journal_mode={journal.upper()}: every "
+            "enqueue, claim and acknowledgement waits for the disk)"
         )
     if begin.upper() == "DEFERRED":
         slow.append(
-            "deferred transactions, so a transaction that reads before it "
-            "enqueues fails with 'database is locked' when a consumer writes "
-            "in between"
+            "deferred transactions (one that reads before it enqueues fails "
+            "with 'database is locked' when a consumer writes in between)"
         )
     return slow
 
@@ -173,7 +178,7 @@ def _advice(alias: str) -> str:
 def check_databases() -> list[checks.CheckMessage]:
     """``djqueue.W010`` for each queue database that stays on the slow path."""
     warnings = []
-    for alias, queues in queue_databases().items():
+    for alias, queues in _sqlite_files().items():
         slow = _slow_parts(*_configured(connections[alias].settings_dict))
         if slow:
             warnings.append(
@@ -191,7 +196,7 @@ def check_databases() -> list[checks.CheckMessage]:
 def log_databases(queue_names) -> None:
     """Log, at a consumer's start, how each SQLite database of the queues it
     consumes is set up, and what to add to its OPTIONS when it is slow."""
-    for alias, queues in queue_databases().items():
+    for alias, queues in _sqlite_files().items():
         if not set(queues) & set(queue_names):
             continue
         connection = connections[alias]
