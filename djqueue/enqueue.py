@@ -29,8 +29,13 @@ if TYPE_CHECKING:
     from .decorators import QueueCommand
 
 
-def build_message(command: QueueCommand, args: tuple, kwargs: dict) -> Message:
+def build_message(
+    command: QueueCommand, args: tuple, kwargs: dict, extra_options: dict | None = None
+) -> Message:
     """Return the signed message for one call, or raise at the call site.
+
+    ``extra_options`` are added to the message's options before it is
+    signed (the django.tasks backend marks its messages so).
 
     A call that does not match the function's signature raises ``TypeError``;
     an argument the queue's serializer cannot encode raises
@@ -54,6 +59,14 @@ def build_message(command: QueueCommand, args: tuple, kwargs: dict) -> Message:
     now = timezone.now()
     eta = _eta(options, now)
     result_ttl = settings.QUEUE_RESULT_TTL
+    message_options = {
+        "retries": options.retries,
+        "result_ttl": result_ttl if options.result_ttl is None else options.result_ttl,
+        "retry_delay": encode_policy(options.retry_delay),
+        "retry_on": encode_exceptions(options.retry_on),
+        "timeout": options.timeout,
+        **(extra_options or {}),
+    }
     return Message(
         unique_key=_unique_key(options, command.name, payload),
         lock_key=lock_key,
@@ -61,21 +74,15 @@ def build_message(command: QueueCommand, args: tuple, kwargs: dict) -> Message:
         command=command.name,
         queue=options.queue,
         payload=payload,
-        signature=sign_payload(message_id, command.name, serializer.name, payload),
+        signature=sign_payload(
+            message_id, command.name, serializer.name, payload, options=message_options
+        ),
         serializer=serializer.name,
         eta=eta,
         enqueued_at=now,
         priority=options.priority,
         max_attempts=max(options.retries, settings.QUEUE_REDELIVERIES) + 1,
-        options={
-            "retries": options.retries,
-            "result_ttl": result_ttl
-            if options.result_ttl is None
-            else options.result_ttl,
-            "retry_delay": encode_policy(options.retry_delay),
-            "retry_on": encode_exceptions(options.retry_on),
-            "timeout": options.timeout,
-        },
+        options=message_options,
     )
 
 
@@ -212,8 +219,8 @@ def _write(queue_name: str, messages: list[Message]) -> list[str]:
 
 def run_inline(message: Message) -> Message:
     """Run a message in this process without a backend (immediate mode)."""
-    message.options = {**message.options, "retries": 0}  # one inline attempt
-    message.attempts = 1
+    # One inline attempt; the options stay as signed.
+    message.attempts = message.max_attempts = 1
     message.state = State.RUNNING
     signals.send(signals.message_enqueued, message)
     outcome = execute(message)

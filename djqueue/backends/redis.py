@@ -408,7 +408,7 @@ class RedisQueue(RedisInspection, RedisScan, BaseQueue):
 
     def get(self, message_id):
         fields = self.client.hgetall(self.key(f"m:{message_id}"))
-        return to_message(fields, self.name) if fields else None
+        return to_message(fields, self.name, str(message_id)) if fields else None
 
     def wait(self, message_id, timeout):
         message = self.get(message_id)
@@ -462,7 +462,11 @@ class RedisQueue(RedisInspection, RedisScan, BaseQueue):
         pipe = self.client.pipeline(transaction=False)
         for message_id in ids:
             pipe.hgetall(self.key(f"m:{text(message_id)}"))
-        return [to_message(fields, self.name) for fields in pipe.execute() if fields]
+        return [
+            to_message(fields, self.name, text(message_id))
+            for message_id, fields in zip(ids, pipe.execute(), strict=True)
+            if fields
+        ]
 
     def retry(self, message_id, now=None):
         return bool(self._run("retry", message_id, stamp(now or self.now())))

@@ -7,8 +7,8 @@ eta, priority, attempts, lease, outcome, attempt errors, unique and lock
 keys) are fields of their own, and ``suspect`` is 1 while the message is
 suspect. Every value is stored as text; moments are Unix timestamps with
 microsecond precision. Reading never raises on garbage: what cannot be read
-becomes a default, and the consumer then fails the message with a reason
-(its payload will not verify).
+becomes a default, and the consumer then fails the message, under the id its
+hash is stored under, with a reason (its signature will not verify).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ _DATETIMES = (
     "eta", "enqueued_at", "lease_expires_at", "started_at", "finished_at", "expires_at",
 )  # fmt: skip
 _EPOCH = datetime.fromtimestamp(0, UTC)
+_COUNTS = ("priority", "attempts", "max_attempts")
 _ENVELOPE = frozenset(
     {"id", "payload", "signature", "serializer", "enqueued_at", "options"}
 )
@@ -102,20 +103,30 @@ def write_arguments(message: Message) -> list[str | int]:
     ]  # fmt: skip
 
 
-def to_message(raw: Any, queue: str) -> Message:
-    """Build a Message from a hash (a dict, or the flat list a script returns)."""
+def to_message(raw: Any, queue: str, message_id: str = "") -> Message:
+    """Build a Message from a hash (a dict, or the flat list a script returns).
+
+    The id is the one the hash is stored under: ``message_id``, else the
+    ``id`` field the claim script adds, else the envelope's. A signed
+    envelope copied under another id therefore does not verify.
+    """
     if isinstance(raw, list):
         raw = dict(zip(raw[::2], raw[1::2], strict=False))
     data = {text(k): text(v) for k, v in raw.items()}
     envelope = _envelope(data.pop("envelope", ""))
+    stored_id = message_id or data.get("id") or envelope.get("id", "")
     data.update(envelope)
+    data["id"] = stored_id
     moments = {name: _moment(data.get(name, "")) for name in _DATETIMES}
     try:
         state = State(data.get("state", ""))
     except ValueError:
         state = State.QUEUED
     options = envelope.get("options")
+    unreadable = [name for name in ("eta", "enqueued_at") if moments[name] is None]
+    unreadable += [name for name in _COUNTS if not _is_int(data.get(name))]
     return Message(
+        damaged=_damage(unreadable),
         id=data.get("id", ""),
         command=data.get("command", ""),
         queue=queue,
@@ -150,6 +161,20 @@ def _moment(value: str) -> datetime | None:
         return datetime.fromtimestamp(float(value), UTC) if value else None
     except (ValueError, OverflowError, OSError):
         return None
+
+
+def _damage(unreadable: list[str]) -> str:
+    if not unreadable:
+        return ""
+    return f"its field(s) {', '.join(unreadable)} are missing or unreadable"
+
+
+def _is_int(text: str | None) -> bool:
+    try:
+        int(text or "")
+    except ValueError:
+        return False
+    return True
 
 
 def _int(text: str | None, default: int = 0) -> int:

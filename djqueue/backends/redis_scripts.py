@@ -167,7 +167,11 @@ local function claim(a, suspect)
           redis.call('HSET', key, 'state', 'running', 'lease_token', token,
             'lease_expires_at', lease, 'worker', worker, 'started_at', now)
           redis.call('ZADD', base .. ':running', lease, id)
-          claimed[#claimed + 1] = redis.call('HGETALL', key)
+          -- The id the hash is stored under, whatever its fields hold.
+          local row = redis.call('HGETALL', key)
+          row[#row + 1] = 'id'
+          row[#row + 1] = id
+          claimed[#claimed + 1] = row
         end
       end
     end
