@@ -197,6 +197,30 @@ def test_message_written_in_a_rolled_back_transaction_does_not_exist(tmp_path):
         assert list(records.values_list("id", flat=True)) == [uuid.UUID(kept.id)]
 
 
+def test_ack_and_claim_is_one_transaction(tmp_path):
+    """One commit for a worker's acknowledgement and next claim."""
+    with (
+        sqlite_alias("queue_db", tmp_path / "queue.sqlite3") as queue_db,
+        queues_on("queue_db"),
+    ):
+        call_command("migrate", "djqueue", database="queue_db", verbosity=0)
+        commands.add(1, 2)
+        commands.add(3, 4)
+        queue = get_queue()
+        (first,) = queue.claim("worker", 30)
+        statements = []
+        queue_db.connection.set_trace_callback(statements.append)
+        kept, leased = queue.ack_and_claim(first, None, 0, "worker", 30)
+        queue_db.connection.set_trace_callback(None)
+    assert kept
+    assert len(leased) == 1
+    writes = [s.split()[0].upper() for s in statements]
+    assert writes[0] == "BEGIN"
+    assert writes[-1] == "COMMIT"
+    assert writes.count("COMMIT") == 1
+    assert {"DELETE", "UPDATE"} <= set(writes)
+
+
 def stock_env(path, tuning=True):
     return {
         "DJQUEUE_DB": "sqlite-stock",
