@@ -161,6 +161,19 @@ def test_check_names_the_options_to_add_when_opted_out(tmp_path):
     assert "QUEUE_SQLITE_TUNING = False" in warning.hint
 
 
+@override_settings(QUEUE_SQLITE_TUNING=False)
+def test_no_warning_when_the_options_give_the_fast_path(tmp_path):
+    options = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+    }
+    with (
+        sqlite_alias("queue_db", tmp_path / "queue.sqlite3", **options),
+        queues_on("queue_db"),
+    ):
+        assert [m.id for m in check_settings() if m.id == "djqueue.W010"] == []
+
+
 def test_check_warns_about_an_explicit_rollback_journal(tmp_path):
     options = {"init_command": "PRAGMA journal_mode=DELETE"}
     with (

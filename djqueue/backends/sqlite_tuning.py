@@ -69,7 +69,9 @@ class Tuning:
 
 def _pragma(init_command: str, name: str) -> str | None:
     """The value ``init_command`` gives the pragma ``name``, if it sets it."""
-    found = re.search(rf"\bpragma\s+{name}\s*=\s*['\"]?(\w+)", init_command, re.I)
+    found = re.search(
+        rf"\bpragma\s+(?:\w+\.)?{name}\s*[=(]\s*['\"]?(\w+)", init_command, re.I
+    )
     return found.group(1).upper() if found else None
 
 
@@ -131,7 +133,7 @@ def tune_connection(sender, connection, **kwargs) -> None:
     except connection.Database.Error as exc:
         # The next connection tries again; this one works as configured.
         logger.warning(
-            "Cannot switch the SQLite database %r to WAL mode: %s",
+            "Cannot tune the SQLite database %r; it stays as configured: %s",
             connection.alias, exc,
         )  # fmt: skip
 
