@@ -9,6 +9,7 @@ from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
+from .backends.sqlite_tuning import check_databases
 from .conf import queue_configs, settings
 from .queues import load_backend
 from .registry import registry
@@ -66,6 +67,7 @@ def check_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
         errors.extend(_check_queue(config))
     errors.extend(_check_commands(set(configs)))
     errors.extend(_check_lock_keys(configs))
+    errors.extend(check_databases())
     return errors
 
 

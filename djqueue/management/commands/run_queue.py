@@ -11,6 +11,7 @@ import sys
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError, SystemCheckError
 
+from djqueue.backends.sqlite_tuning import log_databases
 from djqueue.conf import settings
 from djqueue.consumer import Consumer
 from djqueue.exceptions import UnknownQueue
@@ -119,6 +120,7 @@ class Command(BaseCommand):
             )
         except (SystemCheckError, ImproperlyConfigured, UnknownQueue) as exc:
             raise CommandError(str(exc), returncode=EXIT_CONFIG) from exc
+        log_databases([queue.name for queue in consumer.queues])
         install_signal_handlers(consumer)
         consumer.run()
         if consumer.unanswered:
