@@ -9,6 +9,7 @@ import pytest
 from django.core import checks
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
+from django.db import connection
 from django.test import override_settings
 
 from djqueue.checks import check_settings
@@ -180,9 +181,13 @@ def test_check_and_run_queue_processes_refuse_each_bad_setting(error, tmp_path):
     """In fresh processes, where nothing imported the tasks framework first:
     ``check`` reports the error and ``run_queue`` exits 78 naming it."""
     environ, _ = _bad_setting(error)
+    # The test database, as for run_queue: never a file in the working
+    # directory named after DJQUEUE_DB_NAME.
+    database = {"DJQUEUE_DB_NAME": str(connection.settings_dict["NAME"])}
     check = subprocess.run(
         [sys.executable, str(MANAGE), "check"],
-        env={**os.environ, **environ}, capture_output=True, text=True, timeout=60,
+        env={**os.environ, **database, **environ},
+        capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert check.returncode == 1, check.stdout + check.stderr
     assert f"({error})" in check.stderr
