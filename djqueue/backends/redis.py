@@ -22,16 +22,7 @@ from ..message import Message
 from ..states import FINISHED_STATES as _FINISHED
 from ..states import State
 from .base import BaseQueue
-from .redis_hash import (
-    SUSPECT_CEILING,
-    attempt_errors,
-    fields,
-    score,
-    stamp,
-    text,
-    to_message,
-    write_arguments,
-)
+from .redis_hash import SUSPECT_CEILING, attempt_errors, placed, stamp, text, to_message
 from .redis_inspection import (
     DEFAULT_INSPECT_TIMEOUT,
     INSPECTION_SCRIPTS,
@@ -43,7 +34,7 @@ from .redis_scripts import SCRIPTS
 
 DEFAULT_URL = "redis://127.0.0.1:6379/0"
 _SCRIPTS = {**SCRIPTS, **INSPECTION_SCRIPTS}
-#: Messages written per pipelined transaction by write_many().
+#: Messages written per script call by write_many().
 WRITE_BATCH = 1000
 _SET_OF_STATE = {
     State.QUEUED: "ready",
@@ -221,55 +212,35 @@ class RedisQueue(RedisInspection, RedisScan, BaseQueue):
     # -- Writing -------------------------------------------------------------
 
     def write(self, message: Message) -> None:
-        self._run("write", *self._placed(message))
+        self.write_many((message,))
 
     def write_many(self, messages: Sequence[Message]) -> None:
-        """Write in batches of ``WRITE_BATCH``, one pipelined transaction each."""
+        """Write in batches of ``WRITE_BATCH``, one call of the write script
+        each, which places every message as :meth:`write` does."""
         now = self.now()
+        moment = stamp(now)
         for start in range(0, len(messages), WRITE_BATCH):
-            self._write_batch(messages[start : start + WRITE_BATCH], now)
-
-    def _write_batch(self, messages: Sequence[Message], now) -> None:
-        pipe = self.client.pipeline(transaction=True)
-        ready = 0
-        for message in messages:
-            message.queue = self.name
-            scheduled = message.eta > now
-            message.state = State.SCHEDULED if scheduled else State.QUEUED
-            pipe.hset(self.key(f"m:{message.id}"), mapping=fields(message))
-            if scheduled:
-                pipe.zadd(self.key("scheduled"), {message.id: message.eta.timestamp()})
-            else:
-                pipe.zadd(
-                    self.key("ready"),
-                    {message.id: score(message.priority, message.eta)},
-                )
-                ready += 1
-        if ready:
-            pipe.lpush(self.key("notify"), *["1"] * min(ready, 100))
-            pipe.ltrim(self.key("notify"), 0, 99)
-        pipe.execute()
+            values: list = [moment]
+            for message in messages[start : start + WRITE_BATCH]:
+                values += self._placed(message, now)
+            self._run("write", *values)
 
     def write_tick(self, message: Message, name: str, tick) -> bool:
-        return bool(self._run("write_tick", name, stamp(tick), *self._placed(message)))
+        now = self.now()
+        values = self._placed(message, now)
+        return bool(self._run("write_tick", name, stamp(tick), stamp(now), *values))
 
     def write_unique(self, message: Message) -> str:
-        return text(
-            self._run("write_unique", message.unique_key, *self._placed(message))
-        )
+        now = self.now()
+        return text(self._run("write_unique", stamp(now), *self._placed(message, now)))
 
-    def _placed(self, message: Message) -> list:
-        """The id, sorted-set score, scheduled flag and hash values that the
-        single-message write scripts take."""
+    def _placed(self, message: Message, now) -> list:
+        """The values of ``message`` for the scripts' ``place()``, which
+        stores it scheduled if its eta is after ``now``, else queued; the
+        message's ``queue`` and ``state`` are set to match."""
         message.queue = self.name
-        scheduled = message.eta > self.now()
-        message.state = State.SCHEDULED if scheduled else State.QUEUED
-        if scheduled:
-            position = message.eta.timestamp()
-        else:
-            position = score(message.priority, message.eta)
-        flag = "1" if scheduled else "0"
-        return [message.id, position, flag, *write_arguments(message)]
+        message.state = State.SCHEDULED if message.eta > now else State.QUEUED
+        return placed(message)
 
     def flush(self) -> None:
         keys = list(self.client.scan_iter(match=f"{self.base}:*", count=10_000))
@@ -408,7 +379,7 @@ class RedisQueue(RedisInspection, RedisScan, BaseQueue):
 
     def get(self, message_id):
         fields = self.client.hgetall(self.key(f"m:{message_id}"))
-        return to_message(fields, self.name) if fields else None
+        return to_message(fields, self.name, text(message_id)) if fields else None
 
     def wait(self, message_id, timeout):
         message = self.get(message_id)
@@ -462,7 +433,11 @@ class RedisQueue(RedisInspection, RedisScan, BaseQueue):
         pipe = self.client.pipeline(transaction=False)
         for message_id in ids:
             pipe.hgetall(self.key(f"m:{text(message_id)}"))
-        return [to_message(fields, self.name) for fields in pipe.execute() if fields]
+        return [
+            to_message(fields, self.name, text(message_id))
+            for message_id, fields in zip(ids, pipe.execute(), strict=True)
+            if fields
+        ]
 
     def retry(self, message_id, now=None):
         return bool(self._run("retry", message_id, stamp(now or self.now())))
