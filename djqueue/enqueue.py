@@ -53,7 +53,6 @@ def build_message(command: QueueCommand, args: tuple, kwargs: dict) -> Message:
     message_id = new_message_id()
     now = timezone.now()
     eta = _eta(options, now)
-    result_ttl = settings.QUEUE_RESULT_TTL
     return Message(
         unique_key=_unique_key(options, command.name, payload),
         lock_key=lock_key,
@@ -67,16 +66,26 @@ def build_message(command: QueueCommand, args: tuple, kwargs: dict) -> Message:
         enqueued_at=now,
         priority=options.priority,
         max_attempts=max(options.retries, settings.QUEUE_REDELIVERIES) + 1,
-        options={
-            "retries": options.retries,
-            "result_ttl": result_ttl
-            if options.result_ttl is None
-            else options.result_ttl,
-            "retry_delay": encode_policy(options.retry_delay),
-            "retry_on": encode_exceptions(options.retry_on),
-            "timeout": options.timeout,
-        },
+        options=dict(_message_options(command)),
     )
+
+
+def _message_options(command: QueueCommand) -> dict[str, Any]:
+    """The options that travel with the command's messages, made once per
+    set of command options and result TTL setting (callers copy them)."""
+    options, result_ttl = command.options, settings.QUEUE_RESULT_TTL
+    made = command._message_options
+    if made is not None and made[0] is options and made[1] is result_ttl:
+        return made[2]
+    encoded = {
+        "retries": options.retries,
+        "result_ttl": result_ttl if options.result_ttl is None else options.result_ttl,
+        "retry_delay": encode_policy(options.retry_delay),
+        "retry_on": encode_exceptions(options.retry_on),
+        "timeout": options.timeout,
+    }
+    command._message_options = (options, result_ttl, encoded)
+    return encoded
 
 
 def _lock_key(command: QueueCommand, queue, args: tuple, kwargs: dict) -> str:

@@ -342,3 +342,26 @@ def test_bulk_writes_go_in_batches(backend, monkeypatch):
     monkeypatch.setattr("djqueue.backends.redis.WRITE_BATCH", 7)
     commands.add.map([(i, i) for i in range(30)])
     assert len(get_queue()) == 30
+
+
+@real_redis_only
+@pytest.mark.django_db(transaction=True)
+def test_the_hash_of_a_small_call_stays_compact_queued_and_done(backend):
+    """Every value of a small call's hash, queued and done with its result,
+    fits Redis's default listpack limit, so the hash keeps that encoding."""
+    queue = get_queue()
+    limit = int(queue.client.config_get("hash-max-listpack-value").get(
+        "hash-max-listpack-value", 64
+    ))  # fmt: skip
+    if limit < 64:
+        pytest.skip(f"the server's hash-max-listpack-value is {limit}, below 64")
+    handle = commands.add(2, 3)
+    key = queue.key(f"m:{handle.id}")
+    compact = {b"listpack", b"ziplist"}  # ziplist before Redis 7
+    assert queue.client.object("encoding", key) in compact
+
+    Consumer(["default"], 1, burst=True).run()
+
+    assert handle.get(timeout=0) == 5
+    assert queue.client.hget(key, "state") == b"done"
+    assert queue.client.object("encoding", key) in compact
