@@ -115,7 +115,7 @@ def test_write_and_write_many_claim_in_the_same_order(queue, other_queue):
         queue.write(message)
     other_queue.write_many(copies)
     # Equal scores fall back to the id: the copies' ids sort as the originals'.
-    copy_of = {copy.id: message.id for message, copy in zip(made, copies)}
+    copy_of = {copy.id: message.id for message, copy in zip(made, copies, strict=True)}
     expected = sorted(made, key=lambda m: (-m.priority, m.eta, m.id))
     # The lock key holds back the second message of its key.
     expected = [m for m in expected if m is not made[1]]
@@ -147,7 +147,8 @@ def test_map_reads_back_as_single_calls_do(backend):
     assert {k: v for k, v in first.items() if k not in times} == {
         k: v for k, v in alone.items() if k not in times
     }
-    assert first["id"] == mapped[0].id and second["id"] == mapped[1].id
+    assert first["id"] == mapped[0].id
+    assert second["id"] == mapped[1].id
     assert first["payload"] == alone["payload"] != second["payload"]
     assert [m.id for m in queue.claim("w", LEASE, limit=5)] == [
         single.id,
