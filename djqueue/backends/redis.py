@@ -136,7 +136,7 @@ class RedisQueue(RedisInspection, RedisScan, BaseQueue):
             errors.append(
                 checks.Error(
                     f"Queue {name!r} uses RedisQueue, but redis-py is not installed.",
-                    hint="pip install 'djqueue[redis]' (add 'hiredis' for speed).",
+                    hint="pip install 'djqueue[redis]' (redis-py with hiredis).",
                     id="djqueue.E020",
                 )
             )
@@ -217,30 +217,31 @@ class RedisQueue(RedisInspection, RedisScan, BaseQueue):
     def write_many(self, messages: Sequence[Message]) -> None:
         """Write in batches of ``WRITE_BATCH``, one call of the write script
         each, which places every message as :meth:`write` does."""
-        now = self.now()
+        now, stamps = self.now(), {}
         moment = stamp(now)
         for start in range(0, len(messages), WRITE_BATCH):
             values: list = [moment]
             for message in messages[start : start + WRITE_BATCH]:
-                values += self._placed(message, now)
+                values += self._placed(message, now, stamps)
             self._run("write", *values)
 
     def write_tick(self, message: Message, name: str, tick) -> bool:
         now = self.now()
-        values = self._placed(message, now)
+        values = self._placed(message, now, {})
         return bool(self._run("write_tick", name, stamp(tick), stamp(now), *values))
 
     def write_unique(self, message: Message) -> str:
         now = self.now()
-        return text(self._run("write_unique", stamp(now), *self._placed(message, now)))
+        values = self._placed(message, now, {})
+        return text(self._run("write_unique", stamp(now), *values))
 
-    def _placed(self, message: Message, now) -> list:
+    def _placed(self, message: Message, now, stamps) -> list:
         """The values of ``message`` for the scripts' ``place()``, which
         stores it scheduled if its eta is after ``now``, else queued; the
         message's ``queue`` and ``state`` are set to match."""
         message.queue = self.name
         message.state = State.SCHEDULED if message.eta > now else State.QUEUED
-        return placed(message)
+        return placed(message, stamps)
 
     def flush(self) -> None:
         keys = list(self.client.scan_iter(match=f"{self.base}:*", count=10_000))

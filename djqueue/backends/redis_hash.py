@@ -61,14 +61,20 @@ def attempt_errors(message: Message) -> str:
     return _ENCODER.encode(message.attempt_errors)
 
 
-def placed(message: Message) -> list[str | int]:
+def placed(message: Message, stamps: dict[datetime, str]) -> list[str | int]:
     """The values of a new message that the write scripts' ``place()``
-    takes, in its order; the state comes from the eta."""
+    takes, in its order; the state comes from the eta. ``stamps`` keeps
+    the text of moments across the messages of one write."""
     serializer = message.serializer
+    eta = stamps.get(message.eta)
+    if eta is None:
+        eta = stamps[message.eta] = stamp(message.eta)
+    enqueued = stamps.get(message.enqueued_at)
+    if enqueued is None:
+        enqueued = stamps[message.enqueued_at] = stamp(message.enqueued_at)
     return [
-        message.id, message.command, stamp(message.eta), message.priority,
-        message.attempts, message.max_attempts, message.payload,
-        message.signature, stamp(message.enqueued_at),
+        message.id, message.command, eta, message.priority, message.attempts,
+        message.max_attempts, message.payload, message.signature, enqueued,
         "" if serializer == "json" else serializer, pack_options(message.options),
         message.unique_key, message.lock_key,
     ]  # fmt: skip
