@@ -1,7 +1,8 @@
 """The report's chart; skipped with a message without matplotlib.
 
 A full run draws djqueue's ratios to the raw limit and the best peer; a
-memory run draws each consumer's RSS against the messages it has run.
+memory run draws each consumer's RSS against the messages it has run; a depth
+run draws each system's drain rate against the depth of its queue.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ def draw(results: dict, meta: dict, path: Path) -> str:
 
     if "memory" in meta["scenarios"]:
         fig = _memory(plt, results)
+    elif "depth" in meta["scenarios"]:
+        fig = _depth(plt, results, meta["depths"])
     else:
         fig = _ratios(plt, ratio_rows(results, meta))
     fig.tight_layout()
@@ -63,6 +66,29 @@ def _memory(plt, results: dict):
     ax.set_xlabel("messages run by the consumer (log scale)")
     ax.set_ylabel("RSS of the consumer's process tree (MiB)")
     ax.set_title("Consumer memory over one consumer's life", fontsize=9)
+    ax.legend(fontsize=7)
+    return fig
+
+
+def _depth(plt, results: dict, depths: list[int]):
+    from .report import number
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for key, row in results.items():
+        points = [
+            (depth, rate)
+            for depth in depths
+            if (rate := number(row, f"depth:{depth}", "value")) is not None
+        ]
+        if points:
+            ax.plot(*zip(*points, strict=True), marker="o", label=key)
+    ax.set_xscale("log")
+    ax.set_xticks(depths, [f"{depth:,}" for depth in depths])
+    ax.tick_params(axis="x", which="minor", labelbottom=False)
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel("messages queued when the drain starts (log scale)")
+    ax.set_ylabel("drain/s over the first N messages")
+    ax.set_title("Drain rate versus queue depth", fontsize=9)
     ax.legend(fontsize=7)
     return fig
 

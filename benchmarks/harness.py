@@ -132,6 +132,17 @@ def check_exactly_once(entries: list[tuple[int, float]], n: int, start=0) -> Non
         )
 
 
+def check_at_most_once(entries: list[tuple[int, float]], n: int) -> None:
+    """Raise ``CheckFailed`` if a message ran twice or is not one of 0..n-1."""
+    seen = Counter(x for x, _ in entries)
+    twice = sum(1 for count in seen.values() if count > 1)
+    extra = sum(1 for x in seen if not 0 <= x < n)
+    if twice or extra:
+        raise CheckFailed(
+            f"{twice} messages run more than once, {extra} unexpected (of {n} queued)"
+        )
+
+
 def check_pending(pending: int | None, expected: int, what: str) -> None:
     if pending is not None and pending != expected:
         raise CheckFailed(f"{what}: {pending} messages queued, expected {expected}")

@@ -13,8 +13,10 @@ import time
 from pathlib import Path
 
 from . import report
-from .harness import REPO_DIR, run_dir
-from .systems import MEMORY, SMOKE, SMOKE_PEERS, SYSTEMS
+from .done import run_id
+from .harness import REPO_DIR
+from .rounds import measure_all
+from .systems import DEPTH, MEMORY, SMOKE, SMOKE_PEERS, SYSTEMS
 
 SCENARIOS = ["enqueue", "bulk", "drain", "drain1", "latency"]
 RESULTS_DIR = REPO_DIR / "benchmarks" / "results"
@@ -26,9 +28,15 @@ def parse_args(argv=None):
     parser.add_argument(
         "--memory", action="store_true", help="only the consumer memory scenario"
     )
+    parser.add_argument(
+        "--depth",
+        metavar="D1,D2,...",
+        help="only the drain versus queue depth scenario: fill the queue to "
+        "each depth and drain N (e.g. 10000,100000,1000000)",
+    )
     parser.add_argument("--systems", help="comma-separated keys (default: all)")
     parser.add_argument(
-        "--name", help="results/NAME.{json,md,png} (default: latest or memory)"
+        "--name", help="results/NAME.{json,md,png} (default: latest, memory or depth)"
     )
     parser.add_argument(
         "--report", metavar="JSON", help="only rewrite the report of a saved run"
@@ -37,8 +45,8 @@ def parse_args(argv=None):
     parser.add_argument(
         "--peer-n",
         type=int,
-        help="messages per scenario for the peers (default: N); djqueue and "
-        "the raw limits always run N",
+        help="messages per scenario for the peers (default: N, the same as "
+        "djqueue); djqueue and the raw limits always run N",
     )
     parser.add_argument("--samples", type=int, help="latency samples (200)")
     parser.add_argument("--reps", type=int, help="repetitions (3)")
@@ -56,10 +64,17 @@ def parse_args(argv=None):
     args.reps = args.reps or (1 if smoke else 3)
     if smoke and args.memory:
         args.memory_n = "200,2000"
+    if args.memory and args.depth:
+        parser.error("--memory and --depth are separate runs")
+    args.depths = sorted({int(d) for d in (args.depth or "").split(",") if d})
+    if args.depth and (not args.depths or args.depths[0] <= 0):
+        parser.error("--depth needs positive queue depths")
     if args.systems:
         args.keys = args.systems.split(",")
     elif args.memory:
         args.keys = MEMORY
+    elif args.depth:
+        args.keys = DEPTH
     else:
         args.keys = [*SMOKE, *SMOKE_PEERS] if smoke else list(SYSTEMS)
     unknown = [key for key in args.keys if key not in SYSTEMS]
@@ -67,18 +82,17 @@ def parse_args(argv=None):
         parser.error(
             f"unknown systems {', '.join(unknown)}; known: {', '.join(SYSTEMS)}"
         )
+    # In the order of SYSTEMS, where each raw limit is next to its djqueue.
+    args.keys = [key for key in SYSTEMS if key in args.keys]
     checkpoints = sorted(int(n) for n in args.memory_n.split(","))
     if len(checkpoints) < 2 or checkpoints[0] <= 0:
         parser.error("--memory-n needs at least two positive counts")
     # The smoke run checks that every message runs once, at the default
     # concurrency only: a second drain would add little but time.
-    args.scenarios = (
-        ["memory"]
-        if args.memory
-        else [s for s in SCENARIOS if s != "drain1"]
-        if smoke
-        else SCENARIOS
-    )
+    if args.memory or args.depth:
+        args.scenarios = ["memory" if args.memory else "depth"]
+    else:
+        args.scenarios = [s for s in SCENARIOS if s != "drain1"] if smoke else SCENARIOS
     return args
 
 
@@ -90,35 +104,9 @@ def _stop(signum, frame):
     raise SystemExit(128 + signum)
 
 
-def run_system(key: str, args) -> dict:
-    """Measure ``key`` in its own process, bounded in time."""
-    out = run_dir() / f"{key}.json"
-    out.unlink(missing_ok=True)
-    n = args.n if key.startswith(("djqueue", "raw")) else args.peer_n
-    argv = [
-        sys.executable, "-m", "benchmarks.measure", key, "--out", str(out),
-        "--n", str(n), "--samples", str(args.samples),
-        "--reps", str(args.reps), "--scenarios", ",".join(args.scenarios),
-        "--memory", args.memory_n,
-    ]  # fmt: skip
-    budget = 600 + args.reps * (n / 10 + args.samples * 2)
-    if args.memory:
-        # At least 50 messages a second; a stall fails sooner on its own.
-        budget = 600 + max(int(n) for n in args.memory_n.split(",")) / 50
-    child = subprocess.Popen(argv, cwd=REPO_DIR)
-    try:
-        child.wait(timeout=budget)
-    except subprocess.TimeoutExpired:
-        child.terminate()
-        child.wait(30)
-        return {"error": f"did not finish within {budget:.0f}s"}
-    finally:
-        if child.poll() is None:  # SIGTERM: let it reset and drop its databases
-            child.terminate()
-            child.wait(60)
-    if not out.exists():
-        return {"error": "the measuring process died (see the output above)"}
-    return json.loads(out.read_text())
+def messages(args):
+    """The N of each system: the same for all unless ``--peer-n`` is lower."""
+    return lambda key: args.n if key.startswith(("djqueue", "raw")) else args.peer_n
 
 
 def machine() -> str:
@@ -158,23 +146,22 @@ def main(argv=None) -> int:
         return rewrite(args.report)
     # A memory run leaves a million keys around for minutes: in a database of
     # its own, it does not slow down the SCANs of a speed run going at once.
-    os.environ.setdefault("BENCH_REDIS_URL", REDIS_URLS[bool(args.memory)])
+    # A depth run's million messages go there too.
+    big = bool(args.memory or args.depth)
+    os.environ.setdefault("BENCH_REDIS_URL", REDIS_URLS[big])
     signal.signal(signal.SIGTERM, _stop)
+    run_id()  # one id for the whole run, passed on to every system's process
     started, measured = time.monotonic(), commit()
-    results = {}
-    for key in args.keys:
-        print(f"== {key}", flush=True)
-        began = time.monotonic()
-        results[key] = run_system(key, args)
-        results[key]["_seconds"] = round(time.monotonic() - began, 1)
-        print(f"   {key}: {results[key]['_seconds']:.0f}s", flush=True)
+    results = measure_all(args, messages(args))
+    mode = "memory" if args.memory else "depth" if args.depth else "full"
     meta = {
-        "mode": "smoke" if args.smoke else "memory" if args.memory else "full",
+        "mode": "smoke" if args.smoke else mode,
         "n": args.n,
         "peer_n": args.peer_n,
         "samples": args.samples,
         "reps": args.reps,
         "memory_n": args.memory_n if args.memory else None,
+        "depths": args.depths or None,
         "scenarios": args.scenarios,
         "seconds": time.monotonic() - started,
         "machine": machine(),
@@ -182,7 +169,7 @@ def main(argv=None) -> int:
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
     }
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    name = args.name or ("memory" if args.memory else "latest")
+    name = args.name or ("latest" if mode == "full" else mode)
     (RESULTS_DIR / f"{name}.json").write_text(json.dumps([meta, results], indent=1))
     print(report.publish(results, meta, RESULTS_DIR / name))
     failed = report.failures(results, strict=args.smoke)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .tables import markdown, rst, text_table
 from .targets import MEMORY_LIMIT, TARGETS
 
 #: (scenario, column title, field, higher is better, format)
@@ -19,7 +20,7 @@ FIGURES = [
     ("memory", "RSS large/small", "ratio", False, "{:.3f}"),
 ]
 SCALE = {"latency": 1000.0}
-UNITS = {"enqueue": "/s", "bulk": "/s", "drain": "/s", "drain1": "/s"}
+UNITS = {"enqueue": "/s", "bulk": "/s", "drain": "/s", "drain1": "/s", "depth": "/s"}
 
 
 def number(row: dict, scenario: str, field: str) -> float | None:
@@ -102,25 +103,40 @@ def ratio_rows(results: dict, meta: dict) -> list[tuple[str, str, str, str]]:
     return rows
 
 
-def target_rows(results: dict) -> list[list[str]]:
-    """[target, djqueue, reference, ratio, needed, met?] for each target."""
+def target_rows(results: dict, meta: dict) -> list[list[str]]:
+    """[target, djqueue, reference, ratio, needed, met?] for each target whose
+    figures this run measures."""
     rows = []
     for target in TARGETS:
-        ours = best(results, *target.ours, target.higher_better)
-        theirs = best(results, *target.theirs, target.higher_better)
-        value = ratio(ours and ours[0], theirs and theirs[0], target.higher_better)
-        scenario = target.ours[1][0]
-        verdict = (
-            "n/a" if value is None else "met" if value >= target.factor else "MISSED"
+        if not target.scenarios <= set(meta["scenarios"]):
+            continue
+        higher = not target.at_most
+        ours = best(results, *target.ours, higher)
+        theirs = best(results, *target.theirs, higher)
+        value = ratio(ours and ours[0], theirs and theirs[0], True)
+        met = value is not None and (
+            value <= target.factor if target.at_most else value >= target.factor
         )
+        scenario = target.ours[1][0].split(":")[0]
         rows.append([
             target.text,
             _figure(ours, scenario),
             _figure(theirs, scenario),
             _times(value),
-            f">= {target.factor:g}x",
-            verdict,
+            f"{'<=' if target.at_most else '>='} {target.factor:g}x",
+            "n/a" if value is None else "met" if met else "MISSED",
         ])  # fmt: skip
+    return rows
+
+
+def depth_rows(results: dict, meta: dict) -> list[list[str]]:
+    """[system, drain/s at each depth..., largest/smallest] per system."""
+    rows, depths = [], meta["depths"]
+    for key, row in results.items():
+        cells = [cell_text(row, f"depth:{d}", "value", "{:,.0f}") for d in depths]
+        small = number(row, f"depth:{depths[0]}", "value")
+        large = number(row, f"depth:{depths[-1]}", "value")
+        rows.append([key, *cells, _times(ratio(large, small, True))])
     return rows
 
 
@@ -143,6 +159,8 @@ def _figure(found, scenario: str) -> str:
     if found is None:
         return "n/a"
     value, where = found
+    if scenario == "memory":
+        return f"{value:.1f} MiB ({where})"
     fmt = "{:.2f} ms" if scenario == "latency" else "{:,.0f}" + UNITS.get(scenario, "")
     return f"{fmt.format(value)} ({where})"
 
@@ -170,37 +188,16 @@ def _size(row: dict, meta: dict) -> str:
     )
 
 
-def markdown(head: list[str], body: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    lines += ["| " + " | ".join(cells) + " |" for cells in body]
-    return "\n".join(lines)
-
-
-def rst(title: str, head: list[str], body: list[list[str]]) -> str:
-    """A ``list-table`` for the docs (``docs/performance.rst``)."""
-    lines = [f".. list-table:: {title}", "   :header-rows: 1", ""]
-    for cells in [head, *body]:
-        lines.append(f"   * - {_rst_cell(cells[0])}")
-        lines += [f"     - {_rst_cell(c)}" for c in cells[1:]]
-    return "\n".join(lines) + "\n"
-
-
-def _rst_cell(text: str) -> str:
-    return text.replace("*", "\\*") if text else "\\"
-
-
-def text_table(head: list[str], body: list[list[str]]) -> str:
-    widths = [max(len(r[i]) for r in [head, *body]) for i in range(len(head))]
-    return "\n".join(
-        "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
-        for cells in [head, *body]
-    )
-
-
 def header(meta: dict) -> str:
     if "memory" in meta["scenarios"]:
         counts = meta["memory_n"].split(",")
         sizes = f"consumer RSS after {', '.join(counts)} messages"
+    elif "depth" in meta["scenarios"]:
+        depths = ", ".join(f"{d:,}" for d in meta["depths"])
+        sizes = (
+            f"drain of N={meta['n']:,} at depths {depths}, median of "
+            f"{meta['reps']} repetition(s)"
+        )
     else:
         sizes = (
             f"N={meta['n']:,} messages, {meta['samples']} latency samples, "
@@ -215,8 +212,27 @@ def header(meta: dict) -> str:
     )
 
 
+TARGETS_TITLE = (
+    "Targets (ratios within this run; a peer's drain is its best measured "
+    "concurrency where the target says 'fastest')"
+)
+TARGETS_HEAD = ["target", "djqueue", "reference", "ratio", "needed", "result"]
+
+
 def sections(results: dict, meta: dict) -> list[tuple[str, list[str], list]]:
     """(title, head, body) of each table of the report."""
+    targets = (TARGETS_TITLE, TARGETS_HEAD, target_rows(results, meta))
+    if "depth" in meta["scenarios"]:
+        depths = [f"drain/s at {d:,} queued" for d in meta["depths"]]
+        return [
+            (
+                f"Drain versus queue depth: the first N={meta['n']:,} messages "
+                "run from a queue filled to each depth (medians)",
+                ["system", *depths, "largest/smallest"],
+                depth_rows(results, meta),
+            ),
+            targets,
+        ]
     head, body = table(results, meta)
     out = [("Figures (medians)", head, body)]
     if "memory" in meta["scenarios"]:
@@ -226,20 +242,14 @@ def sections(results: dict, meta: dict) -> list[tuple[str, list[str], list]]:
             ["system", "RSS of the consumer's process tree", "large/small", "target"],
             memory_rows(results),
         ))  # fmt: skip
-        return out
+        return [*out, targets]
     out.append((
         "djqueue relative to the raw limit and the best peer on the same store "
         "(>1x is better: faster, quicker or smaller)",
         ["djqueue", "figure", "x raw limit", "x best peer"],
         [list(r) for r in ratio_rows(results, meta)],
     ))  # fmt: skip
-    out.append((
-        "Targets (ratios within this run; drains compare the best of each "
-        "side's measured concurrencies unless the target names one)",
-        ["target", "djqueue", "reference", "ratio", "needed", "result"],
-        target_rows(results),
-    ))  # fmt: skip
-    return out
+    return [*out, targets]
 
 
 def publish(results: dict, meta: dict, stem: Path) -> str:

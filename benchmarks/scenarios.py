@@ -1,5 +1,6 @@
-"""The scenarios: each returns the median of its repetitions, or raises
-``CheckFailed`` when the system did not run every message exactly once."""
+"""The scenarios: each measures one repetition and returns its figures, or
+raises ``CheckFailed`` when the system did not run every message exactly
+once; :func:`combine` makes the medians of the repetitions."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import time
 from . import done
 from .harness import (
     CheckFailed,
+    check_at_most_once,
     check_exactly_once,
     check_pending,
     median,
@@ -29,17 +31,15 @@ MEMORY_SETTLE = 1.0
 MEMORY_STALL = 120.0
 
 
-def enqueue_rate(system, n: int, reps: int, bulk: bool = False) -> dict:
+def enqueue_rate(system, n: int, bulk: bool = False) -> dict:
     """Messages per second queued by one process, single or bulk."""
     method = system.bulk_enqueue if bulk else system.enqueue
-    rates = []
-    for _ in range(reps):
-        system.reset()
-        started = time.perf_counter()
-        method(n)
-        rates.append(n / (time.perf_counter() - started))
-        check_pending(system.pending(), n, "after enqueue")
-    return {"value": median(rates), "runs": rates}
+    system.reset()
+    started = time.perf_counter()
+    method(n)
+    rate = n / (time.perf_counter() - started)
+    check_pending(system.pending(), n, "after enqueue")
+    return {"value": rate}
 
 
 def fill(system, n: int, start: int = 0) -> None:
@@ -49,58 +49,116 @@ def fill(system, n: int, start: int = 0) -> None:
         method(min(FILL_CHUNK, start + n - first), first)
 
 
-def drain_rate(system, n: int, reps: int, concurrency: int | None) -> dict:
+def drain_rate(system, n: int, concurrency: int | None) -> dict:
     """Messages per second run by one consumer on a full queue, from the
     first message done to the last (consumer start-up is not counted)."""
-    n = min(n, system.max_drain_n or n)
-    rates = []
-    for _ in range(reps):
-        system.reset()
-        fill(system, n)
-        proc = system.start_consumer(concurrency)
-        try:
-            finished = wait_until(lambda: done.count() >= n, timeout=60 + n / 20)
-            time.sleep(0.5)  # a message run twice shows up here
-            entries = done.entries()
-            pending = system.pending()
-        finally:
-            stop_process(proc)
-        if not finished:
-            raise CheckFailed(f"timed out: {len(entries)} of {n} messages ran")
-        check_exactly_once(entries, n)
-        check_pending(pending, 0, "after the drain")
-        times = [t for _, t in entries]
-        rates.append((n - 1) / max(max(times) - min(times), 1e-9))
-    return {"value": median(rates), "runs": rates, "n": n}
+    system.reset()
+    fill(system, n)
+    proc = system.start_consumer(concurrency)
+    try:
+        finished = _wait_for(proc, n, timeout=60 + n / 20)
+        time.sleep(0.5)  # a message run twice shows up here
+        entries = done.entries()
+        pending = system.pending()
+    finally:
+        stop_process(proc)
+    if not finished:
+        raise CheckFailed(f"timed out: {len(entries)} of {n} messages ran")
+    check_exactly_once(entries, n)
+    check_pending(pending, 0, "after the drain")
+    return {"value": _rate(sorted(t for _, t in entries)), "n": n}
 
 
-def idle_latency(system, samples: int, reps: int) -> dict:
+def depth_rate(system, depth: int, n: int) -> dict:
+    """Messages per second run by one consumer (default concurrency) over the
+    first ``n`` messages of a queue filled to ``depth``.
+
+    The consumer is stopped once ``n`` have run; no message may have run
+    twice, and a djqueue consumer (which releases what it holds when it
+    stops) must leave every other message queued.
+    """
+    n = min(n, depth)
+    system.reset()
+    fill(system, depth)
+    check_pending(system.pending(), depth, "after filling")
+    proc = system.start_consumer(None)
+    try:
+        finished = _wait_for(proc, n, timeout=120 + n / 20)
+    finally:
+        stop_process(proc)
+    entries, pending = done.entries(), system.pending()
+    if not finished:
+        raise CheckFailed(f"timed out: {len(entries)} of {n} messages ran")
+    check_at_most_once(entries, depth)
+    if system.kind == "djqueue":
+        check_pending(pending, depth - len(entries), "after stopping the consumer")
+    return {"value": _rate(sorted(t for _, t in entries)[:n]), "n": n}
+
+
+def _wait_for(proc, n: int, timeout: float) -> bool:
+    """Wait until ``n`` messages have run; fail at once if the consumer exits."""
+    finished = wait_until(
+        lambda: done.count() >= n or proc.poll() is not None, timeout=timeout
+    )
+    if proc.poll() is not None:
+        raise CheckFailed(
+            f"the consumer exited ({proc.returncode}) after {done.count()} of "
+            f"{n} messages (see its log in benchmarks/.work/)"
+        )
+    return finished and done.count() >= n
+
+
+def _rate(times: list[float]) -> float:
+    """Messages per second from the first of ``times`` to the last."""
+    return (len(times) - 1) / max(times[-1] - times[0], 1e-9)
+
+
+def idle_latency(system, samples: int) -> dict:
     """Seconds from enqueueing one message to a waiting consumer until its
-    side effect is visible, p50 and p99 (medians over repetitions)."""
-    p50s, p99s, taken = [], [], samples
-    for _ in range(reps):
-        system.reset()
-        proc = system.start_consumer(None)
-        try:
-            _warm_up(system)
-            deadline = time.monotonic() + LATENCY_BUDGET
-            latencies = []
-            while len(latencies) < samples and (
-                len(latencies) < 20 or time.monotonic() < deadline
-            ):
-                latencies.append(_one_round(system, len(latencies) + 1))
-        finally:
-            stop_process(proc)
-        taken = min(taken, len(latencies))
-        p50s.append(percentile(latencies, 0.5))
-        p99s.append(percentile(latencies, 0.99))
-    return {"value": median(p50s), "p99": median(p99s), "runs": p50s, "samples": taken}
+    side effect is visible, p50 and p99."""
+    system.reset()
+    proc = system.start_consumer(None)
+    try:
+        _warm_up(system, proc)
+        deadline = time.monotonic() + LATENCY_BUDGET
+        latencies = []
+        while len(latencies) < samples and (
+            len(latencies) < 20 or time.monotonic() < deadline
+        ):
+            latencies.append(_one_round(system, len(latencies) + 1))
+    finally:
+        stop_process(proc)
+    return {
+        "value": percentile(latencies, 0.5),
+        "p99": percentile(latencies, 0.99),
+        "samples": len(latencies),
+    }
 
 
-def _warm_up(system) -> None:
+def combine(cells: list[dict]) -> dict:
+    """One figure from the cells of the repetitions: the median of each
+    number, the values of every repetition under ``runs``; the first error
+    if any repetition failed."""
+    failed = next((cell for cell in cells if "error" in cell), None)
+    if failed is not None or any("value" not in cell for cell in cells):
+        return failed or cells[0]
+    out = {**cells[0], "value": median([c["value"] for c in cells])}
+    out["runs"] = [c["value"] for c in cells]
+    if "p99" in out:
+        out["p99"] = median([c["p99"] for c in cells])
+    if "samples" in out:
+        out["samples"] = min(c["samples"] for c in cells)
+    return out
+
+
+def _warm_up(system, proc) -> None:
     system.enqueue(1, 0)
-    if not done.wait_one(timeout=60):
-        raise CheckFailed("the consumer ran nothing within 60s of starting")
+    for _ in range(60):
+        if done.wait_one(timeout=1):
+            return
+        if proc.poll() is not None:
+            raise CheckFailed(f"the consumer exited ({proc.returncode}) at start-up")
+    raise CheckFailed("the consumer ran nothing within 60s of starting")
 
 
 def _one_round(system, i: int) -> float:

@@ -11,6 +11,7 @@ from typing import Any, Generic, ParamSpec, TypeVar, overload
 
 from .conf import DEFAULT_QUEUE
 from .exceptions import InvalidOption
+from .options import MAX_RETRIES
 from .registry import registry
 from .result import Result
 from .retries import MAX_SECONDS, RetryDelay, encode_exceptions, encode_policy
@@ -57,6 +58,10 @@ class CommandOptions:
                 f"not {self.priority}."
             )
         _check_int("retries", self.retries, minimum=0)
+        if self.retries > MAX_RETRIES:
+            raise InvalidOption(
+                f"retries must be at most {MAX_RETRIES}, not {self.retries}."
+            )
         encode_policy(self.retry_delay)
         encode_exceptions(self.retry_on)
         if self.result_ttl is not None:

@@ -22,15 +22,20 @@ from .queues import get_queue
 from .result import ImmediateResult, Result
 from .retries import encode_exceptions, encode_policy
 from .serializers import queue_serializer
-from .signing import sign_payload
+from .signing import payload_signer
 from .states import State
 
 if TYPE_CHECKING:
     from .decorators import QueueCommand
 
 
-def build_message(command: QueueCommand, args: tuple, kwargs: dict) -> Message:
+def build_message(
+    command: QueueCommand, args: tuple, kwargs: dict, extra_options: dict | None = None
+) -> Message:
     """Return the signed message for one call, or raise at the call site.
+
+    ``extra_options`` are added to the message's options before it is
+    signed (the django.tasks backend marks its messages so).
 
     A call that does not match the function's signature raises ``TypeError``;
     an argument the queue's serializer cannot encode raises
@@ -39,11 +44,13 @@ def build_message(command: QueueCommand, args: tuple, kwargs: dict) -> Message:
     it raises ``NotImplementedError``. Nothing is written in any of these
     cases.
     """
-    return build_messages(command, [(args, kwargs)])[0]
+    return build_messages(command, [(args, kwargs)], extra_options)[0]
 
 
 def build_messages(
-    command: QueueCommand, calls: Iterable[tuple[tuple, dict]]
+    command: QueueCommand,
+    calls: Iterable[tuple[tuple, dict]],
+    extra_options: dict | None = None,
 ) -> list[Message]:
     """Return the signed messages of ``(args, kwargs)`` calls, as
     :func:`build_message` does for each; they share one enqueue time, and
@@ -66,7 +73,8 @@ def build_messages(
         if now is None:
             now = timezone.now()
             eta = _eta(options, now)
-            carried = _message_options(command)
+            carried = {**_message_options(command), **(extra_options or {})}
+            sign = payload_signer(carried)
             max_attempts = max(options.retries, settings.QUEUE_REDELIVERIES) + 1
         messages.append(
             Message(
@@ -76,7 +84,7 @@ def build_messages(
                 command=name,
                 queue=options.queue,
                 payload=payload,
-                signature=sign_payload(message_id, name, serializer.name, payload),
+                signature=sign(message_id, name, serializer.name, payload),
                 serializer=serializer.name,
                 eta=eta,
                 enqueued_at=now,
@@ -239,8 +247,8 @@ def _write(queue_name: str, messages: list[Message]) -> list[str]:
 
 def run_inline(message: Message) -> Message:
     """Run a message in this process without a backend (immediate mode)."""
-    message.options = {**message.options, "retries": 0}  # one inline attempt
-    message.attempts = 1
+    # One inline attempt; the options stay as signed.
+    message.attempts = message.max_attempts = 1
     message.state = State.RUNNING
     signals.send(signals.message_enqueued, message)
     outcome = execute(message)

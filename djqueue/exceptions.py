@@ -19,7 +19,9 @@ class InvalidOption(DjqueueError, TypeError, ValueError):
     """A command option (given to ``@queue_command``, ``using()`` or the
     ``enqueue_*`` methods) is not valid; the text names it, and nothing is
     enqueued. Also a ``TypeError`` and a ``ValueError``, the errors Python
-    raises for a wrong type and a wrong value."""
+    raises for a wrong type and a wrong value. A stored message whose
+    options a consumer cannot use goes to ``failed`` with this error's text
+    as the reason."""
 
 
 class UnstorableResult(SerializationError):

@@ -20,10 +20,12 @@ from .context import running
 from .exceptions import (
     CommandNotFound,
     DecodeError,
+    InvalidOption,
     SerializationError,
     UnstorableResult,
 )
 from .message import Message
+from .options import check_options
 from .registry import registry
 from .retries import Retry, delay_for, matches
 from .serializers import serializers_by_name
@@ -59,9 +61,18 @@ def _serializer(message: Message):
 
 
 def decode_call(message: Message) -> tuple[Any, list[Any], dict[str, Any]]:
-    """Return ``(command, args, kwargs)``; raise ``DecodeError`` or
-    ``CommandNotFound`` with a reason fit for the failed message."""
-    args, kwargs = decode_call_arguments(message)
+    """Return ``(command, args, kwargs)``; raise ``DecodeError``,
+    ``InvalidOption`` or ``CommandNotFound`` with a reason fit for the
+    failed message.
+
+    The signature is verified first, then the options are checked, and only
+    then is the payload decoded (which may load model instances).
+    """
+    verify_message(message)
+    if message.damaged:
+        raise DecodeError(f"the stored message is damaged: {message.damaged}")
+    check_options(message.options)
+    args, kwargs = _serializer(message).loads_call(message.payload)
     command = _command(message)
     try:
         command.check_call(args, kwargs)
@@ -74,26 +85,35 @@ def decode_call(message: Message) -> tuple[Any, list[Any], dict[str, Any]]:
 
 def decode_call_arguments(message: Message) -> tuple[list[Any], dict[str, Any]]:
     """Verify the payload's signature, then decode it into ``(args, kwargs)``."""
+    verify_message(message)
+    return _serializer(message).loads_call(message.payload)
+
+
+def verify_message(message: Message) -> None:
+    """Raise ``SignatureMismatch`` unless the message is as it was signed."""
     verify_payload(
         message.id, message.command, message.serializer, message.payload,
-        message.signature,
+        message.signature, options=message.options,
     )  # fmt: skip
-    return _serializer(message).loads_call(message.payload)
 
 
 def _command(message: Message):
     """The registered command, or the django.tasks Task a message runs.
 
-    The name of a Task is imported only for messages its backend enqueued,
-    and only after the signature, which covers the name, verified.
+    Messages the django.tasks backend enqueued (their signed options say so)
+    run a Task the project defines, never a registered command; others run
+    only registered commands.
     """
-    try:
+    if "django_task" not in message.options:
         return registry.get(message.command)
-    except CommandNotFound:
-        if not message.options.get("django_task"):
-            raise
-    from .tasks import resolve
-
+    try:
+        from .tasks import resolve
+    except ImportError as exc:
+        raise CommandNotFound(
+            f"the message was enqueued through django.tasks, which cannot be "
+            f"loaded here ({describe(exc)}): install django-tasks on Django "
+            "5.2, or use Django 6.0 or later"
+        ) from None
     return resolve(message)
 
 
@@ -118,7 +138,7 @@ def execute(message: Message, now=timezone.now) -> Outcome:
     """Run ``message`` and return its outcome; never raises ``Exception``."""
     try:
         command, args, kwargs = decode_call(message)
-    except (DecodeError, CommandNotFound) as exc:
+    except (DecodeError, InvalidOption, CommandNotFound) as exc:
         return Outcome(
             State.FAILED, error=f"cannot run: {exc}", exception=class_path(exc)
         )

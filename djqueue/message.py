@@ -96,6 +96,9 @@ class Message:
     #: Its last run lost its worker (the lease expired): it may be what
     #: killed the process, so it runs alone in its consumer until it finishes.
     suspect: bool = False
+    #: What of the stored form could not be read, set by the backend that
+    #: read it (empty when all of it could); such a message fails unrun.
+    damaged: str = ""
 
     def __repr__(self) -> str:
         return (

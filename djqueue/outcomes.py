@@ -19,6 +19,7 @@ from . import signals
 from .backends.base import BaseQueue
 from .execution import Outcome
 from .message import Message, attempt_error, with_attempt_error
+from .options import run_timeout
 from .states import State
 
 logger = logging.getLogger("djqueue.consumer")
@@ -148,7 +149,7 @@ def log_outcome(
     message: Message, outcome: Outcome, elapsed: float, timeouts_enforced: bool = False
 ) -> None:
     """Log one run: done at INFO, a retry at WARNING, a failure at ERROR."""
-    timeout = message.options.get("timeout")
+    timeout = run_timeout(message)
     if timeout and elapsed > timeout and not timeouts_enforced:
         logger.warning(
             "Message %s (%s) ran %.1fs, past its timeout of %ss; threads "

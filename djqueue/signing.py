@@ -4,9 +4,15 @@ Whoever can write to the queue's storage must not be able to make a worker
 run code or run a command with arguments of their choosing. Every payload is
 signed with a key derived from ``SECRET_KEY`` and verified, against
 ``SECRET_KEY`` and then each of ``SECRET_KEY_FALLBACKS``, before it is decoded.
-The signature covers the message id, the command name and the serializer
-name as well as the payload, so a signed payload cannot be replayed under
-another command or decoded by another serializer.
+The signature covers everything that decides which code runs and how: the
+message id, the command name, the serializer name, the payload and the
+message's options (retries, retry policy, result TTL, timeout, the
+django.tasks backend). A signed payload cannot be replayed under another
+command or id, decoded by another serializer, or run with other options.
+
+Options are signed in a canonical JSON form (sorted keys, every number as a
+float) that survives the storage's round trip: PostgreSQL's ``jsonb``
+reorders keys and rewrites ``1e+20`` as ``100000000000000000000``.
 
 Signatures are those of :class:`django.core.signing.Signer` (HMAC-SHA256
 with a key derived from the salt and the secret), computed here with the
@@ -18,7 +24,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
+from collections.abc import Callable
 from functools import lru_cache
+from typing import Any
 
 from django.conf import settings
 from django.utils.crypto import constant_time_compare
@@ -35,6 +44,39 @@ def _signed_value(*parts: str) -> str:
     return _SEPARATOR.join(parts)
 
 
+def _canonical(value: Any) -> Any:
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)):
+        try:
+            return float(value)
+        except OverflowError:
+            raise SignatureMismatch(
+                "the payload's signature does not match: the message's options "
+                "hold a number too large for any signed message"
+            ) from None
+    if isinstance(value, dict):
+        return {str(key): _canonical(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_canonical(item) for item in value]
+    raise SignatureMismatch(
+        "the payload's signature does not match: the message's options hold "
+        f"a {type(value).__name__}, which no signed message holds"
+    )
+
+
+def canonical_options(options: Any) -> str:
+    """Return the text of a message's options that their signature covers."""
+    if not isinstance(options, dict):
+        raise SignatureMismatch(
+            "the payload's signature does not match: the message's options "
+            f"are a {type(options).__name__}, not an object"
+        )
+    return json.dumps(
+        _canonical(options), sort_keys=True, separators=(",", ":"), allow_nan=True
+    )
+
+
 def _derive(salt: str, secret: str | bytes) -> bytes:
     """The HMAC key ``Signer(salt=salt)`` derives from ``secret``."""
     return hashlib.sha256(force_bytes(salt + "signer") + force_bytes(secret)).digest()
@@ -48,25 +90,51 @@ def _signature(key: bytes, value: str) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
-def sign_payload(message_id: str, command: str, serializer: str, payload: str) -> str:
-    """Return the signature of a message's payload under the current key."""
-    value = _signed_value(message_id, command, serializer, payload)
-    return _signature(_payload_key(PAYLOAD_SALT, settings.SECRET_KEY), value)
+def sign_payload(
+    message_id: str, command: str, serializer: str, payload: str, *, options: dict
+) -> str:
+    """Return the signature of a message's payload and options under the
+    current key."""
+    return payload_signer(options)(message_id, command, serializer, payload)
+
+
+def payload_signer(options: dict) -> Callable[[str, str, str, str], str]:
+    """Return ``sign(message_id, command, serializer, payload)``, which does
+    what :func:`sign_payload` does for messages that carry ``options``, with
+    their canonical text and the current key made once."""
+    canonical = canonical_options(options)
+    key = _payload_key(PAYLOAD_SALT, settings.SECRET_KEY)
+
+    def sign(message_id: str, command: str, serializer: str, payload: str) -> str:
+        value = _signed_value(message_id, command, serializer, payload, canonical)
+        return _signature(key, value)
+
+    return sign
 
 
 def verify_payload(
-    message_id: str, command: str, serializer: str, payload: str, signature: str
+    message_id: str,
+    command: str,
+    serializer: str,
+    payload: str,
+    signature: str,
+    *,
+    options: Any,
 ) -> None:
-    """Raise ``SignatureMismatch`` unless ``signature`` matches the payload."""
-    value = _signed_value(message_id, command, serializer, payload)
+    """Raise ``SignatureMismatch`` unless ``signature`` matches the payload
+    and the options."""
+    value = _signed_value(
+        message_id, command, serializer, payload, canonical_options(options)
+    )
     for secret in (settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS):
         expected = _signature(_payload_key(PAYLOAD_SALT, secret), value)
         if constant_time_compare(signature, expected):
             return
     raise SignatureMismatch(
-        "the payload's signature does not match: it was changed after it was "
-        "enqueued, or it was signed with a SECRET_KEY that is neither the "
-        "current one nor in SECRET_KEY_FALLBACKS"
+        "the payload's signature does not match: the message (its payload, "
+        "command, id or options) was changed after it was enqueued, or it was "
+        "signed with a SECRET_KEY that is neither the current one nor in "
+        "SECRET_KEY_FALLBACKS"
     )
 
 

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import inspect
 import traceback as tb
+from importlib import import_module
 from typing import Any
 
+from django.apps import apps
 from django.core import checks
-from django.utils.module_loading import import_string
 
 try:
     from django.tasks.backends.base import BaseTaskBackend
@@ -119,8 +120,9 @@ class DjqueueBackend(BaseTaskBackend):
         self.validate_task(task)
         args, kwargs = normalize_json(list(args)), normalize_json(dict(kwargs))
         command = task_command(task, self.command_options)
-        message = build_message(command, tuple(args), kwargs)
-        message.options["django_task"] = self.alias
+        message = build_message(
+            command, tuple(args), kwargs, extra_options={"django_task": self.alias}
+        )
         _write(message.queue, [message])
         result = self._result(task, message)
         task_enqueued.send(type(self), task_result=result)
@@ -203,12 +205,29 @@ def _finish_failed(sender, result: TaskResult, exc: BaseException) -> None:
 
 
 def load_task(module_path: str) -> Task:
-    """Return the Task at ``module_path``; raise ``CommandNotFound``."""
+    """Return the Task the project defines at ``module_path``; raise
+    ``CommandNotFound``.
+
+    Only a module of an installed app is ever imported, so a stored name
+    cannot make a worker import anything else, and what it names there must
+    be a Task defined under that very name (not an alias of another).
+    """
+    module_name, _, attribute = module_path.rpartition(".")
+    if not any(
+        module_name == config.name or module_name.startswith(f"{config.name}.")
+        for config in apps.get_app_configs()
+    ):
+        raise CommandNotFound(
+            f"{module_path!r} is not in a module of an installed app; "
+            "django.tasks messages run only tasks the project defines"
+        )
     try:
-        task = import_string(module_path)
-    except ImportError:
-        task = None
-    if not isinstance(task, Task):
+        task = getattr(import_module(module_name), attribute, None)
+    except Exception as exc:  # the module's import can raise anything
+        raise CommandNotFound(
+            f"cannot import the module of the task {module_path!r}: {exc!r}"
+        ) from None
+    if not isinstance(task, Task) or task.module_path != module_path:
         raise CommandNotFound(f"{module_path!r} is not a django.tasks Task")
     return task
 

@@ -20,6 +20,7 @@ from typing import Protocol
 from .exceptions import WorkerLost
 from .execution import Outcome, after_error, class_path, execute
 from .message import Message
+from .options import run_timeout
 from .states import State
 
 logger = logging.getLogger("djqueue.consumer")
@@ -71,7 +72,7 @@ class ProcessRunner:
         if self._process is None:
             self._start()
         self._connection.send(message)
-        timeout = message.options.get("timeout")
+        timeout = run_timeout(message)
         if not self._connection.poll(timeout):
             self._process.kill()
             self._process.join(timeout=5)

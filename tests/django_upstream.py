@@ -111,9 +111,11 @@ class BurstBackend(DjqueueBackend):
 
 class OnQueues:
     """Run on djqueue's ``default`` queue, a DatabaseQueue; the test case
-    empties the database after each test."""
+    empties the database after each test. The fetched package is an
+    installed app, as Django's test runner makes each test package one: a
+    worker runs only tasks of installed apps."""
 
-    available_apps = ["djqueue"]
+    available_apps = ["djqueue", PACKAGE]
 
     @classmethod
     def queues(cls) -> dict:

@@ -31,8 +31,11 @@ def make_message(
     message_id = message_id or new_message_id()
     if payload is None:
         payload = load_serializer(serializer).dumps([list(args), kwargs or {}])
+    options = {"result_ttl": 60, "retries": 0, **(options or {})}
     if signature is None:
-        signature = sign_payload(message_id, command, serializer, payload)
+        signature = sign_payload(
+            message_id, command, serializer, payload, options=options
+        )
     now = timezone.now()
     return Message(
         id=message_id,
@@ -45,5 +48,5 @@ def make_message(
         enqueued_at=enqueued_at or now,
         priority=priority,
         max_attempts=max_attempts,
-        options={"result_ttl": 60, "retries": 0, **(options or {})},
+        options=options,
     )

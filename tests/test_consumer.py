@@ -75,7 +75,9 @@ def test_failures_retry_then_land_in_failed_with_traceback():
 
 def _signed(command, payload, serializer="json"):
     message = make_message(command, payload=payload, serializer=serializer)
-    message.signature = sign_payload(message.id, command, serializer, payload)
+    message.signature = sign_payload(
+        message.id, command, serializer, payload, options=message.options
+    )
     return message
 
 

@@ -13,6 +13,7 @@ CI.
 import copy
 
 import pytest
+from django.conf import settings
 from django.test import TransactionTestCase, override_settings
 
 pytest.importorskip("django.tasks", reason="django.tasks needs Django 6.0 or newer")
@@ -82,6 +83,7 @@ def run_against(upstream, backend, left_out, left_out_on_database=None):
     (and ``left_out_on_database`` on DatabaseQueue)."""
     tasks = copy.deepcopy(upstream._overridden_settings["TASKS"])
     tasks["default"]["BACKEND"] = f"{backend.__module__}.{backend.__qualname__}"
+    installed = [*settings.INSTALLED_APPS, django_upstream.PACKAGE]
     classes = {}
     for kind, mixin in queue_kinds().items():
         name = f"{upstream.__name__.removesuffix('TestCase')}On{kind}"
@@ -90,7 +92,9 @@ def run_against(upstream, backend, left_out, left_out_on_database=None):
         if kind == "DatabaseQueue":
             attrs.update(dict.fromkeys(left_out_on_database or ()))
         cls = type(name, (mixin, upstream, TransactionTestCase), attrs)
-        classes[name] = override_settings(TASKS=tasks, QUEUES=mixin.queues())(cls)
+        classes[name] = override_settings(
+            TASKS=tasks, QUEUES=mixin.queues(), INSTALLED_APPS=installed
+        )(cls)
     return classes
 
 

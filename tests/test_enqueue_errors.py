@@ -41,6 +41,8 @@ BAD_OPTIONS = {
     "timeout NaN": ({"timeout": math.nan}, "timeout"),
     "retry_delay infinite": ({"retry_delay": math.inf}, "retry_delay"),
     "retry_delay list with NaN": ({"retry_delay": [1, math.nan]}, "retry_delay"),
+    "retries a string": ({"retries": "x"}, "retries"),
+    "retries above 10,000": ({"retries": 10_001}, "retries"),
 }
 
 

@@ -88,14 +88,12 @@ def test_garbage_in_the_keys_ends_in_failed_and_the_consumer_goes_on(backend):
         mapping={"id": "fields", "attempts": "many", "eta": "soon"},
     )
     client.zadd(queue.key("ready"), {"fields": 2})
-    for number, envelope in enumerate(
-        ["{{{", "[1, 2]", '{"payload": 5, "options": []}']
-    ):
+    for number, options in enumerate(["{{{", "[1, 2]", '+{"retries": []}']):
         client.hset(
-            queue.key(f"m:envelope-{number}"),
-            mapping={"id": f"envelope-{number}", "envelope": envelope},
+            queue.key(f"m:options-{number}"),
+            mapping={"payload": "[[], {}]", "options": options},
         )
-        client.zadd(queue.key("ready"), {f"envelope-{number}": 3})
+        client.zadd(queue.key("ready"), {f"options-{number}": 3})
     good = commands.add(1, 2)
 
     Consumer(["default"], 1, burst=True).run()
@@ -107,7 +105,7 @@ def test_garbage_in_the_keys_ends_in_failed_and_the_consumer_goes_on(backend):
     assert "signature does not match" in failed["bytes"]
     assert "signature does not match" in failed["fields"]
     for number in range(3):
-        assert "signature does not match" in failed[f"envelope-{number}"]
+        assert "signature does not match" in failed[f"options-{number}"]
     assert queue.counts()[State.QUEUED] == 0
 
 

@@ -4,7 +4,7 @@ import os
 
 from benchmarks.done import run_prefix
 
-SYSTEM = os.environ.get("BENCH_SYSTEM", "djqueue-sqlite")
+SYSTEM = os.environ.get("BENCH_SYSTEM", "djqueue-sqlite-wal")
 REDIS = "redis://127.0.0.1:6379/{}"
 
 SECRET_KEY = "djqueue-benchmarks-not-secret"
@@ -36,6 +36,12 @@ def _database() -> dict:
             "PORT": "5432",
             "USER": "postgres",
             "CONN_MAX_AGE": CONN_MAX_AGE,
+        }
+    if SYSTEM == "djqueue-sqlite-stock":
+        # Exactly what ``startproject`` writes: Django's own SQLite defaults.
+        return {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": os.environ["BENCH_SQLITE"],
         }
     return {
         "ENGINE": "django.db.backends.sqlite3",

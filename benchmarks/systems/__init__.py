@@ -5,14 +5,18 @@ from __future__ import annotations
 import importlib
 
 #: key -> "module:Class" under benchmarks.systems.
+#: Each raw limit is next to its djqueue system: they are measured one right
+#: after the other inside each repetition.
 SYSTEMS = {
     "raw-redis": "raw:RawRedis",
-    "raw-pg": "raw:RawPostgres",
-    "djqueue-sqlite": "djqueue_system:DjqueueSqlite",
-    "djqueue-pg": "djqueue_system:DjqueuePostgres",
     "djqueue-redis": "djqueue_system:DjqueueRedis",
-    "huey-redis": "redis_peers:HueyRedis",
+    "raw-pg": "raw:RawPostgres",
+    "djqueue-pg": "djqueue_system:DjqueuePostgres",
+    "djqueue-sqlite-stock": "djqueue_system:DjqueueSqliteStock",
+    "djqueue-sqlite-wal": "djqueue_system:DjqueueSqliteWal",
     "huey-sqlite": "redis_peers:HueySqlite",
+    "huey-redis": "redis_peers:HueyRedis",
+    "huey-redis-2p": "redis_peers:HueyRedisProcesses",
     "rq-fork": "redis_peers:RQFork",
     "rq-simple": "redis_peers:RQSimple",
     "celery-redis": "redis_peers:CeleryRedis",
@@ -21,13 +25,20 @@ SYSTEMS = {
     "djq2-orm": "db_peers:DjangoQOrm",
     "djtasks-pg": "db_peers:DjangoTasksPostgres",
     "procrastinate-pg": "db_peers:ProcrastinatePostgres",
+    "pgqueuer-pg": "pgqueuer_system:PgQueuerPostgres",
 }
 #: What ``--smoke`` runs: djqueue, the raw limits and one peer (only huey is
 #: installed for it, to keep CI short).
-SMOKE = ["raw-redis", "raw-pg", "djqueue-sqlite", "djqueue-pg", "djqueue-redis"]
+SMOKE = [
+    "raw-redis", "djqueue-redis", "raw-pg", "djqueue-pg",
+    "djqueue-sqlite-stock", "djqueue-sqlite-wal",
+]  # fmt: skip
 SMOKE_PEERS = ["huey-redis"]
-#: What ``--memory`` runs unless ``--systems`` says otherwise.
-MEMORY = ["djqueue-redis", "djqueue-sqlite", "djqueue-pg"]
+#: What ``--memory`` runs unless ``--systems`` says otherwise (memory does not
+#: depend on SQLite's journal, and WAL runs a million messages much sooner).
+MEMORY = ["djqueue-redis", "djqueue-sqlite-wal", "djqueue-pg"]
+#: What ``--depth`` runs unless ``--systems`` says otherwise.
+DEPTH = ["djqueue-pg", "raw-pg", "djqueue-redis"]
 
 
 def load(key: str):

@@ -42,9 +42,21 @@ class Djqueue(DjangoSystem):
         return len(self.queue)
 
 
-class DjqueueSqlite(Djqueue):
-    key = "djqueue-sqlite"
-    label = "djqueue DatabaseQueue (SQLite)"
+class DjqueueSqliteStock(Djqueue):
+    """DATABASES as ``startproject`` writes it: ENGINE and NAME, nothing else
+    (see ``djproject/settings.py``)."""
+
+    key = "djqueue-sqlite-stock"
+    label = "djqueue DatabaseQueue (SQLite, startproject settings)"
+    store = "sqlite"
+
+
+class DjqueueSqliteWal(Djqueue):
+    """SQLite tuned: WAL journal, synchronous=NORMAL, IMMEDIATE transactions,
+    a 30 s busy timeout, persistent connections."""
+
+    key = "djqueue-sqlite-wal"
+    label = "djqueue DatabaseQueue (SQLite, WAL)"
     store = "sqlite"
 
 

@@ -38,6 +38,20 @@ class HueyRedis(System):
         return self.huey.pending_count()
 
 
+class HueyRedisProcesses(HueyRedis):
+    key = "huey-redis-2p"
+    label = "huey RedisHuey, 2 process workers"
+    has_concurrency = True
+    default_concurrency = 2
+    drain1_note = "one worker: huey-redis"
+
+    def consumer_argv(self, concurrency):
+        return python(
+            "-m", "huey.bin.huey_consumer", "benchmarks.tasks.huey_tasks.huey",
+            "--workers", str(concurrency or 2), "--worker-type", "process",
+        )  # fmt: skip
+
+
 class HueySqlite(HueyRedis):
     key = "huey-sqlite"
     label = "huey SqliteHuey"
@@ -52,7 +66,6 @@ class RQFork(System):
     label = "RQ Worker (forks per job)"
     store = "redis"
     worker_class = "rq.worker.Worker"
-    max_drain_n = 1000  # a fork per job: about 50 jobs/s here
     bulk_note = ""
 
     def env(self):
@@ -90,7 +103,6 @@ class RQSimple(RQFork):
     key = "rq-simple"
     label = "RQ SimpleWorker"
     worker_class = "rq.worker.SimpleWorker"
-    max_drain_n = None
 
 
 class CeleryRedis(System):

@@ -100,7 +100,7 @@ def show_arguments(message: Message) -> Shown:
     try:
         verify_payload(
             message.id, message.command, message.serializer, message.payload,
-            message.signature,
+            message.signature, options=message.options,
         )  # fmt: skip
         valid = True
     except SignatureMismatch:

@@ -33,15 +33,10 @@ from ..message import Message
 from ..states import State
 from .base import BaseQueue
 from .database_inspection import DatabaseInspection
+from .database_rows import FIELDS as _FIELDS
+from .database_rows import fetch_rows, rows_to_messages, values_to_message
 from .pg_notify import Listener
 
-_FIELDS = (
-    "id", "queue", "command", "state", "priority", "eta", "enqueued_at",
-    "attempts", "max_attempts", "serializer", "payload", "signature", "options",
-    "lease_token", "lease_expires_at", "worker", "started_at", "finished_at",
-    "result", "error", "traceback", "expires_at", "unique_key", "attempt_errors",
-    "lock_key", "suspect",
-)  # fmt: skip
 _LIST_ORDER = {
     State.QUEUED: ("-priority", "eta"),
     State.SCHEDULED: ("eta",),
@@ -189,7 +184,7 @@ class DatabaseQueue(DatabaseInspection, BaseQueue):
             claim = partial(self._claim_returning, vendor, *lease, limit, suspect)
         else:
             claim = partial(self._claim_locking, *lease, limit, suspect)
-        return [_to_message(row) for row in self._settling_lock_conflicts(claim)]
+        return rows_to_messages(self.using, self._settling_lock_conflicts(claim))
 
     def _settling_lock_conflicts(self, claim, tries: int = 3):
         """Run ``claim``, again if a concurrent claim took the same lock key
@@ -220,7 +215,7 @@ class DatabaseQueue(DatabaseInspection, BaseQueue):
         sql, params = self._claim_statement(
             vendor, worker, token, lease_expires_at, now, limit, suspect
         )
-        return list(_record_model().objects.raw(sql, params).using(self.using))
+        return fetch_rows(self.using, sql, params)
 
     def _claim_statement(
         self, vendor, worker, token, lease_expires_at, now, limit, suspect=False
@@ -291,7 +286,9 @@ class DatabaseQueue(DatabaseInspection, BaseQueue):
                 started_at=now,
                 lock_held=F("lock_key"),
             )
-            return list(model.objects.using(self.using).filter(id__in=ids))
+            leased = model.objects.filter(id__in=ids).values_list(*_FIELDS)
+            sql, params = leased.query.get_compiler(self.using).as_sql()
+            return fetch_rows(self.using, sql, params)
 
     def _leased(self, message: Message):
         return self.records.filter(
@@ -355,13 +352,9 @@ class DatabaseQueue(DatabaseInspection, BaseQueue):
             "SELECT (SELECT count(*) FROM acked) AS acked, claimed.* "
             "FROM (SELECT 1) AS one LEFT JOIN claimed ON TRUE"
         )
-        rows = list(
-            _record_model()
-            .objects.raw(sql, [*ack_params, *claim_params])
-            .using(self.using)
-        )
-        leased = [_to_message(row) for row in rows if row.id is not None]
-        return bool(rows[0].acked), leased
+        rows = fetch_rows(self.using, sql, [*ack_params, *claim_params])
+        leased = rows_to_messages(self.using, [row[1:] for row in rows if row[1]])
+        return bool(rows[0][0]), leased
 
     def _ack_statement(self, message, result, result_ttl, now):
         """``DELETE`` or ``UPDATE … RETURNING id`` of a leased message."""
@@ -581,11 +574,4 @@ def _lock_conflict(exc: Exception) -> bool:
 
 
 def _to_message(record) -> Message:
-    values = {name: getattr(record, name) for name in _FIELDS}
-    values["id"] = str(values["id"])
-    values["state"] = State(values["state"])
-    values["unique_key"] = values["unique_key"] or ""
-    if not isinstance(values["attempt_errors"], list):
-        values["attempt_errors"] = []
-    values["lock_key"] = values["lock_key"] or ""
-    return Message(**values)
+    return values_to_message({name: getattr(record, name) for name in _FIELDS})

@@ -9,7 +9,8 @@ its result, keeps every value under Redis's ``hash-max-listpack-value``
 (64 bytes) and is stored in the compact listpack encoding. ``suspect`` is
 1 while the message is suspect. Reading never raises on garbage: what
 cannot be read becomes a default, and the consumer then fails the message
-with a reason (its payload will not verify).
+under the id its hash is stored under, with a reason (its signature will
+not verify).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ _DATETIMES = (
     "eta", "enqueued_at", "lease_expires_at", "started_at", "finished_at", "expires_at",
 )  # fmt: skip
 _EPOCH = datetime.fromtimestamp(0, UTC)
+_COUNTS = ("priority", "attempts", "max_attempts")
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 #: The options of a command without options (see enqueue.build_message),
 #: with the default QUEUE_RESULT_TTL: stored as no ``options`` field.
@@ -125,7 +127,10 @@ def to_message(raw: Any, queue: str, message_id: str = "") -> Message:
     except ValueError:
         state = State.QUEUED
     options = unpack_options(data.get("options", ""))
+    unreadable = [name for name in ("eta", "enqueued_at") if moments[name] is None]
+    unreadable += [name for name in _COUNTS if not _is_int(data.get(name))]
     return Message(
+        damaged=_damage(unreadable),
         id=message_id or data.get("id", ""),
         command=data.get("command", ""),
         queue=queue,
@@ -160,6 +165,20 @@ def _moment(value: str) -> datetime | None:
         return datetime.fromtimestamp(float(value), UTC) if value else None
     except (ValueError, OverflowError, OSError):
         return None
+
+
+def _damage(unreadable: list[str]) -> str:
+    if not unreadable:
+        return ""
+    return f"its field(s) {', '.join(unreadable)} are missing or unreadable"
+
+
+def _is_int(text: str | None) -> bool:
+    try:
+        int(text or "")
+    except ValueError:
+        return False
+    return True
 
 
 def _int(text: str | None, default: int = 0) -> int:

@@ -181,7 +181,7 @@ local function claim(a, suspect)
           redis.call('HSET', key, 'state', 'running', 'lease_token', token,
             'lease_expires_at', lease, 'worker', worker, 'started_at', now)
           redis.call('ZADD', base .. ':running', lease, id)
-          -- The id is the key's: the hash does not repeat it.
+          -- The id the hash is stored under, whatever its fields hold.
           local row = redis.call('HGETALL', key)
           row[#row + 1] = 'id'
           row[#row + 1] = id

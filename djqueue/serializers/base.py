@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..exceptions import SerializationError
+from ..exceptions import DecodeError, SerializationError
 
 
 class BaseSerializer:
@@ -54,9 +54,25 @@ class BaseSerializer:
         return self.dumps(pair)
 
     def loads_call(self, text: str) -> tuple[list[Any], dict[str, Any]]:
-        """Decode what ``dumps_call`` produced into ``(args, kwargs)``."""
-        args, kwargs = self.loads(text)
-        return args, kwargs
+        """Decode what ``dumps_call`` produced into ``(args, kwargs)``.
+
+        Raise ``DecodeError`` for anything but a pair of a list of positional
+        arguments and a mapping of keyword arguments by name.
+        """
+        call = self.loads(text)
+        if (
+            not isinstance(call, (list, tuple))
+            or len(call) != 2
+            or not isinstance(call[0], (list, tuple))
+            or not isinstance(call[1], dict)
+            or not all(isinstance(name, str) for name in call[1])
+        ):
+            raise DecodeError(
+                "the payload is not an [args, kwargs] pair: expected a list of "
+                "two items, a list of positional arguments and an object of "
+                f"keyword arguments by name, got {_shape(call)}"
+            )
+        return list(call[0]), call[1]
 
     def _culprit(
         self, args: Sequence[Any], kwargs: Mapping[str, Any], names: Sequence[str]
@@ -73,3 +89,12 @@ class BaseSerializer:
             except SerializationError:
                 return f"keyword argument {key!r} ({type(value).__name__}):"
         return "an argument:"
+
+
+def _shape(value: Any) -> str:
+    """Describe a decoded value's outline, never its content."""
+    if isinstance(value, (list, tuple)):
+        items = ", ".join(type(item).__name__ for item in value[:3])
+        more = ", ..." if len(value) > 3 else ""
+        return f"a {type(value).__name__} of {len(value)} item(s) ({items}{more})"
+    return f"a {type(value).__name__}"

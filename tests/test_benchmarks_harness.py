@@ -1,0 +1,216 @@
+"""The benchmark harness's fairness (``benchmarks/``): the systems take turns
+inside each repetition, SQLite is measured with the settings ``startproject``
+writes beside WAL, every system gets the same N, and the targets are issue
+13's, judged on two figures of one run. The measuring itself needs the
+servers and the peers, so it lives in ``./benchmarks/run``; these tests run
+the harness's own logic on recorded figures."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchmarks import harness, main, report
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class FakeRemote:
+    """Stands in for one system's measuring process: records each request
+    and answers with the next figure of its script."""
+
+    log: list[tuple[int, str, str]] = []
+    figures: dict[str, list[float]] = {}
+
+    def __init__(self, key, n, args):
+        self.key, self.n, self.asked = key, n, 0
+
+    def ready(self):
+        return {"label": self.key, "store": "redis", "kind": "peer"}
+
+    def ask(self, request):
+        self.asked += 1
+        depth = f":{request['depth']}" if "depth" in request else ""
+        self.log.append((self.asked, self.key, request["scenario"] + depth))
+        return {"value": self.figures[self.key].pop(0)}
+
+    def close(self):
+        pass
+
+
+@pytest.fixture
+def fake_remotes(monkeypatch):
+    """Each system's process replaced by a FakeRemote; the rounds module."""
+    from benchmarks import rounds
+
+    monkeypatch.setattr(rounds, "Remote", FakeRemote)
+    FakeRemote.log = []
+    return rounds
+
+
+def test_systems_take_turns_inside_each_repetition(fake_remotes):
+    """Repetition 1 runs each scenario for A then B, then repetition 2 does;
+    never all repetitions of one system before the next."""
+    args = main.parse_args(["--systems", "raw-redis,djqueue-redis", "--reps", "2"])
+    args.scenarios = ["enqueue", "drain"]
+    FakeRemote.figures = {"raw-redis": [1, 2, 3, 4], "djqueue-redis": [5, 6, 7, 8]}
+    fake_remotes.measure_all(args, lambda key: args.n)
+    order = [(key, name) for _, key, name in FakeRemote.log]
+    assert (
+        order
+        == [
+            ("raw-redis", "enqueue"),
+            ("djqueue-redis", "enqueue"),
+            ("raw-redis", "drain"),
+            ("djqueue-redis", "drain"),
+        ]
+        * 2
+    )
+
+
+def test_figures_are_medians_of_the_repetitions(fake_remotes):
+    """Each figure is the median of its repetitions, every repetition kept."""
+    args = main.parse_args(["--systems", "raw-pg", "--reps", "3"])
+    args.scenarios = ["enqueue"]
+    FakeRemote.figures = {"raw-pg": [10.0, 30.0, 20.0]}
+    results = fake_remotes.measure_all(args, lambda key: args.n)
+    assert results["raw-pg"]["enqueue"]["value"] == 20.0
+    assert results["raw-pg"]["enqueue"]["runs"] == [10.0, 30.0, 20.0]
+
+
+def test_a_raw_limit_runs_right_next_to_its_djqueue_system():
+    """Whatever order --systems gives, each raw limit is taken right before
+    its djqueue system, so the two figures of its ratio are measured
+    together."""
+    args = main.parse_args(["--systems", "djqueue-pg,huey-redis,raw-pg,raw-redis"])
+    keys = args.keys
+    assert keys.index("djqueue-pg") == keys.index("raw-pg") + 1
+
+
+def test_depth_run_drains_at_each_depth_in_turn(fake_remotes):
+    """--depth fills the queue to each depth for every system in turn, and
+    the depth target compares the largest depth with the smallest."""
+    args = main.parse_args(["--depth", "5000,2000", "--n", "500", "--reps", "1"])
+    assert args.keys == ["djqueue-redis", "raw-pg", "djqueue-pg"]
+    FakeRemote.figures = {key: [600.0, 550.0] for key in args.keys}
+    results = fake_remotes.measure_all(args, lambda key: args.n)
+    order = [(key, name) for _, key, name in FakeRemote.log]
+    assert order[:3] == [(key, "depth:2000") for key in args.keys]
+    meta = {"scenarios": args.scenarios, "depths": args.depths, "n": args.n}
+    rows = {row[0]: row for row in report.target_rows(results, meta)}
+    (text,) = rows
+    assert text.startswith("PostgreSQL: drain at 1,000,000 queued")
+    assert rows[text][3:] == ["0.92x", ">= 0.9x", "met"]
+
+
+def test_peers_get_the_same_n_as_djqueue():
+    """Without --peer-n every system, RQ's forking worker included, enqueues
+    and drains the same number of messages."""
+    from benchmarks.systems import load
+
+    args = main.parse_args(["--n", "5000"])
+    n_of = main.messages(args)
+    assert {n_of(key) for key in args.keys} == {5000}
+    capped = [key for key in args.keys if getattr(load(key), "max_drain_n", None)]
+    assert capped == []
+
+
+def sqlite_databases(system: str, tmp_path) -> dict:
+    """DATABASES of the bench project for ``system``, read in a fresh
+    interpreter (the settings read the environment at import)."""
+    env = {
+        **os.environ,
+        "BENCH_SYSTEM": system,
+        "BENCH_RUN": "wtbench-00000000",
+        "BENCH_SQLITE": str(tmp_path / "db.sqlite3"),
+        "BENCH_DONE_URL": "redis://127.0.0.1:6379/15",
+    }
+    env.pop("BENCH_PG_DB", None)
+    code = (
+        "import json; from benchmarks.djproject import settings; "
+        "print(json.dumps(settings.DATABASES['default']))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True,
+        text=True, check=True, timeout=60,
+    )  # fmt: skip
+    return json.loads(out.stdout)
+
+
+def test_stock_sqlite_is_what_startproject_writes(tmp_path):
+    """djqueue-sqlite-stock runs with ENGINE and NAME only; djqueue-sqlite-wal
+    with WAL, synchronous=NORMAL, IMMEDIATE transactions and a timeout."""
+    stock = sqlite_databases("djqueue-sqlite-stock", tmp_path)
+    assert stock == {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": str(tmp_path / "db.sqlite3"),
+    }
+    wal = sqlite_databases("djqueue-sqlite-wal", tmp_path)["OPTIONS"]
+    assert "journal_mode=WAL" in wal["init_command"]
+    assert "synchronous=NORMAL" in wal["init_command"]
+    assert wal["transaction_mode"] == "IMMEDIATE"
+    assert wal["timeout"] > 0
+
+
+def row(store, kind="peer", **cells):
+    return {"store": store, "kind": kind, **{k: {"value": v} for k, v in cells.items()}}
+
+
+def test_sqlite_targets_compare_stock_and_wal_with_sqlitehuey():
+    """The SQLite targets are judged on the stock and the WAL figures of the
+    run against huey's SqliteHuey, met or missed."""
+    results = {
+        "djqueue-sqlite-stock": row("sqlite", "djqueue", enqueue=800, drain=300),
+        "djqueue-sqlite-wal": row("sqlite", "djqueue", enqueue=4000, drain=3200),
+        "huey-sqlite": row("sqlite", enqueue=4000, drain=1500),
+    }
+    meta = {"scenarios": ["enqueue", "drain"]}
+    rows = {r[0]: r[3:] for r in report.target_rows(results, meta)}
+    assert rows["SQLite, stock settings: enqueue >= huey SqliteHuey"] == [
+        "0.20x",
+        ">= 1x",
+        "MISSED",
+    ]
+    assert rows["SQLite, stock settings: drain >= huey SqliteHuey"] == [
+        "0.20x",
+        ">= 1x",
+        "MISSED",
+    ]
+    assert rows["SQLite, WAL: drain >= 2x huey SqliteHuey"] == ["2.13x", ">= 2x", "met"]
+
+
+def test_redis_targets_name_huey_two_processes_and_dramatiq():
+    """The Redis drain at run_queue's defaults is judged against huey with
+    two process workers and against dramatiq at its defaults, and latency
+    must be at most huey's."""
+    results = {
+        "djqueue-redis": row("redis", "djqueue", drain=6000, latency=0.001),
+        "huey-redis": row("redis", drain=1600, latency=0.0012),
+        "huey-redis-2p": row("redis", drain=2900),
+        "dramatiq-redis": row("redis", drain=3800),
+    }
+    meta = {"scenarios": ["drain", "latency"]}
+    rows = {r[0]: r[3:] for r in report.target_rows(results, meta)}
+    two = "Redis: drain, run_queue at its defaults >= 2x huey with 2 process workers"
+    dramatiq = (
+        "Redis: drain, run_queue at its defaults >= 1.5x dramatiq at its defaults"
+    )
+    assert rows[two] == ["2.07x", ">= 2x", "met"]
+    assert rows[dramatiq] == ["1.58x", ">= 1.5x", "met"]
+    assert rows["Redis: idle latency p50 <= huey's"] == ["0.83x", "<= 1x", "met"]
+
+
+def test_a_message_run_twice_fails_the_depth_check():
+    """The depth drain stops early, so not every message runs, but none may
+    run twice or be one that was never queued."""
+    check = harness.check_at_most_once
+    check([(0, 1.0), (3, 2.0)], 5)
+    with pytest.raises(harness.CheckFailed, match="1 messages run more than once"):
+        check([(0, 1.0), (0, 2.0)], 5)
+    with pytest.raises(harness.CheckFailed, match="1 unexpected"):
+        check([(7, 1.0)], 5)
