@@ -22,7 +22,7 @@ from .queues import get_queue
 from .result import ImmediateResult, Result
 from .retries import encode_exceptions, encode_policy
 from .serializers import queue_serializer
-from .signing import payload_signer
+from .signing import canonical_options, payload_signer
 from .states import State
 
 if TYPE_CHECKING:
@@ -73,8 +73,11 @@ def build_messages(
         if now is None:
             now = timezone.now()
             eta = _eta(options, now)
-            carried = {**_message_options(command), **(extra_options or {})}
-            sign = payload_signer(carried)
+            carried, canonical = _message_options(command)
+            if extra_options:
+                carried = {**carried, **extra_options}
+                canonical = canonical_options(carried)
+            sign = payload_signer(canonical)
             max_attempts = max(options.retries, settings.QUEUE_REDELIVERIES) + 1
         messages.append(
             Message(
@@ -96,13 +99,14 @@ def build_messages(
     return messages
 
 
-def _message_options(command: QueueCommand) -> dict[str, Any]:
-    """The options that travel with the command's messages, made once per
-    set of command options and result TTL setting (callers copy them)."""
+def _message_options(command: QueueCommand) -> tuple[dict[str, Any], str]:
+    """The options that travel with the command's messages and their signed
+    text, made once per set of command options and result TTL setting
+    (callers copy the dict)."""
     options, result_ttl = command.options, settings.QUEUE_RESULT_TTL
     made = command._message_options
     if made is not None and made[0] is options and made[1] is result_ttl:
-        return made[2]
+        return made[2], made[3]
     encoded = {
         "retries": options.retries,
         "result_ttl": result_ttl if options.result_ttl is None else options.result_ttl,
@@ -110,8 +114,9 @@ def _message_options(command: QueueCommand) -> dict[str, Any]:
         "retry_on": encode_exceptions(options.retry_on),
         "timeout": options.timeout,
     }
-    command._message_options = (options, result_ttl, encoded)
-    return encoded
+    canonical = canonical_options(encoded)
+    command._message_options = (options, result_ttl, encoded, canonical)
+    return encoded, canonical
 
 
 def _lock_key(command: QueueCommand, queue, args: tuple, kwargs: dict) -> str:

@@ -95,14 +95,15 @@ def sign_payload(
 ) -> str:
     """Return the signature of a message's payload and options under the
     current key."""
-    return payload_signer(options)(message_id, command, serializer, payload)
+    signer = payload_signer(canonical_options(options))
+    return signer(message_id, command, serializer, payload)
 
 
-def payload_signer(options: dict) -> Callable[[str, str, str, str], str]:
+def payload_signer(canonical: str) -> Callable[[str, str, str, str], str]:
     """Return ``sign(message_id, command, serializer, payload)``, which does
-    what :func:`sign_payload` does for messages that carry ``options``, with
-    their canonical text and the current key made once."""
-    canonical = canonical_options(options)
+    what :func:`sign_payload` does for messages whose options have the
+    :func:`canonical_options` text ``canonical``, with the current key
+    looked up once."""
     key = _payload_key(PAYLOAD_SALT, settings.SECRET_KEY)
 
     def sign(message_id: str, command: str, serializer: str, payload: str) -> str:
