@@ -8,7 +8,12 @@ class DjqueueConfig(AppConfig):
     verbose_name = _("Queues")
 
     def ready(self) -> None:
-        from . import checks  # noqa: F401 - registers the system checks
+        from django.db.backends.signals import connection_created
+
+        from . import checks  # registers the system checks
+        from .backends.sqlite_tuning import tune_connection
         from .registry import autodiscover
 
+        checks.register_task_checks()
+        connection_created.connect(tune_connection, dispatch_uid="djqueue.sqlite")
         autodiscover()

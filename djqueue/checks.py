@@ -2,13 +2,58 @@
 
 from __future__ import annotations
 
+from importlib import import_module
+
+from django.conf import settings as django_settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
 
+from .backends.sqlite_tuning import check_databases
 from .conf import queue_configs, settings
 from .queues import load_backend
 from .registry import registry
 from .serializers import load_serializer
+
+#: The modules that register the system check of the tasks framework's
+#: backends: Django's own (6.0+), then the django-tasks backport's.
+TASK_CHECK_MODULES = ("django.tasks.checks", "django_tasks.checks")
+
+
+def register_task_checks() -> None:
+    """Make ``manage.py check`` run the checks of djqueue's ``TASKS``
+    backends (``djqueue.E030``, ``djqueue.E031``) whatever was imported
+    first.
+
+    The tasks framework registers the check that runs every backend's
+    ``check()`` only when ``django.tasks`` is imported (the backport: when
+    its app is installed), which a project need not do before ``check`` or
+    ``run_queue``. Called from ``AppConfig.ready()`` when ``TASKS`` names
+    a djqueue backend; importing the module registers its check once.
+    """
+    try:
+        from .tasks import DjqueueBackend
+    except ImportError:  # no tasks framework: no djqueue backend to check
+        return
+    entries = getattr(django_settings, "TASKS", None)
+    if not isinstance(entries, dict) or not any(
+        _is_djqueue_backend(entry, DjqueueBackend) for entry in entries.values()
+    ):
+        return
+    for name in TASK_CHECK_MODULES:
+        try:
+            import_module(name)
+        except ImportError:
+            continue
+        return
+
+
+def _is_djqueue_backend(entry, backend_class) -> bool:
+    try:
+        backend = import_string(entry["BACKEND"])
+    except (ImportError, KeyError, TypeError):
+        return False
+    return isinstance(backend, type) and issubclass(backend, backend_class)
 
 
 @checks.register("djqueue")
@@ -22,6 +67,7 @@ def check_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
         errors.extend(_check_queue(config))
     errors.extend(_check_commands(set(configs)))
     errors.extend(_check_lock_keys(configs))
+    errors.extend(check_databases())
     return errors
 
 

@@ -40,6 +40,9 @@ DEFAULTS: dict[str, Any] = {
     # Bearer token a metrics scraper sends to read djqueue's metrics view;
     # None lets only staff users with the view_message permission read it.
     "QUEUE_METRICS_TOKEN": None,
+    # Let djqueue switch the SQLite databases of DatabaseQueue queues to WAL
+    # mode with IMMEDIATE transactions, for what their OPTIONS leave unset.
+    "QUEUE_SQLITE_TUNING": True,
 }
 
 QUEUE_KEYS = frozenset({"BACKEND", "CONNECTION", "OPTIONS", "SERIALIZER"})

@@ -14,6 +14,7 @@ until it ends. If it kills the process again, it alone is charged.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import queue as queue_module
@@ -21,7 +22,7 @@ import socket
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 
 from django.db import connections
@@ -33,6 +34,7 @@ from .db import close_old_connections
 from .execution import Outcome
 from .inspection import ConsumerInfo
 from .message import Message
+from .outages import STOP_CALL_WAIT, CallAbandoned, CallWatch, Outage
 from .outcomes import (
     Backoff,
     announce,
@@ -60,9 +62,13 @@ class Consumer:
     ``burst`` drains what is ready and returns. :meth:`stop` (safe from a
     signal handler) stops taking messages, waits up to ``grace_period``
     seconds for running ones and releases the rest to their queue without
-    counting the attempt; a second :meth:`stop` releases at once. ``clock``
-    (monotonic seconds) paces housekeeping and ``now`` (aware datetimes)
-    dates claims, retries and leases; tests inject both.
+    counting the attempt; a second :meth:`stop` releases at once. Once
+    stopping, a backend call of the main thread that gets no answer within
+    a few seconds (``STOP_CALL_WAIT``) is abandoned, if ``run_queue``
+    enabled interrupts: then, or when messages could not be released,
+    :attr:`unanswered` is set. ``clock`` (monotonic seconds) paces
+    housekeeping and ``now`` (aware datetimes) dates claims, retries and
+    leases; tests inject both.
     """
 
     def __init__(
@@ -115,7 +121,14 @@ class Consumer:
         self._work: queue_module.SimpleQueue = queue_module.SimpleQueue()
         self._workers: list[threading.Thread] = []
         self._due: dict[str, float] = {}
-        self._outage_since: float | None = None
+        self._outage = Outage(clock, close_old_connections)
+        self.watch = CallWatch(self._outage.stalled, self._feed_watchdog)
+        self._watchdog_fed = 0.0
+        #: Whether the consumer stopped without the backend's answer: a call
+        #: abandoned, or messages it could not release (they run again once
+        #: their lease expires).
+        self.unanswered = False
+        self.unreleased = 0
         self._single_queue = len(self.queues) == 1
         self._isolating = [q for q in self.queues if q.supports_suspects]
         # Whether a suspect message may be waiting (then nothing new starts
@@ -131,9 +144,16 @@ class Consumer:
     # -- Control ---------------------------------------------------------------
 
     def stop(self) -> None:
-        """Stop gracefully; called a second time, release running messages now."""
+        """Stop gracefully; called a second time, release running messages now.
+
+        Tells systemd at once, whatever the main thread is waiting for.
+        """
         if self._stopping.is_set():
             self._force = True
+            self.watch.deadline = time.monotonic()
+        else:
+            self.watch.deadline = time.monotonic() + STOP_CALL_WAIT
+            self.notifier.stopping(self.grace_period + 10)
         self._stopping.set()
         self._wakeup.set()
 
@@ -151,12 +171,16 @@ class Consumer:
             self.lease_seconds,
         )
         self._start_workers()
+        self.watch.start()
         try:
             self._loop()
+        except CallAbandoned as exc:
+            self._abandoned(exc)
         finally:
             self._shutdown()
             self._sign_off()
             self._disconnect()
+            self.watch.close()
         logger.info(
             "Consumer %s stopped after %d message(s)", self.worker_id, self.processed
         )
@@ -226,14 +250,17 @@ class Consumer:
                 return alone
         claimed = 0
         for queue in self.queues:
+            what = f"claim from queue {queue.name!r}"
             try:
-                messages = queue.claim(
-                    self.worker_id, self.lease_seconds, limit - claimed, now=self.now()
-                )
+                with self._asking(what) as started:
+                    messages = queue.claim(
+                        self.worker_id, self.lease_seconds, limit - claimed,
+                        now=self.now(),
+                    )  # fmt: skip
             except Exception as exc:
-                self._outage(f"claim from queue {queue.name!r}", exc)
+                self._outage.failed(what, exc)
                 return None
-            self._recovered()
+            self._outage.answered(started)
             for message in messages:
                 with self._lock:
                     self._inflight[message.id] = (queue, message)
@@ -248,14 +275,16 @@ class Consumer:
         waiting, or ``None`` if a backend could not be reached."""
         self._draining_since = None
         for queue in self._isolating:
+            what = f"claim from queue {queue.name!r}"
             try:
-                message = queue.claim_suspect(
-                    self.worker_id, self.lease_seconds, now=self.now()
-                )
+                with self._asking(what) as started:
+                    message = queue.claim_suspect(
+                        self.worker_id, self.lease_seconds, now=self.now()
+                    )
             except Exception as exc:
-                self._outage(f"claim from queue {queue.name!r}", exc)
+                self._outage.failed(what, exc)
                 return None
-            self._recovered()
+            self._outage.answered(started)
             if message is not None:
                 logger.warning(
                     "Running message %s (%s) alone: its worker was lost when "
@@ -269,10 +298,12 @@ class Consumer:
         self._suspects_waiting = False
         return 0
 
-    def _look_for_suspects(self) -> int:
-        """Note whether a suspect message waits: one index lookup a queue."""
-        if self._isolating and not self._suspects_waiting:
-            self._suspects_waiting = any(q.has_suspects() for q in self._isolating)
+    def _look_for_suspects(self) -> int | None:
+        """Note whether a suspect message waits: one index lookup a queue;
+        None when there was nothing to look up."""
+        if not self._isolating or self._suspects_waiting:
+            return None
+        self._suspects_waiting = any(q.has_suspects() for q in self._isolating)
         return 1
 
     def _wait_on_server(self) -> bool | None:
@@ -280,14 +311,15 @@ class Consumer:
         the next housekeeping; return whether it did, or ``None`` if the
         backend could not be reached."""
         queue = self.queues[0]
+        what = f"wait for messages on queue {queue.name!r}"
         self._wakeup.clear()
         try:
-            woken = queue.wait_for_messages(max(self._until("promote"), 0.01))
+            # Not an answer: a backend may wait without asking its server.
+            with self._asking(what):
+                return queue.wait_for_messages(max(self._until("promote"), 0.01))
         except Exception as exc:
-            self._outage(f"wait for messages on queue {queue.name!r}", exc)
+            self._outage.failed(what, exc)
             return None
-        self._recovered()
-        return woken
 
     def _wait(self, seconds: float) -> None:
         self._wakeup.wait(seconds)
@@ -313,8 +345,10 @@ class Consumer:
             self._guarded("promote", self._promote_all)
             self._guarded("look for suspect messages", self._look_for_suspects)
             if self._ticks is not None:
+                # Only a tick written proves that the backend answered.
                 self._guarded(
-                    "write periodic ticks", lambda: self._ticks.write(self.now())
+                    "write periodic ticks",
+                    lambda: self._ticks.write(self.now()) or None,
                 )
         if self._every("reclaim", min(self.lease_seconds / 2, 5.0)):
             self._guarded("reclaim", self._reclaim_all)
@@ -326,35 +360,44 @@ class Consumer:
         if interval and self._ready and self._every("watchdog", interval):
             self.notifier.watchdog()
 
-    def _guarded(self, what: str, action: Callable[[], int]) -> int:
+    def _feed_watchdog(self) -> None:
+        """From the call watch, while the main thread waits on the backend:
+        the process is healthy and honours SIGTERM, and a restart would not
+        make the backend answer, so systemd's watchdog stays fed."""
+        interval = self.notifier.watchdog_interval
+        if interval and self._ready and time.monotonic() >= self._watchdog_fed:
+            self._watchdog_fed = time.monotonic() + interval
+            self.notifier.watchdog()
+
+    @contextlib.contextmanager
+    def _asking(self, what: str) -> Iterator[float]:
+        """Mark a backend call of the main thread; yield when it started."""
+        started = self.clock()
+        with self.watch.calling(what, started):
+            yield started
+
+    def _guarded(self, what: str, action: Callable[[], int | None]) -> int:
+        """Run a housekeeping step; ``action`` returns a count, or None when
+        it asked the backend nothing (then its success proves nothing)."""
         try:
-            done = action()
+            with self._asking(what) as started:
+                done = action()
         except Exception as exc:
-            self._outage(what, exc)
+            self._outage.failed(what, exc)
             return 0
-        self._recovered()
-        return done
+        if done is not None:
+            self._outage.answered(started)
+        return done or 0
 
-    def _outage(self, what: str, exc: Exception) -> None:
-        """Log the first failure of an outage with its traceback, then quietly
-        until the backend answers again."""
-        close_old_connections()
-        if self._outage_since is None:
-            self._outage_since = self.clock()
+    def _abandoned(self, exc: CallAbandoned) -> None:
+        what, seconds = exc.args
+        if not self.unanswered:
             logger.error(
-                "Cannot %s (%s); retrying with backoff until it answers",
-                what, exc, exc_info=True,
+                "Gave up waiting %.1fs for the queue backend to %s; stopping "
+                "without its answer",
+                seconds, what,
             )  # fmt: skip
-        else:
-            logger.debug("Still cannot %s: %s", what, exc)
-
-    def _recovered(self) -> None:
-        if self._outage_since is not None:
-            logger.warning(
-                "The queue backend answers again after %.1fs",
-                self.clock() - self._outage_since,
-            )
-            self._outage_since = None
+        self.unanswered = True
 
     def _by_queue(self) -> dict[BaseQueue, list[Message]]:
         grouped: dict[BaseQueue, list[Message]] = defaultdict(list)
@@ -363,10 +406,14 @@ class Consumer:
                 grouped[queue].append(message)
         return grouped
 
-    def _heartbeat(self) -> int:
+    def _heartbeat(self) -> int | None:
+        """Renew the leases of running messages; None if there are none."""
+        by_queue = self._by_queue()
+        if not by_queue:
+            return None
         return sum(
             queue.extend(messages, self.lease_seconds, now=self.now())
-            for queue, messages in self._by_queue().items()
+            for queue, messages in by_queue.items()
         )
 
     def info(self) -> ConsumerInfo:
@@ -409,13 +456,21 @@ class Consumer:
         return len(self.queues)
 
     def _sign_off(self) -> None:
-        """Store the last run statistics and leave the consumer lists."""
-        self._guarded("record run statistics", self._announce)
-        for queue in self.queues:
-            try:
-                queue.unregister_consumer(self.worker_id)
-            except Exception as exc:
-                logger.debug("Cannot unregister from %r: %s", queue.name, exc)
+        """Store the last run statistics and leave the consumer lists,
+        unless the backend stopped answering."""
+        try:
+            if not self.unanswered:
+                self._guarded("record run statistics", self._announce)
+            for queue in self.queues:
+                if self.unanswered:
+                    return
+                try:
+                    with self._asking(f"unregister from queue {queue.name!r}"):
+                        queue.unregister_consumer(self.worker_id)
+                except Exception as exc:
+                    logger.debug("Cannot unregister from %r: %s", queue.name, exc)
+        except CallAbandoned as exc:
+            self._abandoned(exc)
 
     def _disconnect(self) -> None:
         """Close the queues' connections and this thread's database ones."""
@@ -552,14 +607,17 @@ class Consumer:
     def _record(self, queue: BaseQueue, message: Message, outcome: Outcome) -> bool:
         return record_outcome(
             queue, message, outcome, deadline=self.clock() + self.lease_seconds,
-            clock=self.clock, on_error=close_old_connections, now=self.now,
+            clock=self.clock, on_error=self._outage.failed,
+            on_stored=self._outage.answered, now=self.now,
         )  # fmt: skip
 
     # -- Shutdown ----------------------------------------------------------------
 
     def _shutdown(self) -> None:
-        self.notifier.stopping(self.grace_period + 10)
+        if not self._stopping.is_set():  # burst mode ran out of messages
+            self.notifier.stopping(self.grace_period + 10)
         deadline = self.clock() + self.grace_period
+        self.watch.deadline = time.monotonic() + self.grace_period
         if self._inflight and not self._force:
             logger.info(
                 "Waiting up to %.0fs for %d running message(s)",
@@ -567,20 +625,18 @@ class Consumer:
             )  # fmt: skip
         while self._inflight and not self._force and self.clock() < deadline:
             self._watchdog()
-            if self._every("heartbeat", self.heartbeat_interval):
-                self._guarded("heartbeat", self._heartbeat)
+            if not self.unanswered and self._every(
+                "heartbeat", self.heartbeat_interval
+            ):
+                try:
+                    self._guarded("heartbeat", self._heartbeat)
+                except CallAbandoned as exc:
+                    self._abandoned(exc)
             self._wait(min(0.2, max(deadline - self.clock(), 0)))
         leftover = self._by_queue()
+        self.watch.deadline = time.monotonic() + STOP_CALL_WAIT
         for queue, messages in leftover.items():
-            try:
-                released = queue.release(messages)
-            except Exception:
-                logger.exception("Cannot release %d message(s)", len(messages))
-                continue
-            logger.warning(
-                "Released %d unfinished message(s) back to queue %r",
-                released, queue.name,
-            )  # fmt: skip
+            self._release(queue, messages)
         if leftover:
             with self._lock:
                 runners = list(self._runners)
@@ -589,3 +645,29 @@ class Consumer:
         for _ in self._workers:
             self._work.put(None)
         close_old_connections()
+
+    def _release(self, queue: BaseQueue, messages: list[Message]) -> None:
+        """Give unfinished messages back to their queue, unless the backend
+        does not answer by the deadline: then they run again once their
+        lease expires."""
+        deadline = self.watch.deadline
+        try:
+            if deadline is None or time.monotonic() < deadline:
+                with self._asking(f"release messages to queue {queue.name!r}"):
+                    released = queue.release(messages)
+                logger.warning(
+                    "Released %d unfinished message(s) back to queue %r",
+                    released, queue.name,
+                )  # fmt: skip
+                return
+        except CallAbandoned as exc:
+            self._abandoned(exc)
+        except Exception:
+            logger.exception("Cannot release %d message(s)", len(messages))
+        self.unanswered = True
+        self.unreleased += len(messages)
+        logger.warning(
+            "Did not release %d unfinished message(s) of queue %r; they run "
+            "again once their lease expires",
+            len(messages), queue.name,
+        )  # fmt: skip

@@ -76,26 +76,30 @@ def record_outcome(
     outcome: Outcome,
     deadline: float,
     clock: Callable[[], float] = time.monotonic,
-    on_error: Callable[[], None] = lambda: None,
+    on_error: Callable[[str, Exception], None] | None = None,
+    on_stored: Callable[[float], None] = lambda started: None,
     now: Callable[[], datetime] = timezone.now,
 ) -> bool:
     """Store an outcome, retrying with backoff until ``deadline`` (on
-    ``clock``); ``on_error`` runs after each failed try; ``now`` says when
-    it is stored. Return whether it was stored (False if the lease was lost
+    ``clock``); ``now`` says when it is stored. ``on_error(what, exc)``
+    reports each failed try (by default a warning, with the traceback on
+    the first); ``on_stored(started)`` says that a try made at ``started``
+    was answered. Return whether it was stored (False if the lease was lost
     or every try failed)."""
     backoff = Backoff(0.1, 2.0)
     attempt = 0
     while True:
         attempt += 1
+        started = clock()
         try:
             kept = store_outcome(queue, message, outcome, now())
             break
-        except Exception:
-            logger.warning(
-                "Cannot record the outcome of message %s (try %d); retrying",
-                message.id, attempt, exc_info=attempt == 1,
-            )  # fmt: skip
-            on_error()
+        except Exception as exc:
+            what = f"record the outcome of message {message.id} (try {attempt})"
+            if on_error is None:
+                logger.warning("Cannot %s; retrying", what, exc_info=attempt == 1)
+            else:
+                on_error(what, exc)
             if clock() + backoff.current > deadline:
                 logger.error(
                     "Gave up recording the outcome of message %s; it will run "
@@ -104,6 +108,7 @@ def record_outcome(
                 )
                 return False
             time.sleep(backoff.next())
+    on_stored(started)
     if not kept:
         warn_lease_lost(message)
     return kept

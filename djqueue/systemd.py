@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 from collections.abc import Mapping
 
 logger = logging.getLogger("djqueue.systemd")
@@ -31,6 +32,9 @@ class SystemdNotifier:
             # Beat at half the interval, as sd_watchdog_enabled(3) advises.
             self.watchdog_interval = int(watchdog_usec) / 1_000_000 / 2
         self._socket: socket.socket | None = None
+        # The consumer's main thread (signal handlers included, hence
+        # reentrant) and its call watch both notify.
+        self._lock = threading.RLock()
 
     @property
     def enabled(self) -> bool:
@@ -41,9 +45,10 @@ class SystemdNotifier:
         if not self.address:
             return
         try:
-            if self._socket is None:
-                self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-            self._socket.sendto("\n".join(assignments).encode(), self.address)
+            with self._lock:
+                if self._socket is None:
+                    self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+                self._socket.sendto("\n".join(assignments).encode(), self.address)
         except OSError as exc:
             logger.warning("Cannot notify systemd at %r: %s", self.address, exc)
 

@@ -1,13 +1,17 @@
 """Settings of the demo and test project.
 
 The environment chooses the parts: ``DJQUEUE_DB`` is ``sqlite`` (default),
+``sqlite-stock`` (what ``startproject`` writes: ENGINE and NAME only),
 ``postgres`` or ``mysql``; ``DJQUEUE_DB_NAME`` overrides the database name (the
 tests use it to point ``run_queue`` processes at the test database);
 ``DJQUEUE_BACKEND`` is ``database`` (default) or ``redis``, with
 ``DJQUEUE_REDIS_URL`` and ``DJQUEUE_REDIS_PREFIX``;
-``DJQUEUE_LEASE`` sets the lease in seconds.
+``DJQUEUE_LEASE`` sets the lease in seconds; ``DJQUEUE_TASKS`` replaces
+``TASKS`` with the JSON it holds (the tests use it for bad settings);
+``DJQUEUE_SQLITE_TUNING=0`` sets ``QUEUE_SQLITE_TUNING = False``.
 """
 
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -83,6 +87,12 @@ def _database(kind: str) -> dict:
         }
     # A file, never memory, so run_queue processes share it with the tests.
     test_name = Path(tempfile.gettempdir()) / f"djqueue-test-{os.getpid()}.sqlite3"
+    if kind == "sqlite-stock":
+        return {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": name or BASE_DIR / "db.sqlite3",
+            "TEST": {"NAME": str(test_name)},
+        }
     return {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": name or BASE_DIR / "db.sqlite3",
@@ -109,9 +119,10 @@ if os.environ.get("DJQUEUE_BACKEND", "database") == "redis":
     }
 
 QUEUE_LEASE_SECONDS = float(os.environ.get("DJQUEUE_LEASE", "30"))
+QUEUE_SQLITE_TUNING = os.environ.get("DJQUEUE_SQLITE_TUNING", "1") != "0"
 
 # Django 6's tasks framework on djqueue (ignored by Django 5.2).
-TASKS = {
+TASKS = json.loads(os.environ.get("DJQUEUE_TASKS", "null")) or {
     "default": {
         "BACKEND": "djqueue.tasks.DjqueueBackend",
         "QUEUES": ["default"],

@@ -14,6 +14,17 @@ from djqueue.states import State
 
 from .factories import make_message
 
+#: Every permission of djqueue's admin pages.
+ALL_PERMS = (
+    "view_message",
+    "retry_message",
+    "run_message",
+    "cancel_message",
+    "delete_message",
+    "purge_queue",
+)
+
+
 TRACEBACK = (
     'Traceback (most recent call last):\n  File "x.py", line 1\nValueError: <b>boom</b>'
 )

@@ -15,19 +15,10 @@ from djqueue.registry import registry
 from djqueue.result import Result
 from djqueue.states import State
 
-from .admin_helpers import admin_url, populate, staff_user
+from .admin_helpers import ALL_PERMS, admin_url, populate, staff_user
 from .factories import make_message
 
 pytestmark = pytest.mark.django_db
-
-ALL_PERMS = (
-    "view_message",
-    "retry_message",
-    "run_message",
-    "cancel_message",
-    "delete_message",
-    "purge_queue",
-)
 
 
 @pytest.fixture

@@ -15,19 +15,17 @@ from djqueue.inspection import ConsumerInfo
 from djqueue.models import MessageRecord
 from djqueue.states import State
 
-from .admin_helpers import add_failed, admin_url, populate, snapshot, staff_user
+from .admin_helpers import (
+    ALL_PERMS,
+    add_failed,
+    admin_url,
+    populate,
+    snapshot,
+    staff_user,
+)
 from .factories import make_message
 
 pytestmark = pytest.mark.django_db
-
-ALL_PERMS = (
-    "view_message",
-    "retry_message",
-    "run_message",
-    "cancel_message",
-    "delete_message",
-    "purge_queue",
-)
 
 
 @pytest.fixture

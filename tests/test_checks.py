@@ -1,11 +1,20 @@
 """System checks report wrong settings with a hint."""
 
+import json
+import os
+import subprocess
+import sys
+
 import pytest
 from django.core import checks
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
 from django.test import override_settings
 
 from djqueue.checks import check_settings
 from djqueue.conf import queue_configs
+
+from .processes import MANAGE, ConsumerProcess
 
 
 def ids(messages):
@@ -116,3 +125,71 @@ def test_metrics_token_must_be_a_string():
         assert ids(check_settings()) == ["djqueue.E008"]
     with override_settings(QUEUE_METRICS_TOKEN="s3cret"):
         assert check_settings() == []
+
+
+TASKS_BACKEND = "djqueue.tasks.DjqueueBackend"
+
+#: Each bad setting, as the test project's environment gives it to a real
+#: process, and as override_settings gives it to this one.
+BAD_SETTINGS = {
+    "djqueue.E021": (
+        {"DJQUEUE_BACKEND": "redis", "DJQUEUE_REDIS_URL": "redis//oops"},
+        {
+            "QUEUES": {
+                "default": {
+                    "BACKEND": "djqueue.backends.redis.RedisQueue",
+                    "CONNECTION": "redis//oops",
+                }
+            }
+        },
+    ),
+    "djqueue.E030": (
+        {"BACKEND": TASKS_BACKEND, "QUEUES": ["defualt"]},
+        None,
+    ),
+    "djqueue.E031": (
+        {"BACKEND": TASKS_BACKEND, "QUEUES": ["default"], "OPTIONS": {"retires": 2}},
+        None,
+    ),
+}
+
+
+def _bad_setting(error):
+    """The environment of a process and the settings of this one."""
+    environ, overrides = BAD_SETTINGS[error]
+    if overrides is None:
+        pytest.importorskip("tests.tasks_framework", reason="no tasks framework")
+        return {"DJQUEUE_TASKS": json.dumps({"default": environ})}, {
+            "TASKS": {"default": environ}
+        }
+    return environ, overrides
+
+
+@pytest.mark.parametrize("error", sorted(BAD_SETTINGS))
+def test_call_command_check_reports_each_bad_setting(error):
+    _, overrides = _bad_setting(error)
+    with override_settings(**overrides), pytest.raises(SystemCheckError) as raised:
+        call_command("check")
+    assert f"({error})" in str(raised.value)
+
+
+@pytest.mark.process
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("error", sorted(BAD_SETTINGS))
+def test_check_and_run_queue_processes_refuse_each_bad_setting(error, tmp_path):
+    """In fresh processes, where nothing imported the tasks framework first:
+    ``check`` reports the error and ``run_queue`` exits 78 naming it."""
+    environ, _ = _bad_setting(error)
+    check = subprocess.run(
+        [sys.executable, str(MANAGE), "check"],
+        env={**os.environ, **environ}, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert check.returncode == 1, check.stdout + check.stderr
+    assert f"({error})" in check.stderr
+
+    proc = ConsumerProcess(tmp_path / "consumer.log", "--burst", env=environ)
+    try:
+        assert proc.wait(60) == 78
+    finally:
+        proc.stop()
+    assert f"({error})" in proc.log()

@@ -32,6 +32,7 @@ from .processes import ConsumerProcess, wait_until
         ("", {"url": "redis://127.0.0.1:6379/0"}),
         ("10.0.0.75:6379:2", {"host": "10.0.0.75", "port": 6379, "db": 2}),
         ("cache-host", {"host": "cache-host", "port": 6379, "db": 0}),
+        ("redis_1:6380", {"host": "redis_1", "port": 6380, "db": 0}),
         ("rediss://:pw@host:6380/1", {"url": "rediss://:pw@host:6380/1"}),
         ("unix:///run/redis.sock?db=3", {"url": "unix:///run/redis.sock?db=3"}),
         ({"host": "h", "ssl": True}, {"host": "h", "ssl": True}),
@@ -41,7 +42,9 @@ def test_connection_forms(setting, expected):
     assert connection_kwargs(setting) == expected
 
 
-@pytest.mark.parametrize("setting", ["host:port:db", "http://host", 6379])
+@pytest.mark.parametrize(
+    "setting", ["host:port:db", "http://host", "redis//oops", 6379]
+)
 def test_bad_connections_are_reported_by_checks(setting):
     queues = {
         "default": {

@@ -321,8 +321,16 @@ class DatabaseQueue(DatabaseInspection, BaseQueue):
     ):
         """On PostgreSQL, one statement (so one commit) for both; the claim
         does not see the lock key the ack gives up (it runs on the statement's
-        snapshot), whose release wakes waiting consumers instead."""
-        if connections[self.using].vendor != "postgresql":
+        snapshot), whose release wakes waiting consumers instead. On SQLite,
+        one transaction (so one commit, one wait for the disk with a
+        rollback journal)."""
+        vendor = connections[self.using].vendor
+        if vendor == "sqlite":
+            with transaction.atomic(using=self.using):
+                return super().ack_and_claim(
+                    message, result, result_ttl, worker, lease_seconds, now=now
+                )
+        if vendor != "postgresql":
             return super().ack_and_claim(
                 message, result, result_ttl, worker, lease_seconds, now=now
             )

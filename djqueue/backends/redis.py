@@ -10,6 +10,7 @@ blocks on the server and wakes as soon as a message is written.
 from __future__ import annotations
 
 import math
+import re
 import time
 import uuid
 from collections.abc import Iterable, Sequence
@@ -33,6 +34,8 @@ from .redis_scan import RedisScan
 from .redis_scripts import SCRIPTS
 
 DEFAULT_URL = "redis://127.0.0.1:6379/0"
+#: A host name or IPv4 address: what the ``"host:port:db"`` form can carry.
+_HOST = re.compile(r"[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?")
 _SCRIPTS = {**SCRIPTS, **INSPECTION_SCRIPTS}
 #: Messages written per script call by write_many().
 WRITE_BATCH = 1000
@@ -55,8 +58,9 @@ def connection_kwargs(connection: Any) -> dict[str, Any]:
     """Turn the ``CONNECTION`` setting into keyword arguments for redis-py.
 
     Accept ``""`` (the local default), the ``djutils.queue`` form
-    ``"host:port:db"``, a ``redis://``, ``rediss://`` or ``unix://`` URL, or
-    a dict of ``redis.Redis`` arguments (host, port, db, password, ssl,
+    ``"host:port:db"`` (a host name or IPv4 address as the host), a
+    ``redis://``, ``rediss://`` or ``unix://`` URL, or a dict of
+    ``redis.Redis`` arguments (host, port, db, password, ssl,
     socket_timeout, ...). Raise ``ValueError`` for anything else.
     """
     if isinstance(connection, dict):
@@ -73,15 +77,16 @@ def connection_kwargs(connection: Any) -> dict[str, Any]:
     host, _, rest = text.partition(":")
     port, _, db = rest.partition(":")
     try:
-        return {
+        kwargs = {
             "host": host or "127.0.0.1",
             "port": int(port or 6379),
             "db": int(db or 0),
         }
     except ValueError:
-        raise ValueError(
-            f"{text!r} is neither a URL nor of the form 'host:port:db'"
-        ) from None
+        kwargs = None
+    if kwargs is None or not _HOST.fullmatch(kwargs["host"]):
+        raise ValueError(f"{text!r} is neither a URL nor of the form 'host:port:db'")
+    return kwargs
 
 
 class RedisQueue(RedisInspection, RedisScan, BaseQueue):

@@ -202,3 +202,10 @@ if os.environ.get("DJQUEUE_DEMO_TICK_SECONDS"):
             pid=os.getpid(),
             label=message.eta.isoformat(),
         )
+
+
+@queue_command
+def nap(seconds=1.0):
+    """Sleep, touching no server: for tests that cut a consumer off its own."""
+    time.sleep(seconds)
+    return seconds

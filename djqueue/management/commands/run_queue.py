@@ -11,6 +11,7 @@ import sys
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError, SystemCheckError
 
+from djqueue.backends.sqlite_tuning import log_databases
 from djqueue.conf import settings
 from djqueue.consumer import Consumer
 from djqueue.exceptions import UnknownQueue
@@ -20,6 +21,9 @@ from djqueue.workers import ProcessRunner
 #: Exit status for a configuration error (sysexits' EX_CONFIG); systemd units
 #: list it in RestartPreventExitStatus so a bad setting does not restart-loop.
 EXIT_CONFIG = 78
+#: Exit status after a stop without the backend's answer (sysexits'
+#: EX_UNAVAILABLE): messages not released run again once their lease expires.
+EXIT_UNAVAILABLE = 69
 
 LOG_LEVELS = {0: logging.WARNING, 1: logging.INFO, 2: logging.DEBUG, 3: logging.DEBUG}
 
@@ -116,8 +120,16 @@ class Command(BaseCommand):
             )
         except (SystemCheckError, ImproperlyConfigured, UnknownQueue) as exc:
             raise CommandError(str(exc), returncode=EXIT_CONFIG) from exc
+        log_databases([queue.name for queue in consumer.queues])
         install_signal_handlers(consumer)
         consumer.run()
+        if consumer.unanswered:
+            raise CommandError(
+                "Stopped without an answer from the queue backend; "
+                f"{consumer.unreleased} message(s) not released run again once "
+                "their lease expires.",
+                returncode=EXIT_UNAVAILABLE,
+            )
 
 
 def runner_options(options) -> dict:
@@ -156,3 +168,4 @@ def install_signal_handlers(consumer: Consumer) -> None:
 
     signal.signal(signal.SIGTERM, handle)
     signal.signal(signal.SIGINT, handle)
+    consumer.watch.enable_interrupts()
