@@ -57,23 +57,22 @@ class QueueSettings:
     """
 
     def __init__(self) -> None:
-        self._values: dict[str, Any] = {}
         setting_changed.connect(self._forget, weak=False)
 
     def __getattr__(self, name: str) -> Any:
-        try:
-            return self._values[name]
-        except KeyError:
-            pass
+        # Called only for a setting not read since it last changed: the value
+        # is then kept as an instance attribute, which later reads find
+        # without calling this.
         try:
             default = DEFAULTS[name]
         except KeyError:
             raise AttributeError(f"djqueue has no setting named {name}.") from None
-        value = self._values[name] = getattr(django_settings, name, default)
+        value = getattr(django_settings, name, default)
+        self.__dict__[name] = value
         return value
 
     def _forget(self, **kwargs: Any) -> None:
-        self._values.clear()
+        self.__dict__.clear()
 
 
 settings = QueueSettings()

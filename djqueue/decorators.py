@@ -166,6 +166,9 @@ class QueueCommand(Generic[P, R]):
         self.signature = inspect.signature(func)
         self._parameter_names = tuple(self.signature.parameters)
         self._call_shape: _CallShape | None = None
+        # (options, result TTL, the options its messages carry, their signed
+        # text): enqueue's.
+        self._message_options: tuple | None = None
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Result[R]:
         from .enqueue import enqueue

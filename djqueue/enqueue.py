@@ -22,7 +22,7 @@ from .queues import get_queue
 from .result import ImmediateResult, Result
 from .retries import encode_exceptions, encode_policy
 from .serializers import queue_serializer
-from .signing import sign_payload
+from .signing import canonical_options, payload_signer
 from .states import State
 
 if TYPE_CHECKING:
@@ -44,46 +44,79 @@ def build_message(
     it raises ``NotImplementedError``. Nothing is written in any of these
     cases.
     """
-    options = command.options
-    try:
-        command.check_call(args, kwargs)
-    except TypeError as exc:
-        raise TypeError(f"Cannot enqueue {command.name}: {exc}") from None
-    queue = get_queue(options.queue)
-    lock_key = _lock_key(command, queue, args, kwargs)
-    serializer = queue_serializer(options.queue)
-    payload = serializer.dumps_call(
-        args, kwargs, command.name, command._parameter_names
-    )
-    message_id = new_message_id()
-    now = timezone.now()
-    eta = _eta(options, now)
-    result_ttl = settings.QUEUE_RESULT_TTL
-    message_options = {
+    return build_messages(command, [(args, kwargs)], extra_options)[0]
+
+
+def build_messages(
+    command: QueueCommand,
+    calls: Iterable[tuple[tuple, dict]],
+    extra_options: dict | None = None,
+) -> list[Message]:
+    """Return the signed messages of ``(args, kwargs)`` calls, as
+    :func:`build_message` does for each; they share one enqueue time, and
+    what does not depend on the call is looked up once (after the first
+    call's checks, so errors come in the order of a single call's)."""
+    options, name = command.options, command.name
+    queue = serializer = now = None
+    messages = []
+    for args, kwargs in calls:
+        try:
+            command.check_call(args, kwargs)
+        except TypeError as exc:
+            raise TypeError(f"Cannot enqueue {name}: {exc}") from None
+        if queue is None:
+            queue = get_queue(options.queue)
+            serializer = queue_serializer(options.queue)
+        lock_key = _lock_key(command, queue, args, kwargs)
+        payload = serializer.dumps_call(args, kwargs, name, command._parameter_names)
+        message_id = new_message_id()
+        if now is None:
+            now = timezone.now()
+            eta = _eta(options, now)
+            carried, canonical = _message_options(command)
+            if extra_options:
+                carried = {**carried, **extra_options}
+                canonical = canonical_options(carried)
+            sign = payload_signer(canonical)
+            max_attempts = max(options.retries, settings.QUEUE_REDELIVERIES) + 1
+        messages.append(
+            Message(
+                unique_key=_unique_key(options, name, payload),
+                lock_key=lock_key,
+                id=message_id,
+                command=name,
+                queue=options.queue,
+                payload=payload,
+                signature=sign(message_id, name, serializer.name, payload),
+                serializer=serializer.name,
+                eta=eta,
+                enqueued_at=now,
+                priority=options.priority,
+                max_attempts=max_attempts,
+                options=dict(carried),
+            )
+        )
+    return messages
+
+
+def _message_options(command: QueueCommand) -> tuple[dict[str, Any], str]:
+    """The options that travel with the command's messages and their signed
+    text, made once per set of command options and result TTL setting
+    (callers copy the dict)."""
+    options, result_ttl = command.options, settings.QUEUE_RESULT_TTL
+    made = command._message_options
+    if made is not None and made[0] is options and made[1] is result_ttl:
+        return made[2], made[3]
+    encoded = {
         "retries": options.retries,
         "result_ttl": result_ttl if options.result_ttl is None else options.result_ttl,
         "retry_delay": encode_policy(options.retry_delay),
         "retry_on": encode_exceptions(options.retry_on),
         "timeout": options.timeout,
-        **(extra_options or {}),
     }
-    return Message(
-        unique_key=_unique_key(options, command.name, payload),
-        lock_key=lock_key,
-        id=message_id,
-        command=command.name,
-        queue=options.queue,
-        payload=payload,
-        signature=sign_payload(
-            message_id, command.name, serializer.name, payload, options=message_options
-        ),
-        serializer=serializer.name,
-        eta=eta,
-        enqueued_at=now,
-        priority=options.priority,
-        max_attempts=max(options.retries, settings.QUEUE_REDELIVERIES) + 1,
-        options=message_options,
-    )
+    canonical = canonical_options(encoded)
+    command._message_options = (options, result_ttl, encoded, canonical)
+    return encoded, canonical
 
 
 def _lock_key(command: QueueCommand, queue, args: tuple, kwargs: dict) -> str:
@@ -170,7 +203,7 @@ def enqueue(command: QueueCommand, args: tuple, kwargs: dict) -> Result:
 
 def enqueue_many(command: QueueCommand, calls: Iterable[Any]) -> list[Result]:
     """Store one message per call in bulk and return their handles."""
-    messages = [build_message(command, *_call_arguments(call)) for call in calls]
+    messages = build_messages(command, (_call_arguments(call) for call in calls))
     if settings.QUEUE_IMMEDIATE:
         return [ImmediateResult(m.id, m.queue, run_inline(m)) for m in messages]
     ids = _write(command.options.queue, messages) if messages else []

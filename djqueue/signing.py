@@ -25,6 +25,7 @@ import base64
 import hashlib
 import hmac
 import json
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -94,10 +95,22 @@ def sign_payload(
 ) -> str:
     """Return the signature of a message's payload and options under the
     current key."""
-    value = _signed_value(
-        message_id, command, serializer, payload, canonical_options(options)
-    )
-    return _signature(_payload_key(PAYLOAD_SALT, settings.SECRET_KEY), value)
+    signer = payload_signer(canonical_options(options))
+    return signer(message_id, command, serializer, payload)
+
+
+def payload_signer(canonical: str) -> Callable[[str, str, str, str], str]:
+    """Return ``sign(message_id, command, serializer, payload)``, which does
+    what :func:`sign_payload` does for messages whose options have the
+    :func:`canonical_options` text ``canonical``, with the current key
+    looked up once."""
+    key = _payload_key(PAYLOAD_SALT, settings.SECRET_KEY)
+
+    def sign(message_id: str, command: str, serializer: str, payload: str) -> str:
+        value = _signed_value(message_id, command, serializer, payload, canonical)
+        return _signature(key, value)
+
+    return sign
 
 
 def verify_payload(

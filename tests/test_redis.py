@@ -91,14 +91,12 @@ def test_garbage_in_the_keys_ends_in_failed_and_the_consumer_goes_on(backend):
         mapping={"id": "fields", "attempts": "many", "eta": "soon"},
     )
     client.zadd(queue.key("ready"), {"fields": 2})
-    for number, envelope in enumerate(
-        ["{{{", "[1, 2]", '{"payload": 5, "options": []}']
-    ):
+    for number, options in enumerate(["{{{", "[1, 2]", '+{"retries": []}']):
         client.hset(
-            queue.key(f"m:envelope-{number}"),
-            mapping={"id": f"envelope-{number}", "envelope": envelope},
+            queue.key(f"m:options-{number}"),
+            mapping={"payload": "[[], {}]", "options": options},
         )
-        client.zadd(queue.key("ready"), {f"envelope-{number}": 3})
+        client.zadd(queue.key("ready"), {f"options-{number}": 3})
     good = commands.add(1, 2)
 
     Consumer(["default"], 1, burst=True).run()
@@ -110,7 +108,7 @@ def test_garbage_in_the_keys_ends_in_failed_and_the_consumer_goes_on(backend):
     assert "signature does not match" in failed["bytes"]
     assert "signature does not match" in failed["fields"]
     for number in range(3):
-        assert "signature does not match" in failed[f"envelope-{number}"]
+        assert "signature does not match" in failed[f"options-{number}"]
     assert queue.counts()[State.QUEUED] == 0
 
 
@@ -345,3 +343,26 @@ def test_bulk_writes_go_in_batches(backend, monkeypatch):
     monkeypatch.setattr("djqueue.backends.redis.WRITE_BATCH", 7)
     commands.add.map([(i, i) for i in range(30)])
     assert len(get_queue()) == 30
+
+
+@real_redis_only
+@pytest.mark.django_db(transaction=True)
+def test_the_hash_of_a_small_call_stays_compact_queued_and_done(backend):
+    """Every value of a small call's hash, queued and done with its result,
+    fits Redis's default listpack limit, so the hash keeps that encoding."""
+    queue = get_queue()
+    limit = int(queue.client.config_get("hash-max-listpack-value").get(
+        "hash-max-listpack-value", 64
+    ))  # fmt: skip
+    if limit < 64:
+        pytest.skip(f"the server's hash-max-listpack-value is {limit}, below 64")
+    handle = commands.add(2, 3)
+    key = queue.key(f"m:{handle.id}")
+    compact = {b"listpack", b"ziplist"}  # ziplist before Redis 7
+    assert queue.client.object("encoding", key) in compact
+
+    Consumer(["default"], 1, burst=True).run()
+
+    assert handle.get(timeout=0) == 5
+    assert queue.client.hget(key, "state") == b"done"
+    assert queue.client.object("encoding", key) in compact

@@ -6,7 +6,6 @@ and checks that the message ended ``failed`` on its first attempt, with a
 reason that names what is wrong, and that its command never ran.
 """
 
-import json
 import sys
 import threading
 import uuid
@@ -16,6 +15,7 @@ from django.core import signing
 from django.db import connection
 
 from djqueue import State, get_queue
+from djqueue.backends.redis_hash import pack_options
 from djqueue.consumer import Consumer
 from djqueue.models import MessageRecord
 from testproject.demo.models import Run
@@ -88,10 +88,8 @@ def _tamper_options(message, options):
     """Replace a stored message's options, keeping its signature."""
     queue = get_queue()
     if hasattr(queue, "client"):
-        key = queue.key(f"m:{message.id}")
-        envelope = json.loads(queue.client.hget(key, "envelope"))
-        envelope["options"] = options
-        queue.client.hset(key, "envelope", json.dumps(envelope))
+        stored = pack_options(options)
+        queue.client.hset(queue.key(f"m:{message.id}"), "options", stored)
     else:
         MessageRecord.objects.filter(id=message.id).update(options=options)
 
@@ -226,12 +224,12 @@ HASH_FIELDS = {
     "fields",
     [
         HASH_FIELDS,
-        {**HASH_FIELDS, "envelope": "{{{"},
-        {**HASH_FIELDS, "envelope": '{"payload": [], "options": "x"}'},
-        {**HASH_FIELDS, "envelope": "[1, 2]", "attempts": "many", "eta": "soon"},
-        {"envelope": "", "state": "nonsense", "max_attempts": "x"},
+        {**HASH_FIELDS, "payload": "{{{", "signature": "x"},
+        {**HASH_FIELDS, "payload": "[[], {}]", "options": "x"},
+        {**HASH_FIELDS, "options": "[1, 2]", "attempts": "many", "eta": "soon"},
+        {"payload": "", "state": "nonsense", "max_attempts": "x"},
     ],
-    ids=["no-envelope", "envelope-not-json", "envelope-wrong-types", "all-garbage",
+    ids=["no-payload", "payload-not-json", "options-not-json", "all-garbage",
          "almost-empty"],
 )  # fmt: skip
 def test_a_hash_that_is_no_message_fails_at_once_under_its_id(fields):
@@ -245,7 +243,7 @@ def test_a_hash_that_is_no_message_fails_at_once_under_its_id(fields):
 
 
 @redis_only
-def test_a_signed_envelope_copied_under_another_id_does_not_run():
+def test_a_signed_hash_copied_under_another_id_does_not_run():
     queue = get_queue()
     original = signed(payload='[["copied"], {}]')
     queue.write(original)

@@ -23,16 +23,7 @@ from ..message import Message
 from ..states import FINISHED_STATES as _FINISHED
 from ..states import State
 from .base import BaseQueue
-from .redis_hash import (
-    SUSPECT_CEILING,
-    attempt_errors,
-    fields,
-    score,
-    stamp,
-    text,
-    to_message,
-    write_arguments,
-)
+from .redis_hash import SUSPECT_CEILING, attempt_errors, placed, stamp, text, to_message
 from .redis_inspection import (
     DEFAULT_INSPECT_TIMEOUT,
     INSPECTION_SCRIPTS,
@@ -46,7 +37,7 @@ DEFAULT_URL = "redis://127.0.0.1:6379/0"
 #: A host name or IPv4 address: what the ``"host:port:db"`` form can carry.
 _HOST = re.compile(r"[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?")
 _SCRIPTS = {**SCRIPTS, **INSPECTION_SCRIPTS}
-#: Messages written per pipelined transaction by write_many().
+#: Messages written per script call by write_many().
 WRITE_BATCH = 1000
 _SET_OF_STATE = {
     State.QUEUED: "ready",
@@ -150,7 +141,7 @@ class RedisQueue(RedisInspection, RedisScan, BaseQueue):
             errors.append(
                 checks.Error(
                     f"Queue {name!r} uses RedisQueue, but redis-py is not installed.",
-                    hint="pip install 'djqueue[redis]' (add 'hiredis' for speed).",
+                    hint="pip install 'djqueue[redis]' (redis-py with hiredis).",
                     id="djqueue.E020",
                 )
             )
@@ -226,55 +217,36 @@ class RedisQueue(RedisInspection, RedisScan, BaseQueue):
     # -- Writing -------------------------------------------------------------
 
     def write(self, message: Message) -> None:
-        self._run("write", *self._placed(message))
+        self.write_many((message,))
 
     def write_many(self, messages: Sequence[Message]) -> None:
-        """Write in batches of ``WRITE_BATCH``, one pipelined transaction each."""
-        now = self.now()
+        """Write in batches of ``WRITE_BATCH``, one call of the write script
+        each, which places every message as :meth:`write` does."""
+        now, stamps = self.now(), {}
+        moment = stamp(now)
         for start in range(0, len(messages), WRITE_BATCH):
-            self._write_batch(messages[start : start + WRITE_BATCH], now)
-
-    def _write_batch(self, messages: Sequence[Message], now) -> None:
-        pipe = self.client.pipeline(transaction=True)
-        ready = 0
-        for message in messages:
-            message.queue = self.name
-            scheduled = message.eta > now
-            message.state = State.SCHEDULED if scheduled else State.QUEUED
-            pipe.hset(self.key(f"m:{message.id}"), mapping=fields(message))
-            if scheduled:
-                pipe.zadd(self.key("scheduled"), {message.id: message.eta.timestamp()})
-            else:
-                pipe.zadd(
-                    self.key("ready"),
-                    {message.id: score(message.priority, message.eta)},
-                )
-                ready += 1
-        if ready:
-            pipe.lpush(self.key("notify"), *["1"] * min(ready, 100))
-            pipe.ltrim(self.key("notify"), 0, 99)
-        pipe.execute()
+            values: list = [moment]
+            for message in messages[start : start + WRITE_BATCH]:
+                values += self._placed(message, now, stamps)
+            self._run("write", *values)
 
     def write_tick(self, message: Message, name: str, tick) -> bool:
-        return bool(self._run("write_tick", name, stamp(tick), *self._placed(message)))
+        now = self.now()
+        values = self._placed(message, now, {})
+        return bool(self._run("write_tick", name, stamp(tick), stamp(now), *values))
 
     def write_unique(self, message: Message) -> str:
-        return text(
-            self._run("write_unique", message.unique_key, *self._placed(message))
-        )
+        now = self.now()
+        values = self._placed(message, now, {})
+        return text(self._run("write_unique", stamp(now), *values))
 
-    def _placed(self, message: Message) -> list:
-        """The id, sorted-set score, scheduled flag and hash values that the
-        single-message write scripts take."""
+    def _placed(self, message: Message, now, stamps) -> list:
+        """The values of ``message`` for the scripts' ``place()``, which
+        stores it scheduled if its eta is after ``now``, else queued; the
+        message's ``queue`` and ``state`` are set to match."""
         message.queue = self.name
-        scheduled = message.eta > self.now()
-        message.state = State.SCHEDULED if scheduled else State.QUEUED
-        if scheduled:
-            position = message.eta.timestamp()
-        else:
-            position = score(message.priority, message.eta)
-        flag = "1" if scheduled else "0"
-        return [message.id, position, flag, *write_arguments(message)]
+        message.state = State.SCHEDULED if message.eta > now else State.QUEUED
+        return placed(message, stamps)
 
     def flush(self) -> None:
         keys = list(self.client.scan_iter(match=f"{self.base}:*", count=10_000))
@@ -413,7 +385,7 @@ class RedisQueue(RedisInspection, RedisScan, BaseQueue):
 
     def get(self, message_id):
         fields = self.client.hgetall(self.key(f"m:{message_id}"))
-        return to_message(fields, self.name, str(message_id)) if fields else None
+        return to_message(fields, self.name, text(message_id)) if fields else None
 
     def wait(self, message_id, timeout):
         message = self.get(message_id)

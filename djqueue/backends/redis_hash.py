@@ -1,23 +1,25 @@
 """How a message is kept in a Redis hash, and read back.
 
-The parts of a message that never change once it is written (id, payload,
-signature, serializer, enqueue time, options) are one JSON object in the
-field ``envelope``; the parts the scripts read or change (command, state,
-eta, priority, attempts, lease, outcome, attempt errors, unique and lock
-keys) are fields of their own, and ``suspect`` is 1 while the message is
-suspect. Every value is stored as text; moments are Unix timestamps with
-microsecond precision. Reading never raises on garbage: what cannot be read
-becomes a default, and the consumer then fails the message, under the id its
-hash is stored under, with a reason (its signature will not verify).
+Each part of a message is a field of its own, holding text; moments are
+Unix timestamps with microsecond precision. What the reader can derive is
+not stored: the id is the one in the key, ``serializer`` is left out for
+``json`` and ``options`` holds only the options that differ from those a
+command has by default. So the hash of a small call, queued or done with
+its result, keeps every value under Redis's ``hash-max-listpack-value``
+(64 bytes) and is stored in the compact listpack encoding. ``suspect`` is
+1 while the message is suspect. Reading never raises on garbage: what
+cannot be read becomes a default, and the consumer then fails the message
+under the id its hash is stored under, with a reason (its signature will
+not verify).
 """
 
 from __future__ import annotations
 
 import json
-import math
 from datetime import UTC, datetime
 from typing import Any
 
+from ..conf import DEFAULTS
 from ..message import Message
 from ..states import State
 
@@ -26,24 +28,23 @@ _DATETIMES = (
 )  # fmt: skip
 _EPOCH = datetime.fromtimestamp(0, UTC)
 _COUNTS = ("priority", "attempts", "max_attempts")
-_ENVELOPE = frozenset(
-    {"id", "payload", "signature", "serializer", "enqueued_at", "options"}
-)
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+#: The options of a command without options (see enqueue.build_message),
+#: with the default QUEUE_RESULT_TTL: stored as no ``options`` field.
+STANDARD_OPTIONS: dict[str, Any] = {
+    "retries": 0,
+    "result_ttl": DEFAULTS["QUEUE_RESULT_TTL"],
+    "retry_delay": 0,
+    "retry_on": None,
+    "timeout": None,
+}
+#: Stored ``options`` that start with this hold the standard ones that
+#: differ (and any others); otherwise they are the whole options object.
+_CHANGED = "+"
 
-#: Ready-set scores count tenths of a millisecond from 2020-01-01 within
-#: bands of 4e13 per priority: exact in a double for priorities -100 to 100
-#: until 2146. Equal scores fall back to the time-ordered message id.
-SCORE_EPOCH = 1577836800
-#: Suspect messages score -8e15 plus their eta's tenths of a millisecond,
-#: below this, before every ordinary message.
+#: Suspect messages score below this in the ready set, before every
+#: ordinary message (the score is computed in Lua: see redis_scripts).
 SUSPECT_CEILING = -6e15
-
-
-def score(priority: int, eta: datetime) -> float:
-    """The ready set's score: higher priority first, then earlier eta."""
-    priority = max(-100, min(100, priority))
-    return -priority * 4e13 + math.floor((float(stamp(eta)) - SCORE_EPOCH) * 10000)
 
 
 def stamp(moment: datetime | None) -> str:
@@ -57,88 +58,91 @@ def text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def envelope(message: Message) -> str:
-    """Return the JSON of the parts of a message that never change."""
-    return _ENCODER.encode(
-        {
-            "id": message.id,
-            "payload": message.payload,
-            "signature": message.signature,
-            "serializer": message.serializer,
-            "enqueued_at": stamp(message.enqueued_at),
-            "options": message.options,
-        }
-    )
-
-
 def attempt_errors(message: Message) -> str:
     """Return the JSON of a message's ``attempt_errors``."""
     return _ENCODER.encode(message.attempt_errors)
 
 
-def fields(message: Message) -> dict[str, str | int]:
-    """Return the hash fields of a message being written."""
-    written: dict[str, str | int] = {
-        "envelope": envelope(message),
-        "command": message.command,
-        "state": message.state.value,
-        "eta": stamp(message.eta),
-        "priority": message.priority,
-        "attempts": message.attempts,
-        "max_attempts": message.max_attempts,
-    }
-    if message.unique_key:
-        written["unique_key"] = message.unique_key
-    if message.lock_key:
-        written["lock_key"] = message.lock_key
-    return written
-
-
-def write_arguments(message: Message) -> list[str | int]:
-    """The values the write scripts store, in the order ``place()`` takes
-    them; the state comes from the scheduled flag."""
+def placed(message: Message, stamps: dict[datetime, str]) -> list[str | int]:
+    """The values of a new message that the write scripts' ``place()``
+    takes, in its order; the state comes from the eta. ``stamps`` keeps
+    the text of moments across the messages of one write."""
+    serializer = message.serializer
+    eta = stamps.get(message.eta)
+    if eta is None:
+        eta = stamps[message.eta] = stamp(message.eta)
+    enqueued = stamps.get(message.enqueued_at)
+    if enqueued is None:
+        enqueued = stamps[message.enqueued_at] = stamp(message.enqueued_at)
     return [
-        envelope(message), message.command, stamp(message.eta), message.priority,
-        message.attempts, message.max_attempts, message.unique_key, message.lock_key,
+        message.id, message.command, eta, message.priority, message.attempts,
+        message.max_attempts, message.payload, message.signature, enqueued,
+        "" if serializer == "json" else serializer, pack_options(message.options),
+        message.unique_key, message.lock_key,
     ]  # fmt: skip
 
 
-def to_message(raw: Any, queue: str, message_id: str = "") -> Message:
-    """Build a Message from a hash (a dict, or the flat list a script returns).
+def pack_options(options: dict[str, Any]) -> str:
+    """The stored text of ``options``: ``""`` for the standard options, the
+    differing ones after ``+`` when it has every standard key, else the
+    whole object. :func:`unpack_options` gives back an equal dict, with
+    equal types (``0`` is not ``0.0`` nor ``False``)."""
+    changed = {}
+    for name, standard in STANDARD_OPTIONS.items():
+        if name not in options:
+            return _ENCODER.encode(options)
+        value = options[name]
+        if type(value) is not type(standard) or value != standard:
+            changed[name] = value
+    if len(options) == len(STANDARD_OPTIONS) and not changed:
+        return ""
+    changed.update((k, v) for k, v in options.items() if k not in STANDARD_OPTIONS)
+    return _CHANGED + _ENCODER.encode(changed)
 
-    The id is the one the hash is stored under: ``message_id``, else the
-    ``id`` field the claim script adds, else the envelope's. A signed
-    envelope copied under another id therefore does not verify.
-    """
+
+def unpack_options(text: str) -> dict[str, Any] | None:
+    """The options stored as ``text``, or None if they are not an object."""
+    if not text:
+        return dict(STANDARD_OPTIONS)
+    changed = text.startswith(_CHANGED)
+    try:
+        options = json.loads(text[1:] if changed else text)
+    except ValueError:
+        return None
+    if not isinstance(options, dict):
+        return None
+    return {**STANDARD_OPTIONS, **options} if changed else options
+
+
+def to_message(raw: Any, queue: str, message_id: str = "") -> Message:
+    """Build a Message from a hash (a dict, or the flat list a script
+    returns) stored under ``message_id`` (else under the ``id`` field that
+    the claim script adds)."""
     if isinstance(raw, list):
         raw = dict(zip(raw[::2], raw[1::2], strict=False))
     data = {text(k): text(v) for k, v in raw.items()}
-    envelope = _envelope(data.pop("envelope", ""))
-    stored_id = message_id or data.get("id") or envelope.get("id", "")
-    data.update(envelope)
-    data["id"] = stored_id
     moments = {name: _moment(data.get(name, "")) for name in _DATETIMES}
     try:
         state = State(data.get("state", ""))
     except ValueError:
         state = State.QUEUED
-    options = envelope.get("options")
+    options = unpack_options(data.get("options", ""))
     unreadable = [name for name in ("eta", "enqueued_at") if moments[name] is None]
     unreadable += [name for name in _COUNTS if not _is_int(data.get(name))]
     return Message(
         damaged=_damage(unreadable),
-        id=data.get("id", ""),
+        id=message_id or data.get("id", ""),
         command=data.get("command", ""),
         queue=queue,
         payload=data.get("payload", ""),
         signature=data.get("signature", ""),
-        serializer=data.get("serializer", ""),
+        serializer=data.get("serializer") or "json",
         eta=moments["eta"] or _EPOCH,
         enqueued_at=moments["enqueued_at"] or _EPOCH,
         priority=_int(data.get("priority")),
         attempts=_int(data.get("attempts")),
         max_attempts=_int(data.get("max_attempts"), 1),
-        options=options if isinstance(options, dict) else {},
+        options={} if options is None else options,
         state=state,
         lease_token=data.get("lease_token", ""),
         lease_expires_at=moments["lease_expires_at"],
@@ -193,18 +197,3 @@ def _attempt_errors(text: str) -> list[dict[str, Any]]:
     if not isinstance(errors, list):
         return []
     return [error for error in errors if isinstance(error, dict)]
-
-
-def _envelope(text: str) -> dict[str, Any]:
-    """The envelope's parts; those of the wrong type are left out."""
-    try:
-        envelope = json.loads(text) if text else {}
-    except ValueError:
-        return {}
-    if not isinstance(envelope, dict):
-        return {}
-    return {
-        name: value
-        for name, value in envelope.items()
-        if name in _ENVELOPE and isinstance(value, dict if name == "options" else str)
-    }

@@ -19,25 +19,33 @@ the id of the running message holding a lock key.
 COMMON = """
 local base = KEYS[1]
 local function mkey(id) return base .. ':m:' .. id end
--- The ready set's score: see redis_hash.score(). Suspect messages score
--- below SUSPECT_CEILING (redis_hash.SUSPECT_CEILING), every other above it.
+-- The ready set's score, the only place it is computed: tenths of a
+-- millisecond of the eta from 2020-01-01 within bands of 4e13 per priority
+-- (exact in a double for priorities -100 to 100 until 2146), higher
+-- priority first; equal scores fall back to the time-ordered id. Suspect
+-- messages score -8e15 plus their eta's ticks, below SUSPECT_CEILING
+-- (redis_hash.SUSPECT_CEILING), before every ordinary message.
 local SUSPECT_CEILING = '-6000000000000000'
+local function position(priority, eta, suspect)
+  local ticks = math.floor(((tonumber(eta) or 0) - 1577836800) * 10000)
+  if suspect then return -8e15 + ticks end
+  return -math.max(-100, math.min(100, tonumber(priority) or 0)) * 4e13 + ticks
+end
 local function score(key)
   local fields = redis.call('HMGET', key, 'priority', 'eta', 'suspect')
-  local priority = math.max(-100, math.min(100, tonumber(fields[1]) or 0))
-  local ticks = math.floor(((tonumber(fields[2]) or 0) - 1577836800) * 10000)
-  if fields[3] == '1' then return -8e15 + ticks end
-  return -priority * 4e13 + ticks
+  return position(fields[1], fields[2], fields[3] == '1')
 end
 local function leased(key, token)
   local fields = redis.call('HMGET', key, 'state', 'lease_token')
   return fields[1] == 'running' and fields[2] == token
 end
 local function wake_consumers(count)
-  for _ = 1, math.min(count, 100) do
-    redis.call('LPUSH', base .. ':notify', '1')
+  if count < 1 then return end
+  local tokens = {}
+  for i = 1, math.min(count, 100) do tokens[i] = '1' end
+  if redis.call('LPUSH', base .. ':notify', unpack(tokens)) > 100 then
+    redis.call('LTRIM', base .. ':notify', 0, 99)
   end
-  redis.call('LTRIM', base .. ':notify', 0, 99)
 end
 local function wake_waiters(id, keep_ms)
   local key = base .. ':w:' .. id
@@ -91,28 +99,34 @@ local function orphan(id, now, expires, what)
   redis.call('HSET', key, 'id', id, 'attempts', 0, 'max_attempts', 1, 'error', what)
   finish(id, key, 'failed', now, expires)
 end
--- Store a message's hash and put its id in the ready or scheduled set at
--- the given score. ARGV[first..first+7] are the envelope, command, eta,
--- priority, attempts, maximum attempts, unique key and lock key ('' for
--- none): see redis_hash.write_arguments().
-local function place(id, position, scheduled, first)
-  local key = mkey(id)
-  redis.call('HSET', key, 'envelope', ARGV[first], 'command', ARGV[first + 1],
-    'state', scheduled == '1' and 'scheduled' or 'queued', 'eta', ARGV[first + 2],
-    'priority', ARGV[first + 3], 'attempts', ARGV[first + 4],
-    'max_attempts', ARGV[first + 5])
-  if ARGV[first + 6] ~= '' then
-    redis.call('HSET', key, 'unique_key', ARGV[first + 6])
+-- The one placement of a new message, for every write script. ARGV[a] to
+-- ARGV[a + PLACED - 1] are the id, command, eta, priority, attempts,
+-- maximum attempts, payload, signature, enqueue time, serializer, options,
+-- unique key and lock key, the last four '' for the default or none: see
+-- redis_hash.placed(). Store the hash, then put the id in the scheduled set
+-- if its eta is after now, else in the ready set; return 1 if it is ready.
+local PLACED = 13
+local function place(a, now)
+  local id, eta = ARGV[a], ARGV[a + 2]
+  local scheduled = tonumber(eta) > tonumber(now)
+  local fields = {'command', ARGV[a + 1], 'state', scheduled and 'scheduled' or 'queued',
+    'eta', eta, 'priority', ARGV[a + 3], 'attempts', ARGV[a + 4],
+    'max_attempts', ARGV[a + 5], 'payload', ARGV[a + 6], 'signature', ARGV[a + 7],
+    'enqueued_at', ARGV[a + 8]}
+  local optional = {'serializer', 'options', 'unique_key', 'lock_key'}
+  for i = 1, 4 do
+    if ARGV[a + 8 + i] ~= '' then
+      fields[#fields + 1] = optional[i]
+      fields[#fields + 1] = ARGV[a + 8 + i]
+    end
   end
-  if ARGV[first + 7] ~= '' then
-    redis.call('HSET', key, 'lock_key', ARGV[first + 7])
+  redis.call('HSET', mkey(id), unpack(fields))
+  if scheduled then
+    redis.call('ZADD', base .. ':scheduled', eta, id)
+    return 0
   end
-  if scheduled == '1' then
-    redis.call('ZADD', base .. ':scheduled', position, id)
-  else
-    redis.call('ZADD', base .. ':ready', position, id)
-    wake_consumers(1)
-  end
+  redis.call('ZADD', base .. ':ready', position(ARGV[a + 3], eta, false), id)
+  return 1
 end
 local NO_BODY = 'no message body is stored for this id (was it written to Redis directly?)'
 -- Scripts must never raise once they changed something (Redis does not roll
@@ -210,25 +224,28 @@ CLAIM_SUSPECT = """
 return claim(1, true)
 """
 
-# ARGV: id, score, '1' if scheduled, then the eight values place() takes.
+# ARGV: now, then PLACED values per message (see place()), any number of
+# messages: write() and write_many() both. Returns how many became ready.
 WRITE = """
-place(ARGV[1], ARGV[2], ARGV[3], 4)
-return 1
+local ready = 0
+for a = 2, #ARGV, PLACED do ready = ready + place(a, ARGV[1]) end
+wake_consumers(ready)
+return ready
 """
 
-# ARGV: command name, tick, id, score, '1' if scheduled, the eight of place().
+# ARGV: command name, tick, now, the PLACED values of place().
 WRITE_TICK = """
 local key = base .. ':tick:' .. ARGV[1]
 if (tonumber(redis.call('GET', key)) or -1) >= tonumber(ARGV[2]) then return 0 end
 redis.call('SET', key, ARGV[2])
 redis.call('HSET', base .. ':ticks', ARGV[1], ARGV[2])
-place(ARGV[3], ARGV[4], ARGV[5], 6)
+wake_consumers(place(4, ARGV[3]))
 return 1
 """
 
-# ARGV: unique key, id, score, '1' if scheduled, the eight of place().
+# ARGV: now, the PLACED values of place(), whose unique key is ARGV[13].
 WRITE_UNIQUE = """
-local pointer = base .. ':u:' .. ARGV[1]
+local id, pointer = ARGV[2], base .. ':u:' .. ARGV[13]
 local holder = redis.call('GET', pointer)
 if holder then
   local state = redis.call('HGET', mkey(holder), 'state')
@@ -236,9 +253,9 @@ if holder then
     return holder
   end
 end
-redis.call('SET', pointer, ARGV[2])
-place(ARGV[2], ARGV[3], ARGV[4], 5)
-return ARGV[2]
+redis.call('SET', pointer, id)
+wake_consumers(place(2, ARGV[1]))
+return id
 """
 
 # ARGV: id, token, result ('' for none), ttl in ms, now, expiry.
