@@ -9,13 +9,11 @@ a generous ceiling that only guards against a hang; nothing is timed.
 
 from __future__ import annotations
 
-import socket
 import threading
 import urllib.request
 from datetime import timedelta
 
 import pytest
-from django.conf import settings as django_settings
 
 from djqueue import get_queue
 from djqueue.periodic import _periodic, periodic_command
@@ -23,6 +21,7 @@ from djqueue.registry import registry
 from djqueue.states import State
 
 from .admin_helpers import admin_url, populate, staff_user
+from .dead_servers import SilentServer, configure_dead_queue, refused_port
 from .processes import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -30,59 +29,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 #: Seconds a page may take before the test calls it hung.
 HANG_GUARD = 60
 UNKNOWN_ID = "01890000-0000-7000-8000-000000000000"
-
-
-class SilentServer:
-    """A TCP listener on 127.0.0.1 that accepts connections, counts them,
-    and never answers."""
-
-    def __init__(self) -> None:
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.listener.settimeout(0.1)
-        self.port = self.listener.getsockname()[1]
-        self.accepted: list[socket.socket] = []
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self._accept, daemon=True)
-        self.thread.start()
-
-    def _accept(self) -> None:
-        while not self.stopping.is_set():
-            try:
-                connection, _ = self.listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            self.accepted.append(connection)
-
-    def stop(self) -> None:
-        self.stopping.set()
-        self.thread.join(timeout=5)
-        assert not self.thread.is_alive()
-        for connection in self.accepted:
-            connection.close()
-        self.listener.close()
-
-
-def refused_port() -> int:
-    """A port nothing listens on: bound by us, then closed."""
-    with socket.create_server(("127.0.0.1", 0)) as probe:
-        return probe.getsockname()[1]
-
-
-def configure_dead_queue(settings, port: int) -> None:
-    """Add a queue ``dead`` on ``port`` beside the working ``default`` one."""
-    working = getattr(django_settings, "QUEUES", None) or {
-        "default": {"BACKEND": "djqueue.backends.database.DatabaseQueue"}
-    }
-    settings.QUEUES = {
-        **working,
-        "dead": {
-            "BACKEND": "djqueue.backends.redis.RedisQueue",
-            "CONNECTION": f"redis://127.0.0.1:{port}/0",
-            "OPTIONS": {"INSPECT_TIMEOUT": 0.5},
-        },
-    }
 
 
 @pytest.fixture(params=["hung", "refused"])

@@ -1,6 +1,7 @@
 """``manage.py queue_info``: counts, oldest age, runs and consumers."""
 
 import json
+import threading
 from datetime import timedelta
 from io import StringIO
 
@@ -12,6 +13,7 @@ from djqueue import get_queue
 from djqueue.inspection import ConsumerInfo
 from djqueue.states import State
 
+from .dead_servers import SilentServer, configure_dead_queue
 from .factories import make_message
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("backend")]
@@ -69,3 +71,29 @@ def test_no_consumer_is_said():
 def test_unknown_queue_is_an_error():
     with pytest.raises(CommandError, match="nope"):
         run("nope")
+
+
+def test_a_hung_redis_is_reported_at_once_not_waited_for(settings):
+    """A queue whose server accepts and never answers is read through its
+    bounded inspection twin: one connection, no retries, exit 69."""
+    server = SilentServer()
+    outcome = []
+
+    def read():
+        try:
+            run("dead")
+        except CommandError as exc:
+            outcome.append(exc)
+
+    try:
+        configure_dead_queue(settings, server.port)
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        reader.join(timeout=60)  # a hang guard, not a speed assertion
+        assert not reader.is_alive(), "queue_info waited as long as a consumer"
+        [error] = outcome
+        assert error.returncode == 69
+        assert "Cannot read the queues" in str(error)
+        assert len(server.accepted) == 1
+    finally:
+        server.stop()
