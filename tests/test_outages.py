@@ -177,7 +177,9 @@ def test_a_refused_connection_is_one_outage_in_the_log(server_proxy, tmp_path):
     no recovery, however many steps fail (claims, housekeeping, the workers
     recording two outcomes); after it, one recovery; every message done."""
     proxy, env = server_proxy
-    messages = [commands.nap(2) for _ in range(2)]
+    # The runs end only once the server is cut, so both outcomes meet it.
+    gate = tmp_path / "gate"
+    messages = [commands.wait_for_file(str(gate)) for _ in range(2)]
     proc = ConsumerProcess(tmp_path / "consumer.log", "-c", "2", "-v", "2", env=env)
     try:
         wait_until(
@@ -185,6 +187,7 @@ def test_a_refused_connection_is_one_outage_in_the_log(server_proxy, tmp_path):
         )
         start = len(proc.log())
         proxy.cut()
+        gate.touch()
 
         def during():
             return proc.log()[start:]

@@ -205,7 +205,12 @@ if os.environ.get("DJQUEUE_DEMO_TICK_SECONDS"):
 
 
 @queue_command
-def nap(seconds=1.0):
-    """Sleep, touching no server: for tests that cut a consumer off its own."""
-    time.sleep(seconds)
-    return seconds
+def wait_for_file(path, patience=60.0):
+    """Run until ``path`` exists (at most ``patience`` seconds), touching no
+    server: lets a test cut a consumer off while its runs are still going."""
+    deadline = time.monotonic() + patience
+    while not os.path.exists(path):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{path} did not appear within {patience}s")
+        time.sleep(0.05)
+    return path
