@@ -59,6 +59,9 @@ class Work:
     def put(self, item):
         self._queue.put(item)
 
+    def qsize(self):
+        return self._queue.qsize()
+
     def get(self):
         with self.changed:
             ident = threading.get_ident()
@@ -120,7 +123,7 @@ def test_burst_waits_for_the_attempt_it_claimed_again_while_the_retry_was_record
         ["default"], 2, burst=True, poll_interval=0.01, clock=lambda: 0.0,
         now=lambda: moment, notifier=notifier, runner_factory=Runner,
     )  # fmt: skip
-    consumer._work = work
+    consumer.workers.work = work
     queue = consumer.queues[0]
     real_retry_later, real_claim = queue.retry_later, queue.claim
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from djqueue import State, get_queue
 from djqueue.consumer import Consumer
-from djqueue.workers import ThreadRunner
+from djqueue.consumer.runners import ThreadRunner
 from testproject.demo import commands
 from testproject.demo.models import Run
 

@@ -74,7 +74,7 @@ def test_runs_not_stored_during_an_outage_are_stored_later(monkeypatch):
     consumer.run()
     assert queue.command_totals() == {}, "the first store failed"
 
-    consumer._announce()
+    consumer.presence.announce()
 
     assert calls[-1] == calls[0]
     assert queue.command_totals() == {ADD: (1, 0)}

@@ -190,7 +190,7 @@ def test_a_stored_option_of_the_wrong_type_fails_before_running(name, value):
 def test_a_process_worker_fails_a_bad_timeout_before_running():
     from functools import partial
 
-    from djqueue.workers import ProcessRunner
+    from djqueue.consumer.runners import ProcessRunner
 
     message = signed(payload='[["bad timeout"], {}]', options={"timeout": "soon"})
     get_queue().write(message)

@@ -5,7 +5,7 @@ import socket
 
 import pytest
 
-from djqueue.systemd import SystemdNotifier
+from djqueue.consumer.systemd import SystemdNotifier
 
 from .processes import ConsumerProcess
 
@@ -32,7 +32,7 @@ def test_nothing_happens_without_notify_socket(monkeypatch):
         opened.append(args)
         raise AssertionError("a socket was opened")
 
-    monkeypatch.setattr("djqueue.systemd.socket.socket", no_socket)
+    monkeypatch.setattr("djqueue.consumer.systemd.socket.socket", no_socket)
     notifier = SystemdNotifier(environ={"WATCHDOG_USEC": "1000000"})
     assert not notifier.enabled
     assert notifier.watchdog_interval is None

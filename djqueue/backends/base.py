@@ -225,6 +225,16 @@ class BaseQueue(ABC):
         Return False, changing nothing, if the lease was lost (it expired and
         the message was reclaimed, or it was released or deleted)."""
 
+    def ack_many(
+        self,
+        acks: Sequence[tuple[Message, str | None, float]],
+        now: datetime | None = None,
+    ) -> list[bool]:
+        """Acknowledge each ``(message, result, result_ttl)`` as :meth:`ack`
+        does, with as few round trips as the backend can; return what
+        ``ack`` returned for each."""
+        return [self.ack(m, result, ttl, now=now) for m, result, ttl in acks]
+
     def ack_and_claim(
         self,
         message: Message,

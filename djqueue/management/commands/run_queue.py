@@ -14,9 +14,9 @@ from django.core.management.base import BaseCommand, CommandError, SystemCheckEr
 from djqueue.backends.sqlite_tuning import log_databases
 from djqueue.conf import settings
 from djqueue.consumer import Consumer
+from djqueue.consumer.runners import ProcessRunner
+from djqueue.consumer.systemd import SystemdNotifier
 from djqueue.exceptions import UnknownQueue
-from djqueue.systemd import SystemdNotifier
-from djqueue.workers import ProcessRunner
 
 #: Exit status for a configuration error (sysexits' EX_CONFIG); systemd units
 #: list it in RestartPreventExitStatus so a bad setting does not restart-loop.

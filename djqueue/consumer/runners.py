@@ -17,11 +17,11 @@ import os
 import signal
 from typing import Protocol
 
-from .exceptions import WorkerLost
-from .execution import Outcome, after_error, class_path, execute
-from .message import Message
-from .options import run_timeout
-from .states import State
+from ..exceptions import WorkerLost
+from ..execution import Outcome, after_error, class_path, execute
+from ..message import Message
+from ..options import run_timeout
+from ..states import State
 
 logger = logging.getLogger("djqueue.consumer")
 
@@ -150,7 +150,7 @@ def child_main(connection, max_messages: int | None, max_memory: int | None) -> 
     django.setup()
     from django.utils import timezone
 
-    from .db import close_old_connections
+    from ..db import close_old_connections
 
     connection.send("ready")
     runs = 0

@@ -202,3 +202,50 @@ class Outage:
         logger.warning(
             "The queue backend answers again after %.1fs", self.clock() - since
         )
+
+
+#: What :meth:`BackendCalls.ask` returns for a call that failed.
+UNANSWERED: Any = object()
+
+
+class BackendCalls:
+    """The consumer's main-thread calls to its backends: each watched by
+    ``watch`` (so a stop never waits for an unanswering server), its
+    failure logged by ``outage`` and its success ending the outage."""
+
+    def __init__(self, watch: CallWatch, outage: Outage, clock: Callable[[], float]):
+        self.watch = watch
+        self.outage = outage
+        self.clock = clock
+
+    @contextlib.contextmanager
+    def asking(self, what: str) -> Iterator[float]:
+        """Mark a call ``what`` (a verb phrase); yield when it started."""
+        started = self.clock()
+        with self.watch.calling(what, started):
+            yield started
+
+    def ask(self, what: str, call: Callable[[], Any]) -> Any:
+        """Return what ``call`` returns, or :data:`UNANSWERED` if it raised
+        (the failure is logged as part of the outage)."""
+        try:
+            with self.asking(what) as started:
+                answer = call()
+        except Exception as exc:
+            self.outage.failed(what, exc)
+            return UNANSWERED
+        self.outage.answered(started)
+        return answer
+
+    def guarded(self, what: str, action: Callable[[], int | None]) -> int:
+        """Run a housekeeping step; ``action`` returns a count, or None when
+        it asked the backend nothing (then its success proves nothing)."""
+        try:
+            with self.asking(what) as started:
+                done = action()
+        except Exception as exc:
+            self.outage.failed(what, exc)
+            return 0
+        if done is not None:
+            self.outage.answered(started)
+        return done or 0

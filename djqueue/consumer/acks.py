@@ -1,0 +1,194 @@
+"""Acknowledgements of succeeded runs, stored in groups.
+
+A worker whose message succeeded hands the outcome to an :class:`AckBuffer`
+and goes on with its next message; a thread of the buffer's own stores what
+has gathered with one :meth:`~djqueue.backends.base.BaseQueue.ack_many` call
+a queue: as soon as ``batch`` are waiting, ``interval`` seconds after the
+first was added, or when a worker is about to go idle. Until its ack is
+stored a message stays in flight, so the heartbeat renews its lease and a
+stop waits for it: a crash inside the window only runs it again, which is
+the at-least-once contract.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import datetime
+
+from ..backends.base import BaseQueue
+from ..db import close_old_connections
+from ..execution import Outcome
+from ..message import Message
+from ..outcomes import Backoff, announce, warn_lease_lost
+from .inflight import InFlight
+from .outages import Outage
+
+logger = logging.getLogger("djqueue.consumer")
+
+Pending = tuple[BaseQueue, Message, Outcome]
+
+
+class AckBuffer:
+    """Store acknowledgements in groups, from a thread of its own.
+
+    Once an ack is stored (or refused: the lease was lost) its message
+    leaves ``inflight``, ``message_finished`` is sent for it and
+    ``on_stored`` is called. Storing that fails is retried with backoff
+    until ``lease_seconds`` (on ``clock``) after the first try; then the
+    group is given up and its messages run again once their leases expire.
+    """
+
+    def __init__(
+        self,
+        inflight: InFlight,
+        outage: Outage,
+        lease_seconds: float,
+        *,
+        batch: int,
+        interval: float,
+        clock: Callable[[], float],
+        now: Callable[[], datetime],
+        on_stored: Callable[[], None],
+    ) -> None:
+        self.inflight = inflight
+        self.outage = outage
+        self.lease_seconds = lease_seconds
+        self.batch = max(batch, 1)
+        self.interval = interval
+        self.clock = clock
+        self.now = now
+        self.on_stored = on_stored
+        self._pending: list[Pending] = []
+        self._first_at = 0.0
+        self._storing = 0
+        self._urgent = False
+        self._closing = False
+        self._condition = threading.Condition()
+        self._thread: threading.Thread | None = None
+        #: Messages whose ack could not be stored once closing.
+        self.unstored: list[Message] = []
+
+    def __len__(self) -> int:
+        """How many acks wait to be stored, or are being stored."""
+        return len(self._pending) + self._storing
+
+    def start(self) -> None:
+        self._thread = threading.Thread(
+            target=self._loop, name="djqueue-acks", daemon=True
+        )
+        self._thread.start()
+
+    def add(self, queue: BaseQueue, message: Message, outcome: Outcome) -> None:
+        with self._condition:
+            if not self._pending:
+                self._first_at = time.monotonic()
+            self._pending.append((queue, message, outcome))
+            if len(self._pending) >= self.batch or self.interval <= 0:
+                self._condition.notify()
+
+    def store_soon(self) -> None:
+        """Store what is waiting now, without waiting for the interval."""
+        with self._condition:
+            if self._pending:
+                self._urgent = True
+                self._condition.notify()
+
+    def close(self, timeout: float) -> list[Message]:
+        """Store what is left, for at most ``timeout`` seconds, and stop the
+        thread; return the messages whose ack was not stored."""
+        with self._condition:
+            self._closing = True
+            self._condition.notify()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        with self._condition:
+            left = [message for _, message, _ in self._pending]
+        return self.unstored + left
+
+    def _loop(self) -> None:
+        try:
+            while (taken := self._take()) is not None:
+                self._store(taken)
+        finally:
+            close_old_connections()
+
+    def _take(self) -> list[Pending] | None:
+        """Wait until a group is due; None once closed and empty."""
+        with self._condition:
+            while True:
+                if self._pending and (
+                    self._closing
+                    or self._urgent
+                    or len(self._pending) >= self.batch
+                    or time.monotonic() >= self._first_at + self.interval
+                ):
+                    taken, self._pending = self._pending, []
+                    self._storing, self._urgent = len(taken), False
+                    return taken
+                if self._closing and not self._pending:
+                    return None
+                wait = self._first_at + self.interval - time.monotonic()
+                self._condition.wait(wait if self._pending else None)
+
+    def _store(self, taken: list[Pending]) -> None:
+        by_queue: dict[BaseQueue, list[tuple[Message, Outcome]]] = defaultdict(list)
+        for queue, message, outcome in taken:
+            by_queue[queue].append((message, outcome))
+        try:
+            for queue, group in by_queue.items():
+                kept = self._ack(queue, group)
+                for (message, outcome), held in zip(group, kept or (), strict=False):
+                    self.inflight.finish(message)
+                    if held:
+                        announce(message, outcome)
+                    else:
+                        warn_lease_lost(message)
+                if kept is None:
+                    if self._closing:
+                        self.unstored.extend(message for message, _ in group)
+                    for message, _ in group:
+                        self.inflight.finish(message)
+        finally:
+            with self._condition:
+                self._storing = 0
+            self.on_stored()
+
+    def _ack(
+        self, queue: BaseQueue, group: list[tuple[Message, Outcome]]
+    ) -> list[bool] | None:
+        """Acknowledge ``group`` in one call, retrying with backoff while
+        the leases would hold; None if every try failed."""
+        acks = [
+            (message, outcome.result, message.options.get("result_ttl", 0))
+            for message, outcome in group
+        ]
+        deadline = self.clock() + self.lease_seconds
+        backoff = Backoff(0.1, 2.0)
+        attempt = 0
+        while True:
+            attempt += 1
+            started = self.clock()
+            try:
+                kept = queue.ack_many(acks, now=self.now())
+            except Exception as exc:
+                close_old_connections()
+                self.outage.failed(
+                    f"acknowledge {len(acks)} message(s) of queue {queue.name!r} "
+                    f"(try {attempt})",
+                    exc,
+                )
+                if self._closing or self.clock() + backoff.current > deadline:
+                    logger.error(
+                        "Gave up acknowledging %d message(s) of queue %r; they "
+                        "run again when their lease expires",
+                        len(acks), queue.name,
+                    )  # fmt: skip
+                    return None
+                time.sleep(backoff.next())
+                continue
+            self.outage.answered(started)
+            return kept

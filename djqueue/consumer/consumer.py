@@ -1,0 +1,395 @@
+"""The consumer: take messages off queues and run them on worker threads.
+
+Plain Python, independent of the command line: ``run_queue`` only parses its
+arguments and calls :meth:`Consumer.run`. The main thread claims messages
+(:mod:`.claiming`: no more than there are free worker slots, a suspect one
+alone) and keeps house between claims (:mod:`.housekeeping`, :mod:`.presence`);
+the worker threads (:mod:`.workers`) run messages and record their outcomes.
+A backend that fails or stops answering is lived through (:mod:`.outages`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from django.db import connections
+from django.utils import timezone
+
+from ..backends.base import BaseQueue
+from ..conf import settings
+from ..db import close_old_connections
+from ..message import Message
+from ..outcomes import Backoff
+from ..periodic import PeriodicTicker
+from ..queues import get_queue, queue_names
+from . import housekeeping
+from .acks import AckBuffer
+from .claiming import Claimer
+from .housekeeping import PROMOTE_INTERVAL, PURGE_INTERVAL, Schedule
+from .inflight import InFlight
+from .outages import STOP_CALL_WAIT, BackendCalls, CallAbandoned, CallWatch, Outage
+from .presence import Presence
+from .runners import Runner, ThreadRunner
+from .systemd import SystemdNotifier
+from .workers import Workers
+
+logger = logging.getLogger("djqueue.consumer")
+
+
+class Consumer:
+    """Consume ``queues`` with ``concurrency`` worker threads until stopped.
+
+    ``burst`` drains what is ready and returns. :meth:`stop` (safe from a
+    signal handler) stops taking messages, waits up to ``grace_period``
+    seconds for running ones and releases the rest to their queue without
+    counting the attempt; a second :meth:`stop` releases at once. Once
+    stopping, a backend call of the main thread that gets no answer within
+    a few seconds (``STOP_CALL_WAIT``) is abandoned, if ``run_queue``
+    enabled interrupts: then, or when messages could not be released,
+    :attr:`unanswered` is set. ``clock`` (monotonic seconds) paces
+    housekeeping and ``now`` (aware datetimes) dates claims, retries and
+    leases; tests inject both.
+    """
+
+    def __init__(
+        self,
+        queues: Sequence[str] | None = None,
+        concurrency: int = 4,
+        *,
+        burst: bool = False,
+        lease_seconds: float | None = None,
+        grace_period: float = 30.0,
+        poll_interval: float = 1.0,
+        worker_id: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        now: Callable[[], datetime] = timezone.now,
+        notifier: SystemdNotifier | None = None,
+        runner_factory: Callable[[], Runner] = ThreadRunner,
+        max_messages: int | None = None,
+        periodic: bool = True,
+        worker_type: str = "thread",
+        prefetch: int | None = None,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1.")
+        if prefetch is not None and prefetch < 0:
+            raise ValueError("prefetch must be at least 0.")
+        self.queues: list[BaseQueue] = [get_queue(n) for n in queues or queue_names()]
+        self.concurrency = concurrency
+        self.burst = burst
+        self.lease_seconds = float(lease_seconds or settings.QUEUE_LEASE_SECONDS)
+        self.grace_period = grace_period
+        self.poll_interval = poll_interval
+        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}"
+        self.clock = clock
+        self.now = now
+        self.notifier = notifier or SystemdNotifier(environ={})
+        self.runner_factory = runner_factory
+        self.max_messages = max_messages
+        #: Messages claimed beyond the worker threads, so that a worker that
+        #: finishes one finds the next without waiting for the store.
+        self.prefetch = concurrency if prefetch is None else prefetch
+        capacity = concurrency + self.prefetch
+        self.heartbeat_interval = self.lease_seconds / 3
+        self.presence = Presence(
+            self.queues, self.worker_id, concurrency, worker_type,
+            self.lease_seconds + self.heartbeat_interval, now,
+        )  # fmt: skip
+        self._ticks = PeriodicTicker(self.queues) if periodic and not burst else None
+        self._ready = False
+        self.inflight = InFlight()
+        self.workers = Workers(self, low_water=self.prefetch // 2 + 1)
+        self._wakeup = threading.Event()
+        self._stopping = threading.Event()
+        self._force = False
+        self._schedule = Schedule(clock)
+        self.outage = Outage(clock, close_old_connections)
+        self.watch = CallWatch(self.outage.stalled, self._feed_watchdog)
+        self.calls = BackendCalls(self.watch, self.outage, clock)
+        self.acks = AckBuffer(
+            self.inflight, self.outage, self.lease_seconds, batch=capacity,
+            interval=settings.QUEUE_ACK_INTERVAL, clock=clock, now=now,
+            on_stored=self.wake,
+        )  # fmt: skip
+        self.claimer = Claimer(
+            self.queues, self.worker_id, self.lease_seconds, capacity,
+            self.inflight, self._held, self.calls, self.workers.give, now,
+        )  # fmt: skip
+        self._watchdog_fed = 0.0
+        #: Whether the consumer stopped without the backend's answer: a call
+        #: abandoned, or messages it could not release (they run again once
+        #: their lease expires).
+        self.unanswered = False
+        self.unreleased = 0
+        # Waiting on the server is possible when there is one queue to watch.
+        self._waits_on_server = (
+            len(self.queues) == 1 and self.queues[0].supports_wakeup and not burst
+        )
+
+    # -- Control ---------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Stop gracefully; called a second time, release running messages now.
+
+        Tells systemd at once, whatever the main thread is waiting for.
+        """
+        if self._stopping.is_set():
+            self._force = True
+            self.watch.deadline = time.monotonic()
+        else:
+            self.watch.deadline = time.monotonic() + STOP_CALL_WAIT
+            self.notifier.stopping(self.grace_period + 10)
+        self._stopping.set()
+        self._wakeup.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    def _held(self) -> int:
+        """The messages that count against the consumer's capacity: those in
+        flight, but for one batch of acks waiting to be stored."""
+        return len(self.inflight) - min(len(self.acks), self.acks.batch)
+
+    def wake(self) -> None:
+        """Make the main thread look for work now (a worker slot is free)."""
+        self._wakeup.set()
+
+    @property
+    def processed(self) -> int:
+        return self.presence.processed
+
+    @property
+    def failed(self) -> int:
+        return self.presence.failed
+
+    def run(self) -> None:
+        """Consume until stopped (or, in burst mode, until nothing is ready)."""
+        logger.info(
+            "Consumer %s started: queues %s, %d worker thread(s), lease %.0fs",
+            self.worker_id,
+            ", ".join(q.name for q in self.queues),
+            self.concurrency,
+            self.lease_seconds,
+        )
+        self.workers.start(self.concurrency)
+        self.acks.start()
+        self.watch.start()
+        try:
+            self._loop()
+        except CallAbandoned as exc:
+            self._abandoned(exc)
+        finally:
+            self._shutdown()
+            self._sign_off()
+            self._disconnect()
+            self.watch.close()
+        logger.info(
+            "Consumer %s stopped after %d message(s)", self.worker_id, self.processed
+        )
+
+    # -- The main loop -----------------------------------------------------------
+
+    def _loop(self) -> None:
+        idle = Backoff(0.01, self.poll_interval)
+        errors = Backoff(0.1, 5.0)
+        while not self._stopping.is_set():
+            self._maintain()
+            free = self.claimer.free_slots()
+            if free <= 0 or self.workers.work.qsize() >= self.workers.low_water:
+                self._wait(min(self.heartbeat_interval, PROMOTE_INTERVAL))
+                continue
+            # Sampled before claiming: a worker may requeue a retry and leave
+            # the in-flight set while the claim runs, and burst must not exit.
+            nothing_in_flight = not len(self.inflight)
+            claimed = self.claimer.claim(free)
+            if claimed is not None and not self._ready:
+                self._ready = True
+                self.notifier.ready(
+                    f"Consuming {', '.join(q.name for q in self.queues)}"
+                )
+            if claimed is None:
+                self._wait(errors.next())
+            elif claimed:
+                idle.reset()
+                errors.reset()
+            elif self.burst and nothing_in_flight:
+                if not self.calls.guarded("promote", self._promote):
+                    return
+            elif self._waits_on_server:
+                if self._wait_on_server() is None:
+                    self._wait(errors.next())
+                else:
+                    errors.reset()
+            else:
+                self._wait(min(idle.next(), self._schedule.until("promote")))
+
+    def _wait_on_server(self) -> bool | None:
+        """Wait until the queue says a message may be ready, at most until
+        the next housekeeping; return whether it did, or ``None`` if the
+        backend could not be reached."""
+        queue = self.queues[0]
+        what = f"wait for messages on queue {queue.name!r}"
+        self._wakeup.clear()
+        try:
+            # Not an answer: a backend may wait without asking its server.
+            with self.calls.asking(what):
+                return queue.wait_for_messages(
+                    max(self._schedule.until("promote"), 0.01)
+                )
+        except Exception as exc:
+            self.outage.failed(what, exc)
+            return None
+
+    def _wait(self, seconds: float) -> None:
+        self._wakeup.wait(seconds)
+        self._wakeup.clear()
+
+    def _maintain(self) -> None:
+        every, guarded = self._schedule.every, self.calls.guarded
+        self._watchdog()
+        if every("heartbeat", self.heartbeat_interval):
+            guarded("heartbeat", self._heartbeat)
+            guarded("register the consumer", self.presence.announce)
+        if every("promote", PROMOTE_INTERVAL):
+            guarded("promote", self._promote)
+            guarded("look for suspect messages", self.claimer.look_for_suspects)
+            if self._ticks is not None:
+                # Only a tick written proves that the backend answered.
+                ticks = self._ticks
+                guarded("write periodic ticks", lambda: ticks.write(self.now()) or None)
+        if every("reclaim", min(self.lease_seconds / 2, 5.0)):
+            guarded("reclaim", self._reclaim)
+        if every("purge", PURGE_INTERVAL):
+            guarded("purge", lambda: housekeeping.purge_all(self.queues, self.now()))
+
+    def _heartbeat(self) -> int | None:
+        return housekeeping.renew_leases(self.inflight, self.lease_seconds, self.now())
+
+    def _promote(self) -> int:
+        return housekeeping.promote_all(self.queues, self.now())
+
+    def _reclaim(self) -> int:
+        reclaimed = housekeeping.reclaim_all(self.queues, self.now())
+        self.claimer.reclaimed(reclaimed)
+        return reclaimed
+
+    def _watchdog(self) -> None:
+        interval = self.notifier.watchdog_interval
+        if interval and self._ready and self._schedule.every("watchdog", interval):
+            self.notifier.watchdog()
+
+    def _feed_watchdog(self) -> None:
+        """From the call watch, while the main thread waits on the backend:
+        the process is healthy and honours SIGTERM, and a restart would not
+        make the backend answer, so systemd's watchdog stays fed."""
+        interval = self.notifier.watchdog_interval
+        if interval and self._ready and time.monotonic() >= self._watchdog_fed:
+            self._watchdog_fed = time.monotonic() + interval
+            self.notifier.watchdog()
+
+    def _abandoned(self, exc: CallAbandoned) -> None:
+        what, seconds = exc.args
+        if not self.unanswered:
+            logger.error(
+                "Gave up waiting %.1fs for the queue backend to %s; stopping "
+                "without its answer",
+                seconds, what,
+            )  # fmt: skip
+        self.unanswered = True
+
+    # -- Shutdown ----------------------------------------------------------------
+
+    def _shutdown(self) -> None:
+        if not self._stopping.is_set():  # burst mode ran out of messages
+            self.notifier.stopping(self.grace_period + 10)
+            self._stopping.set()
+        deadline = self.clock() + self.grace_period
+        self.watch.deadline = time.monotonic() + self.grace_period
+        if self._finishing() and not self._force:
+            logger.info(
+                "Waiting up to %.0fs for %d running message(s)",
+                self.grace_period, self.workers.running,
+            )  # fmt: skip
+        while self._finishing() and not self._force and self.clock() < deadline:
+            self._watchdog()
+            if not self.unanswered and self._schedule.every(
+                "heartbeat", self.heartbeat_interval
+            ):
+                try:
+                    self.calls.guarded("heartbeat", self._heartbeat)
+                except CallAbandoned as exc:
+                    self._abandoned(exc)
+            self._wait(min(0.2, max(deadline - self.clock(), 0)))
+        for message in self.acks.close(STOP_CALL_WAIT):
+            # Ran, but not acknowledged: it runs again once its lease expires.
+            self.inflight.finish(message)
+            self.unanswered = True
+            self.unreleased += 1
+        leftover = self.inflight.by_queue()
+        self.watch.deadline = time.monotonic() + STOP_CALL_WAIT
+        for queue, messages in leftover.items():
+            self._release(queue, messages)
+        if leftover:
+            self.workers.kill_runs()
+        self.workers.stop()
+        close_old_connections()
+
+    def _finishing(self) -> bool:
+        """Whether messages are still running or acks still being stored."""
+        return bool(self.workers.running or len(self.acks))
+
+    def _release(self, queue: BaseQueue, messages: list[Message]) -> None:
+        """Give unfinished messages back to their queue, unless the backend
+        does not answer by the deadline: then they run again once their
+        lease expires."""
+        deadline = self.watch.deadline
+        try:
+            if deadline is None or time.monotonic() < deadline:
+                with self.calls.asking(f"release messages to queue {queue.name!r}"):
+                    released = queue.release(messages)
+                logger.warning(
+                    "Released %d unfinished message(s) back to queue %r",
+                    released, queue.name,
+                )  # fmt: skip
+                return
+        except CallAbandoned as exc:
+            self._abandoned(exc)
+        except Exception:
+            logger.exception("Cannot release %d message(s)", len(messages))
+        self.unanswered = True
+        self.unreleased += len(messages)
+        logger.warning(
+            "Did not release %d unfinished message(s) of queue %r; they run "
+            "again once their lease expires",
+            len(messages), queue.name,
+        )  # fmt: skip
+
+    def _sign_off(self) -> None:
+        """Store the last run statistics and leave the consumer lists,
+        unless the backend stopped answering."""
+        try:
+            if not self.unanswered:
+                self.calls.guarded("record run statistics", self.presence.announce)
+            for queue in self.queues:
+                if self.unanswered:
+                    return
+                try:
+                    with self.calls.asking(f"unregister from queue {queue.name!r}"):
+                        queue.unregister_consumer(self.worker_id)
+                except Exception as exc:
+                    logger.debug("Cannot unregister from %r: %s", queue.name, exc)
+        except CallAbandoned as exc:
+            self._abandoned(exc)
+
+    def _disconnect(self) -> None:
+        """Close the queues' connections and this thread's database ones."""
+        for queue in self.queues:
+            queue.close()
+        connections.close_all()

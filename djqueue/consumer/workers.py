@@ -1,0 +1,136 @@
+"""The consumer's worker threads: run a leased message, record its outcome.
+
+Each worker thread owns a :class:`~djqueue.consumer.runners.Runner` (the
+command runs in the thread, or in a child process of its own) and takes the
+messages the main thread claimed, in claim order. A success goes to the
+consumer's :class:`~djqueue.consumer.acks.AckBuffer`; a retry or a failure
+is stored at once. Once stopping, a worker starts nothing new: what it had
+not started is released by the consumer.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue as queue_module
+import threading
+from typing import TYPE_CHECKING
+
+from django.db import connections
+
+from ..backends.base import BaseQueue
+from ..db import close_old_connections
+from ..message import Message
+from ..outcomes import announce, log_outcome, record_outcome
+from ..states import State
+from .runners import Runner
+
+if TYPE_CHECKING:
+    from .consumer import Consumer
+
+logger = logging.getLogger("djqueue.consumer")
+
+
+class Workers:
+    """The worker threads of ``consumer``; :meth:`give` queues a message
+    for the next free one."""
+
+    def __init__(self, consumer: Consumer, low_water: int) -> None:
+        self.consumer = consumer
+        #: When fewer claimed messages than this wait for a worker, a worker
+        #: that finishes one asks the main thread for more.
+        self.low_water = low_water
+        self.work: queue_module.SimpleQueue = queue_module.SimpleQueue()
+        self.runners: list[Runner] = []
+        #: How many messages the workers are running now.
+        self.running = 0
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+
+    def start(self, number: int) -> None:
+        for index in range(number):
+            thread = threading.Thread(
+                target=self._loop, name=f"djqueue-worker-{index}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
+
+    def give(self, queue: BaseQueue, message: Message) -> None:
+        self.work.put((queue, message))
+
+    def kill_runs(self) -> None:
+        """Kill what the runners run, where they can (process workers)."""
+        with self._lock:
+            runners = list(self.runners)
+        for runner in runners:
+            runner.kill()
+
+    def stop(self) -> None:
+        """Let every worker thread end once it has finished its message."""
+        for _ in self._threads:
+            self.work.put(None)
+
+    def _loop(self) -> None:
+        consumer = self.consumer
+        runner = consumer.runner_factory()
+        with self._lock:
+            self.runners.append(runner)
+        try:
+            while (item := self.work.get()) is not None:
+                with self._lock:
+                    # Under the lock: a stopping consumer that sees nothing
+                    # running releases what is left, and this must not start.
+                    if consumer.stopping:
+                        continue  # not started: released at shutdown
+                    self.running += 1
+                queue, message = item
+                buffered = False
+                try:
+                    buffered = self._run(runner, queue, message)
+                except Exception:
+                    logger.exception("Unexpected error running message %s", message.id)
+                finally:
+                    if not buffered:
+                        consumer.inflight.finish(message)
+                    with self._lock:
+                        self.running -= 1
+                    self._ask_for_more()
+        finally:
+            runner.close()
+            connections.close_all()
+
+    def _ask_for_more(self) -> None:
+        """Wake the main thread to claim when the claimed messages run low,
+        and store waiting acks at once when this worker is about to idle."""
+        waiting = self.work.qsize()
+        if waiting == 0:
+            self.consumer.acks.store_soon()
+        if waiting < self.low_water:
+            self.consumer.wake()
+
+    def _run(self, runner: Runner, queue: BaseQueue, message: Message) -> bool:
+        """Run one message and store its outcome, or hand a success to the
+        ack buffer: return whether it did that."""
+        consumer = self.consumer
+        close_old_connections()
+        started = consumer.clock()
+        try:
+            outcome = runner.run(message, consumer.now)
+        finally:
+            close_old_connections()
+        elapsed = consumer.clock() - started
+        succeeded = outcome.state == State.DONE
+        processed = consumer.presence.count(queue, message.command, succeeded)
+        log_outcome(message, outcome, elapsed, runner.enforces_timeouts)
+        if succeeded:
+            consumer.acks.add(queue, message, outcome)
+        elif record_outcome(
+            queue, message, outcome,
+            deadline=consumer.clock() + consumer.lease_seconds,
+            clock=consumer.clock, on_error=consumer.outage.failed,
+            on_stored=consumer.outage.answered, now=consumer.now,
+        ):  # fmt: skip
+            announce(message, outcome)
+        if consumer.max_messages and processed >= consumer.max_messages:
+            logger.info("Stopping after %d message(s) (--max-messages)", processed)
+            consumer.stop()
+        return succeeded
