@@ -177,7 +177,8 @@ def test_a_blocked_claim_wakes_when_a_message_is_written(backend):
     """The claim found nothing and blocks; only the write's wake-up can end
     it before its timeout."""
     queue = get_queue()
-    blocked = _blocking_calls(queue, "blpop")
+    # The wait and the claim behind it go out in one pipeline.
+    blocked = _blocking_calls(queue, "pipeline")
     claimed = []
     waiter = threading.Thread(
         target=lambda: claimed.extend(queue.claim("w", 30, limit=1, timeout=NEVER)),

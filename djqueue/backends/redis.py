@@ -196,11 +196,14 @@ class RedisQueue(RedisInspection, RedisScan, BaseQueue):
             self._client = None
         self._scripts.clear()
 
-    def _run(self, name: str, *args: Any) -> Any:
+    def _script(self, name: str) -> Any:
         script = self._scripts.get(name)
         if script is None:
             script = self._scripts[name] = self.client.register_script(_SCRIPTS[name])
-        return script(keys=[self.base], args=list(args))
+        return script
+
+    def _run(self, name: str, *args: Any) -> Any:
+        return self._script(name)(keys=[self.base], args=list(args))
 
     def _block_slice(self) -> float:
         """Seconds one blocking call may wait: under the socket timeout."""
@@ -259,12 +262,26 @@ class RedisQueue(RedisInspection, RedisScan, BaseQueue):
     # -- Leases --------------------------------------------------------------
 
     def claim(self, worker, lease_seconds, limit=1, now=None, timeout=0):
+        now = now or self.now()
         messages = self._claim(worker, lease_seconds, limit, now)
         if messages or timeout <= 0:
             return messages
-        if self.client.blpop([self.key("notify")], timeout=timeout) is None:
-            return []
-        return self._claim(worker, lease_seconds, limit, now)
+        # The claim is sent behind the wait, on the same connection: a
+        # consumer that is woken gets its messages in that round trip.
+        wait = min(timeout, self._block_slice())
+        arguments = self._claim_arguments(worker, lease_seconds, limit, now)
+        with self.client.pipeline(transaction=False) as pipe:
+            pipe.blpop([self.key("notify")], timeout=wait)
+            pipe.evalsha(self._script("claim").sha, 1, self.base, *arguments)
+            _, rows = pipe.execute(raise_on_error=False)
+        if isinstance(rows, Exception):
+            from redis.exceptions import NoScriptError
+
+            if not isinstance(rows, NoScriptError):
+                raise rows
+            # The server lost its scripts (a restart): the claim loads it.
+            return self._claim(worker, lease_seconds, limit, None)
+        return [to_message(row, self.name) for row in rows]
 
     def wait_for_messages(self, timeout):
         if timeout <= 0:

@@ -77,9 +77,10 @@ class Claimer:
                 return 0
         return self.slots - busy
 
-    def claim(self, limit: int) -> int | None:
+    def claim(self, limit: int, timeout: float = 0) -> int | None:
         """Claim up to ``limit`` messages; a suspect one waiting comes first,
-        alone."""
+        alone. ``timeout`` lets a backend that supports blocking claims wait
+        that long for a message."""
         if self.suspects_waiting and not len(self.inflight):
             alone = self._claim_suspect()
             if alone != 0:
@@ -89,7 +90,11 @@ class Claimer:
             messages = self.calls.ask(
                 f"claim from queue {queue.name!r}",
                 lambda queue=queue, limit=limit - claimed: queue.claim(
-                    self.worker_id, self.lease_seconds, limit, now=self.now()
+                    self.worker_id,
+                    self.lease_seconds,
+                    limit,
+                    now=self.now(),
+                    timeout=timeout,
                 ),
             )
             if messages is UNANSWERED:

@@ -223,26 +223,29 @@ class Consumer:
                 if not self.calls.guarded("promote", self._promote):
                     return
             elif self._waits_on_server:
-                if self._wait_on_server() is None:
+                if self._wait_on_server(free) is None:
                     self._wait(errors.next())
                 else:
                     errors.reset()
             else:
                 self._wait(min(idle.next(), self._schedule.until("promote")))
 
-    def _wait_on_server(self) -> bool | None:
+    def _wait_on_server(self, free: int) -> bool | None:
         """Wait until the queue says a message may be ready, at most until
-        the next housekeeping; return whether it did, or ``None`` if the
-        backend could not be reached."""
+        the next housekeeping; with a backend that claims as it wakes, take
+        up to ``free`` messages in the same call. Return whether it was
+        woken (or claimed), or ``None`` if the backend could not be reached."""
         queue = self.queues[0]
-        what = f"wait for messages on queue {queue.name!r}"
+        timeout = max(self._schedule.until("promote"), 0.01)
         self._wakeup.clear()
+        if queue.supports_blocking_claim:
+            claimed = self.claimer.claim(free, timeout=timeout)
+            return None if claimed is None else claimed > 0
+        what = f"wait for messages on queue {queue.name!r}"
         try:
             # Not an answer: a backend may wait without asking its server.
             with self.calls.asking(what):
-                return queue.wait_for_messages(
-                    max(self._schedule.until("promote"), 0.01)
-                )
+                return queue.wait_for_messages(timeout)
         except Exception as exc:
             self.outage.failed(what, exc)
             return None
