@@ -79,7 +79,10 @@ def depth_rate(system, depth: int, n: int) -> dict:
     """
     n = min(n, depth)
     system.reset()
+    began = time.monotonic()
     fill(system, depth)
+    # A million messages take minutes to queue: a long run shows its progress.
+    print(f"  filled {depth:,} in {time.monotonic() - began:.1f}s", flush=True)
     check_pending(system.pending(), depth, "after filling")
     proc = system.start_consumer(None)
     try:

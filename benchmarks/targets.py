@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 #: The DB-backed peers on PostgreSQL.
-PG_PEERS = ["djq2-orm", "djtasks-pg", "procrastinate-pg", "pgqueuer-pg"]
+PG_PEERS = [
+    "djq2-orm", "djtasks-pg", "django-ox-pg", "procrastinate-pg", "pgqueuer-pg",
+]  # fmt: skip
 DRAIN_ANY = ("drain", "drain1")
 #: A depth run's smallest and largest depth (``main.py`` links them).
 DEPTH_MIN, DEPTH_MAX = "depth:min", "depth:max"

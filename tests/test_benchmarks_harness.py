@@ -120,9 +120,9 @@ def test_peers_get_the_same_n_as_djqueue():
     assert capped == []
 
 
-def sqlite_databases(system: str, tmp_path) -> dict:
-    """DATABASES of the bench project for ``system``, read in a fresh
-    interpreter (the settings read the environment at import)."""
+def bench_settings(system: str, tmp_path, names, **environ) -> dict:
+    """The settings ``names`` of the bench project for ``system``, read in a
+    fresh interpreter (the settings read the environment at import)."""
     env = {
         **os.environ,
         "BENCH_SYSTEM": system,
@@ -131,15 +131,21 @@ def sqlite_databases(system: str, tmp_path) -> dict:
         "BENCH_DONE_URL": "redis://127.0.0.1:6379/15",
     }
     env.pop("BENCH_PG_DB", None)
+    env.update(environ)
     code = (
-        "import json; from benchmarks.djproject import settings; "
-        "print(json.dumps(settings.DATABASES['default']))"
+        "import json, sys; from benchmarks.djproject import settings; "
+        "print(json.dumps({name: getattr(settings, name) for name in sys.argv[1:]}))"
     )
     out = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True,
-        text=True, check=True, timeout=60,
+        [sys.executable, "-c", code, *names], cwd=ROOT, env=env,
+        capture_output=True, text=True, check=True, timeout=60,
     )  # fmt: skip
     return json.loads(out.stdout)
+
+
+def sqlite_databases(system: str, tmp_path) -> dict:
+    """DATABASES["default"] of the bench project for ``system``."""
+    return bench_settings(system, tmp_path, ["DATABASES"])["DATABASES"]["default"]
 
 
 def test_stock_sqlite_is_what_startproject_writes(tmp_path):
@@ -214,3 +220,69 @@ def test_a_message_run_twice_fails_the_depth_check():
         check([(0, 1.0), (0, 2.0)], 5)
     with pytest.raises(harness.CheckFailed, match="1 unexpected"):
         check([(7, 1.0)], 5)
+
+
+def test_threadmill_keys_carry_the_run_prefix(tmp_path, monkeypatch):
+    """Threadmill names its Redis keys after the backend's alias, so the
+    alias is the run's key prefix (which a reset deletes), its Redis is the
+    done list's, and the worker is started on that alias."""
+    from benchmarks.systems import load
+
+    prefix = "wtbench-00000000-threadmill-redis"
+    names = ["TASKS", "BENCH_TASKS_ALIAS", "INSTALLED_APPS"]
+    found = bench_settings("threadmill-redis", tmp_path, names)
+    assert found["TASKS"] == {
+        prefix: {
+            "BACKEND": "threadmill.backends.redis.RedisTaskBackend",
+            "REDIS_URL": "redis://127.0.0.1:6379/15",
+        }
+    }
+    assert found["BENCH_TASKS_ALIAS"] == prefix
+    assert "threadmill" in found["INSTALLED_APPS"]
+    monkeypatch.setenv("BENCH_RUN", "wtbench-00000000")
+    monkeypatch.setenv("BENCH_SYSTEM", "threadmill-redis")
+    system = load("threadmill-redis")
+    worker = ["threadmill", "worker", "--backend", prefix]
+    assert system.consumer_argv(None)[-4:] == worker
+    assert system.consumer_argv(1)[-2:] == ["--workers", "1"]
+    assert system.store == "redis"
+    assert system.bulk_enqueue is None
+
+
+def test_django_ox_runs_ox_worker_on_its_own_database(tmp_path, monkeypatch):
+    """django-ox is OxBackend on the run's own PostgreSQL database, run by
+    ox_worker (one task at a time unless told), with its bulk API."""
+    from benchmarks.systems import load
+
+    names = ["TASKS", "BENCH_TASKS_ALIAS", "INSTALLED_APPS", "DATABASES"]
+    found = bench_settings(
+        "django-ox-pg", tmp_path, names, BENCH_PG_DB="wt_bench_00000000_djox"
+    )
+    assert found["TASKS"] == {"default": {"BACKEND": "django_ox.backend.OxBackend"}}
+    assert found["BENCH_TASKS_ALIAS"] == "default"
+    assert "django_ox" in found["INSTALLED_APPS"]
+    database = found["DATABASES"]["default"]
+    assert database["ENGINE"] == "django.db.backends.postgresql"
+    assert database["NAME"] == "wt_bench_00000000_djox"
+    monkeypatch.setenv("BENCH_RUN", "wtbench-00000000")
+    system = load("django-ox-pg")
+    assert system.pg_name == "wt_bench_00000000_djox"
+    assert system.consumer_argv(None)[-1] == "ox_worker"
+    assert system.consumer_argv(2)[-3:] == ["ox_worker", "--concurrency", "2"]
+    assert system.store == "postgres"
+    assert system.bulk_enqueue is not None
+
+
+def test_the_fastest_db_backed_peer_may_be_django_ox():
+    """The PostgreSQL target against the fastest DB-backed peer counts
+    django-ox among the peers."""
+    results = {
+        "djqueue-pg": row("postgres", "djqueue", drain=3000),
+        "djtasks-pg": row("postgres", drain=120),
+        "django-ox-pg": row("postgres", drain=900),
+    }
+    meta = {"scenarios": ["drain", "drain1"]}
+    rows = {r[0]: r[2:] for r in report.target_rows(results, meta)}
+    fastest = rows["PostgreSQL: drain at defaults >= 3x the fastest DB-backed peer"]
+    assert "django-ox-pg" in fastest[0]
+    assert fastest[1:] == ["3.33x", ">= 3x", "met"]

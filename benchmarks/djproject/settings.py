@@ -79,3 +79,17 @@ if SYSTEM.startswith("djq2"):
 if SYSTEM == "djtasks-pg":
     INSTALLED_APPS += ["django_tasks", "django_tasks_db"]
     TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# The django.tasks backends of Django 6. Threadmill's Redis keys are named
+# after the backend's alias, so the alias is the run's key prefix.
+BENCH_TASKS_ALIAS = run_prefix() if SYSTEM == "threadmill-redis" else "default"
+if SYSTEM == "django-ox-pg":
+    INSTALLED_APPS.append("django_ox")
+    TASKS = {BENCH_TASKS_ALIAS: {"BACKEND": "django_ox.backend.OxBackend"}}
+if SYSTEM == "threadmill-redis":
+    INSTALLED_APPS.append("threadmill")
+    TASKS = {
+        BENCH_TASKS_ALIAS: {
+            "BACKEND": "threadmill.backends.redis.RedisTaskBackend",
+            "REDIS_URL": os.environ["BENCH_DONE_URL"],
+        }
+    }

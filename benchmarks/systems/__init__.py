@@ -21,9 +21,11 @@ SYSTEMS = {
     "rq-simple": "redis_peers:RQSimple",
     "celery-redis": "redis_peers:CeleryRedis",
     "dramatiq-redis": "redis_peers:DramatiqRedis",
+    "threadmill-redis": "core_tasks_peers:ThreadmillRedis",
     "djq2-redis": "db_peers:DjangoQRedis",
     "djq2-orm": "db_peers:DjangoQOrm",
     "djtasks-pg": "db_peers:DjangoTasksPostgres",
+    "django-ox-pg": "core_tasks_peers:DjangoOxPostgres",
     "procrastinate-pg": "db_peers:ProcrastinatePostgres",
     "pgqueuer-pg": "pgqueuer_system:PgQueuerPostgres",
 }
