@@ -118,9 +118,10 @@ def to_message(raw: Any, queue: str, message_id: str = "") -> Message:
     """Build a Message from a hash (a dict, or the flat list a script
     returns) stored under ``message_id`` (else under the ``id`` field that
     the claim script adds)."""
-    if isinstance(raw, list):
-        raw = dict(zip(raw[::2], raw[1::2], strict=False))
-    data = {text(k): text(v) for k, v in raw.items()}
+    pairs = (
+        zip(raw[::2], raw[1::2], strict=False) if isinstance(raw, list) else raw.items()
+    )
+    data = _texts(list(pairs))
     moments = {name: _moment(data.get(name, "")) for name in _DATETIMES}
     try:
         state = State(data.get("state", ""))
@@ -158,6 +159,14 @@ def to_message(raw: Any, queue: str, message_id: str = "") -> Message:
         lock_key=data.get("lock_key", ""),
         suspect=data.get("suspect") == "1",
     )
+
+
+def _texts(pairs: list[tuple[Any, Any]]) -> dict[str, str]:
+    """The fields of a hash as text, as :func:`text` gives them."""
+    try:  # what a client returns: bytes, names in ASCII
+        return {k.decode(): v.decode("utf-8", "replace") for k, v in pairs}
+    except (AttributeError, UnicodeDecodeError):
+        return {text(k): text(v) for k, v in pairs}
 
 
 def _moment(value: str) -> datetime | None:
