@@ -91,6 +91,7 @@ def _check_numbers() -> list[checks.CheckMessage]:
         ("QUEUE_RESULT_TTL", False),
         ("QUEUE_FAILED_TTL", True),
         ("QUEUE_LEASE_SECONDS", False),
+        ("QUEUE_ACK_INTERVAL", False),
     ):
         value = getattr(settings, name)
         if value is None and allow_none:
@@ -121,6 +122,16 @@ def _check_numbers() -> list[checks.CheckMessage]:
                 "QUEUE_LEASE_SECONDS must be positive.",
                 hint="Use a few times the longest pause you expect in a worker; "
                 "30 is the default.",
+                id="djqueue.E005",
+            )
+        )
+    interval, lease = settings.QUEUE_ACK_INTERVAL, settings.QUEUE_LEASE_SECONDS
+    if not errors and interval * 10 > lease:
+        errors.append(
+            checks.Error(
+                f"QUEUE_ACK_INTERVAL ({interval!r}) must be well inside the lease: "
+                f"at most a tenth of QUEUE_LEASE_SECONDS ({lease!r}).",
+                hint="The default, 0.005, stores acknowledgements within 5 ms.",
                 id="djqueue.E005",
             )
         )

@@ -86,6 +86,8 @@ def test_commands_on_a_queue_that_is_not_configured():
         ("QUEUE_LEASE_SECONDS", 0),
         ("QUEUE_FAILED_TTL", "long"),
         ("QUEUE_REDELIVERIES", 1.5),
+        ("QUEUE_ACK_INTERVAL", -0.1),
+        ("QUEUE_ACK_INTERVAL", 3.5),  # past a tenth of the 30 s lease
     ],
 )
 def test_numbers_must_make_sense(setting, value):

@@ -84,10 +84,12 @@ class AckBuffer:
 
     def add(self, queue: BaseQueue, message: Message, outcome: Outcome) -> None:
         with self._condition:
-            if not self._pending:
+            first = not self._pending
+            if first:
                 self._first_at = time.monotonic()
             self._pending.append((queue, message, outcome))
-            if len(self._pending) >= self.batch or self.interval <= 0:
+            # The first starts the thread's timer; a full batch ends it.
+            if first or len(self._pending) >= self.batch:
                 self._condition.notify()
 
     def store_soon(self) -> None:

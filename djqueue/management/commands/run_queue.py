@@ -35,6 +35,13 @@ def positive_int(text: str) -> int:
     return value
 
 
+def non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be at least 0, not {value}")
+    return value
+
+
 def positive_seconds(text: str) -> float:
     value = float(text)
     if value <= 0:
@@ -63,6 +70,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "-c", "--concurrency", type=positive_int, default=4,
             help="Number of worker threads (default: 4).",
+        )  # fmt: skip
+        parser.add_argument(
+            "--prefetch", type=non_negative_int, default=None, metavar="N",
+            help="Messages claimed beyond the worker threads, so that a worker "
+            "that finishes one finds the next at hand (default: as many as "
+            "--concurrency; 0 for long commands shared by many consumers).",
         )  # fmt: skip
         parser.add_argument(
             "--burst", action="store_true",
@@ -116,6 +129,7 @@ class Command(BaseCommand):
                 worker_id=options["worker_id"],
                 notifier=SystemdNotifier(),
                 periodic=not options["no_periodic"],
+                prefetch=options["prefetch"],
                 **runner_options(options),
             )
         except (SystemCheckError, ImproperlyConfigured, UnknownQueue) as exc:
