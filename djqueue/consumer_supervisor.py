@@ -159,6 +159,8 @@ class Supervisor:
         self._fatal: int | None = None
         self._signalled = 0
         self._wakeup_read, self._wakeup_write = socket.socketpair()
+        # A signal handler writes to it and must never block.
+        self._wakeup_write.setblocking(False)
 
     # -- Control ---------------------------------------------------------------
 
@@ -314,6 +316,8 @@ class Supervisor:
         self._read_notifications(child)
         for registered in (child.socket, child.process.sentinel):
             self._selector.unregister(registered)
+        with contextlib.suppress(OSError):
+            os.unlink(child.socket.getsockname())
         child.socket.close()
         child.control.close()
         slot.child = None

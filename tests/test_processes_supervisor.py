@@ -64,6 +64,7 @@ def test_ready_watchdog_then_a_graceful_stop(start_consumer, notifications):
     assert running.status == State.DONE
     assert list(Run.objects.values_list("attempt", "finished")) == [(1, True)]
     assert "READY=1" not in notifications.take()[1:]
+    assert re.search(r"djqueue.consumer \[\S+/[12]\] Done ", proc.log())
     assert len(children(proc)) == 2  # nobody was replaced
 
 
@@ -98,6 +99,16 @@ def test_a_killed_child_is_replaced_and_nothing_is_lost(start_consumer):
         Run.objects.filter(label="held").values_list("attempt", "finished")
     ) == [(1, False), (2, True)]
     assert get_queue().counts()[State.QUEUED] == 0
+
+
+@pytest.mark.process
+def test_burst_drains_with_every_child_then_exits_0(start_consumer):
+    batch = commands.record_run.map([("burst",)] * 200)
+    proc = start_consumer("--processes", "2", "--burst")
+    assert proc.wait(120) == 0
+    assert {r.status for r in batch} == {State.DONE}
+    assert Run.objects.count() == 200
+    assert len(children(proc)) == 2
 
 
 def gone(pid: int) -> bool:

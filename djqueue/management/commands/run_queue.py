@@ -187,7 +187,7 @@ def finish(consumer: Consumer) -> None:
 
 def run_child(options: dict, worker_id: str, orders: ChildOrders) -> int:
     """One consumer process of a supervisor; return its exit status."""
-    configure_logging(options["verbosity"])
+    configure_logging(options["verbosity"], worker_id)
     options = {**options, "processes": 1}
     try:
         consumer = Command().make_consumer(options, worker_id)
@@ -227,14 +227,16 @@ def runner_options(options) -> dict:
     return {"max_messages": options["max_messages"]}
 
 
-def configure_logging(verbosity: int) -> None:
-    """Log to stderr at the chosen verbosity unless LOGGING already does."""
+def configure_logging(verbosity: int, worker_id: str = "") -> None:
+    """Log to stderr at the chosen verbosity unless LOGGING already does;
+    a consumer process of a supervisor (``worker_id``) marks its lines."""
     logger = logging.getLogger("djqueue")
     logger.setLevel(LOG_LEVELS.get(verbosity, logging.INFO))
     if not logger.handlers:
         handler = logging.StreamHandler(sys.stderr)
+        mark = f"[{worker_id.replace('%', '%%')}] " if worker_id else ""
         handler.setFormatter(
-            logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")
+            logging.Formatter(f"%(asctime)s %(levelname)s %(name)s {mark}%(message)s")
         )
         logger.addHandler(handler)
         logger.propagate = False
