@@ -69,6 +69,37 @@ def test_ready_watchdog_then_a_graceful_stop(start_consumer, notifications):
 
 
 @pytest.mark.process
+def test_sigterm_to_every_process_is_one_graceful_stop(start_consumer):
+    """systemd's default KillMode=control-group signals every process of
+    the unit at once: the children take no signal for a second stop, so
+    the running message finishes instead of being released."""
+    running = commands.slow_once("held", 2)
+    proc = start_consumer("--processes", "2", "-c", "1")
+    wait_until(lambda: Run.objects.filter(label="held").exists(), 60, "the run", proc)
+    for pid in [proc.pid] + [pid for _, pid in children(proc)]:
+        os.kill(pid, signal.SIGTERM)
+    assert proc.wait(60) == 0
+    assert running.status == State.DONE
+    assert "release" not in proc.log()
+
+
+@pytest.mark.process
+def test_a_second_sigterm_releases_at_once(start_consumer):
+    """The second signal to the supervisor makes the children release
+    their running messages now; the attempt is not counted."""
+    running = commands.slow_once("held", 60)
+    proc = start_consumer("--processes", "2", "-c", "1")
+    wait_until(lambda: Run.objects.filter(label="held").exists(), 60, "the run", proc)
+    proc.signal(signal.SIGTERM)
+    wait_until(lambda: "told to stop" in proc.log(), 30, "the stop order", proc)
+    proc.signal(signal.SIGTERM)
+    assert proc.wait(30) == 0
+    assert "Released 1 unfinished message(s)" in proc.log()
+    assert running.status == State.QUEUED
+    assert get_queue().get(running.id).attempts == 0
+
+
+@pytest.mark.process
 def test_a_killed_child_is_replaced_and_nothing_is_lost(start_consumer):
     """SIGKILL one child while it runs a message: the supervisor starts
     another in its slot, the message runs again after its lease, and every
