@@ -160,8 +160,8 @@ def start_consumer(transactional_db, server_backend, tmp_path):
 
     started = []
 
-    def start(*args, lease=None):
-        env = {**server_backend, "DJQUEUE_LEASE": str(lease or 30)}
+    def start(*args, lease=None, env=None):
+        env = {**server_backend, "DJQUEUE_LEASE": str(lease or 30), **(env or {})}
         proc = ConsumerProcess(
             tmp_path / f"consumer-{len(started)}.log", *args, env=env
         )

@@ -286,3 +286,37 @@ def test_the_fastest_db_backed_peer_may_be_django_ox():
     fastest = rows["PostgreSQL: drain at defaults >= 3x the fastest DB-backed peer"]
     assert "django-ox-pg" in fastest[0]
     assert fastest[1:] == ["3.33x", ">= 3x", "met"]
+
+
+def test_every_djqueue_system_on_redis_uses_redis():
+    """A djqueue system is measured on the store it names: a variant such
+    as djqueue-redis-2p ran DatabaseQueue on SQLite while the settings
+    chose Redis for the key djqueue-redis alone."""
+    from benchmarks.systems import SYSTEMS, load
+
+    keys = [
+        key
+        for key in SYSTEMS
+        if key.startswith("djqueue") and load(key).store == "redis"
+    ]
+    assert "djqueue-redis-2p" in keys
+    script = (
+        "import importlib, os, sys\n"
+        "for key in sys.argv[1:]:\n"
+        "    os.environ['BENCH_SYSTEM'] = key\n"
+        "    sys.modules.pop('benchmarks.djproject.settings', None)\n"
+        "    s = importlib.import_module('benchmarks.djproject.settings')\n"
+        "    print(key, getattr(s, 'QUEUES', {}).get('default', {}).get('BACKEND'))\n"
+    )
+    env = {
+        **os.environ,
+        "BENCH_DONE_URL": "redis://127.0.0.1:1/0",
+        "BENCH_SQLITE": "/nonexistent.sqlite3",
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", script, *keys],
+        cwd=ROOT, env=env, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert out.split() == [
+        word for key in keys for word in (key, "djqueue.backends.redis.RedisQueue")
+    ]

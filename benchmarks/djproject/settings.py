@@ -59,7 +59,7 @@ DATABASES = {"default": _database()}
 
 if SYSTEM.startswith("djqueue"):
     INSTALLED_APPS.append("djqueue")
-if SYSTEM == "djqueue-redis":
+if SYSTEM.startswith("djqueue-redis"):  # djqueue-redis-2p too
     QUEUES = {
         "default": {
             "BACKEND": "djqueue.backends.redis.RedisQueue",

@@ -10,8 +10,10 @@ import importlib
 SYSTEMS = {
     "raw-redis": "raw:RawRedis",
     "djqueue-redis": "djqueue_system:DjqueueRedis",
+    "djqueue-redis-2p": "djqueue_system:DjqueueRedisTwoProcesses",
     "raw-pg": "raw:RawPostgres",
     "djqueue-pg": "djqueue_system:DjqueuePostgres",
+    "djqueue-pg-2p": "djqueue_system:DjqueuePostgresTwoProcesses",
     "djqueue-sqlite-stock": "djqueue_system:DjqueueSqliteStock",
     "djqueue-sqlite-wal": "djqueue_system:DjqueueSqliteWal",
     "huey-sqlite": "redis_peers:HueySqlite",

@@ -71,3 +71,24 @@ class DjqueueRedis(Djqueue):
     key = "djqueue-redis"
     label = "djqueue RedisQueue"
     store = "redis"
+
+
+class TwoProcesses:
+    """``run_queue --processes 2``: two consumer processes, each with the
+    concurrency asked for, under one supervisor."""
+
+    drain1_note = "one worker: the one-process system"
+
+    def consumer_argv(self, concurrency):
+        return [*super().consumer_argv(concurrency), "--processes", "2"]
+
+
+class DjqueuePostgresTwoProcesses(TwoProcesses, DjqueuePostgres):
+    key = "djqueue-pg-2p"
+    label = "djqueue DatabaseQueue (PostgreSQL), 2 processes"
+    pg_db = "djqueue2p"
+
+
+class DjqueueRedisTwoProcesses(TwoProcesses, DjqueueRedis):
+    key = "djqueue-redis-2p"
+    label = "djqueue RedisQueue, 2 processes"

@@ -5,25 +5,30 @@ from __future__ import annotations
 import argparse
 import functools
 import logging
+import os
 import signal
+import socket
 import sys
 
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError, SystemCheckError
+from django.db import connections
 
 from djqueue.backends.sqlite_tuning import log_databases
 from djqueue.conf import settings
 from djqueue.consumer import Consumer
+from djqueue.consumer.child import ChildOrders
 from djqueue.consumer.runners import ProcessRunner
+from djqueue.consumer.supervisor import EXIT_CONFIG, EXIT_UNAVAILABLE, Supervisor
 from djqueue.consumer.systemd import SystemdNotifier
 from djqueue.exceptions import UnknownQueue
+from djqueue.queues import get_queue, queue_names
 
-#: Exit status for a configuration error (sysexits' EX_CONFIG); systemd units
-#: list it in RestartPreventExitStatus so a bad setting does not restart-loop.
-EXIT_CONFIG = 78
-#: Exit status after a stop without the backend's answer (sysexits'
-#: EX_UNAVAILABLE): messages not released run again once their lease expires.
-EXIT_UNAVAILABLE = 69
+#: The options a consumer process of a supervisor needs (all plain values).
+CHILD_OPTIONS = (
+    "queues", "concurrency", "burst", "grace_period", "lease", "worker_type",
+    "max_messages", "max_memory", "no_periodic", "verbosity", "prefetch",
+)  # fmt: skip
 
 LOG_LEVELS = {0: logging.WARNING, 1: logging.INFO, 2: logging.DEBUG, 3: logging.DEBUG}
 
@@ -78,6 +83,11 @@ class Command(BaseCommand):
             "--concurrency; 0 for long commands shared by many consumers).",
         )  # fmt: skip
         parser.add_argument(
+            "-p", "--processes", type=positive_int, default=1,
+            help="Number of consumer processes, each with its own workers, "
+            "under one supervising process (default: 1, no supervisor).",
+        )  # fmt: skip
+        parser.add_argument(
             "--burst", action="store_true",
             help="Run what is ready, then exit instead of waiting for more.",
         )  # fmt: skip
@@ -118,6 +128,16 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         configure_logging(options["verbosity"])
+        if options["processes"] > 1:
+            return self.supervise(options)
+        consumer = self.make_consumer(options, options["worker_id"])
+        install_signal_handlers(consumer)
+        consumer.run()
+        finish(consumer)
+
+    def make_consumer(self, options, worker_id: str | None) -> Consumer:
+        """The consumer the options describe; a configuration error is a
+        CommandError with status 78."""
         try:
             self.check(display_num_errors=False)
             consumer = Consumer(
@@ -126,7 +146,7 @@ class Command(BaseCommand):
                 burst=options["burst"],
                 lease_seconds=options["lease"] or settings.QUEUE_LEASE_SECONDS,
                 grace_period=options["grace_period"],
-                worker_id=options["worker_id"],
+                worker_id=worker_id,
                 notifier=SystemdNotifier(),
                 periodic=not options["no_periodic"],
                 prefetch=options["prefetch"],
@@ -135,15 +155,78 @@ class Command(BaseCommand):
         except (SystemCheckError, ImproperlyConfigured, UnknownQueue) as exc:
             raise CommandError(str(exc), returncode=EXIT_CONFIG) from exc
         log_databases([queue.name for queue in consumer.queues])
-        install_signal_handlers(consumer)
-        consumer.run()
-        if consumer.unanswered:
+        return consumer
+
+    def supervise(self, options) -> None:
+        """Run ``--processes`` consumer processes under a Supervisor, once
+        the settings proved sound here (one error message, not one a child)."""
+        try:
+            self.check(display_num_errors=False)
+            for name in options["queues"] or queue_names():
+                get_queue(name)
+        except (SystemCheckError, ImproperlyConfigured, UnknownQueue) as exc:
+            raise CommandError(str(exc), returncode=EXIT_CONFIG) from exc
+        runner_options(options)
+        # The children open their own connections; the supervisor keeps none.
+        connections.close_all()
+        supervisor = Supervisor(
+            options["processes"],
+            f"{__name__}.run_child",
+            {name: options[name] for name in CHILD_OPTIONS},
+            worker_id=options["worker_id"] or f"{socket.gethostname()}:{os.getpid()}",
+            grace_period=options["grace_period"],
+            burst=options["burst"],
+            notifier=SystemdNotifier(),
+        )
+        install_supervisor_signal_handlers(supervisor)
+        status = supervisor.run()
+        if status:
             raise CommandError(
-                "Stopped without an answer from the queue backend; "
-                f"{consumer.unreleased} message(s) not released run again once "
-                "their lease expires.",
-                returncode=EXIT_UNAVAILABLE,
+                f"The consumer processes stopped with exit status {status}; "
+                "see the log above.",
+                returncode=status,
             )
+
+
+def finish(consumer: Consumer) -> None:
+    """Raise the CommandError (69) of a consumer that stopped unanswered."""
+    if consumer.unanswered:
+        raise CommandError(
+            "Stopped without an answer from the queue backend; "
+            f"{consumer.unreleased} message(s) not released run again once "
+            "their lease expires.",
+            returncode=EXIT_UNAVAILABLE,
+        )
+
+
+def run_child(options: dict, worker_id: str, orders: ChildOrders) -> int:
+    """One consumer process of a supervisor; return its exit status."""
+    configure_logging(options["verbosity"], worker_id)
+    options = {**options, "processes": 1}
+    try:
+        consumer = Command().make_consumer(options, worker_id)
+        orders.follow(functools.partial(follow_order, consumer))
+        consumer.watch.enable_interrupts()
+        consumer.run()
+        finish(consumer)
+    except CommandError as exc:
+        sys.stderr.write(f"CommandError: {exc}\n")
+        return exc.returncode
+    return 0
+
+
+def follow_order(consumer: Consumer, release: bool) -> None:
+    """The supervisor's order: stop (like a first SIGTERM) or release now."""
+    if not consumer.stopping:
+        logging.getLogger("djqueue.consumer").info(
+            "Consumer %s told to stop", consumer.worker_id
+        )
+        consumer.stop()
+    if release:
+        logging.getLogger("djqueue.consumer").warning(
+            "Consumer %s told to release running messages now", consumer.worker_id
+        )
+        consumer.stop()
 
 
 def runner_options(options) -> dict:
@@ -158,14 +241,16 @@ def runner_options(options) -> dict:
     return {"max_messages": options["max_messages"]}
 
 
-def configure_logging(verbosity: int) -> None:
-    """Log to stderr at the chosen verbosity unless LOGGING already does."""
+def configure_logging(verbosity: int, worker_id: str = "") -> None:
+    """Log to stderr at the chosen verbosity unless LOGGING already does;
+    a consumer process of a supervisor (``worker_id``) marks its lines."""
     logger = logging.getLogger("djqueue")
     logger.setLevel(LOG_LEVELS.get(verbosity, logging.INFO))
     if not logger.handlers:
         handler = logging.StreamHandler(sys.stderr)
+        mark = f"[{worker_id.replace('%', '%%')}] " if worker_id else ""
         handler.setFormatter(
-            logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")
+            logging.Formatter(f"%(asctime)s %(levelname)s %(name)s {mark}%(message)s")
         )
         logger.addHandler(handler)
         logger.propagate = False
@@ -183,3 +268,15 @@ def install_signal_handlers(consumer: Consumer) -> None:
     signal.signal(signal.SIGTERM, handle)
     signal.signal(signal.SIGINT, handle)
     consumer.watch.enable_interrupts()
+
+
+def install_supervisor_signal_handlers(supervisor: Supervisor) -> None:
+    def handle(signum, frame):
+        logging.getLogger("djqueue.consumer").warning(
+            "Received %s: %s", signal.Signals(signum).name,
+            "telling the consumer processes to stop",
+        )  # fmt: skip
+        supervisor.stop()
+
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)
