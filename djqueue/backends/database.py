@@ -32,6 +32,7 @@ from django.db.models import Count, Exists, F, OuterRef, Q
 from ..message import Message
 from ..states import State
 from .base import BaseQueue
+from .database_inserts import insert_row
 from .database_inspection import DatabaseInspection
 from .database_rows import FIELDS as _FIELDS
 from .database_rows import fetch_rows, rows_to_messages, values_to_message
@@ -106,7 +107,7 @@ class DatabaseQueue(DatabaseInspection, BaseQueue):
     # -- Writing -------------------------------------------------------------
 
     def write(self, message: Message) -> None:
-        self._record(message, self.now()).save(using=self.using, force_insert=True)
+        insert_row(self.using, self._values(message, self.now()))
 
     def write_unique(self, message: Message) -> str:
         for _ in range(3):
@@ -126,14 +127,18 @@ class DatabaseQueue(DatabaseInspection, BaseQueue):
         records = [self._record(message, now) for message in messages]
         _record_model().objects.using(self.using).bulk_create(records, batch_size=500)
 
-    def _record(self, message: Message, now: datetime):
+    def _values(self, message: Message, now: datetime) -> dict[str, Any]:
+        """The row of a new message, which is queued or scheduled by its eta."""
         message.state = State.SCHEDULED if message.eta > now else State.QUEUED
         message.queue = self.name
         values = {name: getattr(message, name) for name in _FIELDS}
         values["unique_key"] = message.unique_key or None
         values["lock_key"] = message.lock_key or None
         values["suspect"] = False
-        return _record_model()(**values)
+        return values
+
+    def _record(self, message: Message, now: datetime):
+        return _record_model()(**self._values(message, now))
 
     def write_tick(self, message: Message, name: str, tick: datetime) -> bool:
         from ..models import PeriodicTick
