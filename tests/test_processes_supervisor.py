@@ -93,7 +93,7 @@ def test_a_second_sigterm_releases_at_once(start_consumer):
     proc.signal(signal.SIGTERM)
     wait_until(lambda: "told to stop" in proc.log(), 30, "the stop order", proc)
     proc.signal(signal.SIGTERM)
-    assert proc.wait(30) == 0
+    assert proc.wait(30) == 0, proc.log()
     assert "Released 1 unfinished message(s)" in proc.log()
     assert running.status == State.QUEUED
     assert get_queue().get(running.id).attempts == 0

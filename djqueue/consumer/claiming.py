@@ -96,6 +96,7 @@ class Claimer:
                     now=self.now(),
                     timeout=timeout,
                 ),
+                patience=timeout if queue.supports_blocking_claim else 0.0,
             )
             if messages is UNANSWERED:
                 return None

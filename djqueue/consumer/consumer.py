@@ -244,7 +244,7 @@ class Consumer:
         what = f"wait for messages on queue {queue.name!r}"
         try:
             # Not an answer: a backend may wait without asking its server.
-            with self.calls.asking(what):
+            with self.calls.asking(what, patience=timeout):
                 return queue.wait_for_messages(timeout)
         except Exception as exc:
             self.outage.failed(what, exc)

@@ -33,6 +33,8 @@ STALL_AFTER = 5.0
 #: Seconds a backend call of the main thread may take once the consumer is
 #: stopping, for the call under way and for each release at the end.
 STOP_CALL_WAIT = 3.0
+#: Seconds past its own timeout that a wait on the server may take.
+WAIT_MARGIN = 1.0
 #: The signal the watch sends the main thread to interrupt a call.
 INTERRUPT_SIGNAL = signal.SIGALRM
 _TICK = 0.25
@@ -79,10 +81,19 @@ class CallWatch:
         self._thread: threading.Thread | None = None
 
     @contextlib.contextmanager
-    def calling(self, what: str, started: float = 0.0) -> Iterator[None]:
-        """Mark the main thread's backend call ``what`` (a verb phrase)."""
+    def calling(
+        self, what: str, started: float = 0.0, patience: float = 0.0
+    ) -> Iterator[None]:
+        """Mark the main thread's backend call ``what`` (a verb phrase).
+
+        ``patience`` is how long the call may wait on the server by design
+        (a blocking claim): that long, and :data:`WAIT_MARGIN` more, it is
+        neither stalled nor abandoned, so that a stop does not cut a wait
+        that would have been answered.
+        """
         self._serial += 1
-        self._call = (self._serial, what, time.monotonic(), started)
+        since = time.monotonic() + (patience + WAIT_MARGIN if patience else 0.0)
+        self._call = (self._serial, what, since, started)
         try:
             yield
         finally:
@@ -115,7 +126,7 @@ class CallWatch:
             if call is None:
                 continue
             serial, what, since, started = call
-            waited = time.monotonic() - since
+            waited = time.monotonic() - since  # < 0 while a wait is patient
             if waited >= self.stall_after and self._stalled != serial:
                 self._stalled = serial
                 self.on_stall(what, waited, started)
@@ -124,7 +135,7 @@ class CallWatch:
             deadline = self.deadline
             if (
                 deadline is not None
-                and time.monotonic() >= deadline
+                and time.monotonic() >= max(deadline, since)
                 and self._main_thread is not None
                 and self._interrupted != serial
             ):
@@ -133,7 +144,9 @@ class CallWatch:
 
     def _interrupt(self, signum, frame) -> None:
         call, deadline = self._call, self.deadline
-        if call is None or deadline is None or time.monotonic() < deadline:
+        if call is None or deadline is None:
+            return
+        if time.monotonic() < max(deadline, call[2]):
             return
         # Cleared first: a late signal must never raise outside a call.
         self._call = None
@@ -219,17 +232,18 @@ class BackendCalls:
         self.clock = clock
 
     @contextlib.contextmanager
-    def asking(self, what: str) -> Iterator[float]:
-        """Mark a call ``what`` (a verb phrase); yield when it started."""
+    def asking(self, what: str, patience: float = 0.0) -> Iterator[float]:
+        """Mark a call ``what`` (a verb phrase) that may wait ``patience``
+        seconds on the server by design; yield when it started."""
         started = self.clock()
-        with self.watch.calling(what, started):
+        with self.watch.calling(what, started, patience):
             yield started
 
-    def ask(self, what: str, call: Callable[[], Any]) -> Any:
+    def ask(self, what: str, call: Callable[[], Any], patience: float = 0.0) -> Any:
         """Return what ``call`` returns, or :data:`UNANSWERED` if it raised
         (the failure is logged as part of the outage)."""
         try:
-            with self.asking(what) as started:
+            with self.asking(what, patience) as started:
                 answer = call()
         except Exception as exc:
             self.outage.failed(what, exc)
