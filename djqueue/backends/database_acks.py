@@ -16,9 +16,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from functools import partial
+from typing import Any
 
 from django.db import connections, transaction
-from django.db.models import Case, DateTimeField, Q, TextField, Value, When
 
 from ..states import State
 from .base import Ack
@@ -94,37 +95,51 @@ class DatabaseAcks:
             return {(str(message_id), token) for message_id, token in cursor}
 
     def _ack_selected(self, batch: list[tuple[Lease, Ack]], now) -> set[Lease]:
-        """Inside a transaction: which leases are held, then finish them."""
-        matching = Q()
-        for (message_id, token), _ in batch:
-            matching |= Q(id=message_id, lease_token=token)
-        running = self.records.filter(state=State.RUNNING)
-        found = running.filter(matching).select_for_update()
-        held = {(str(i), token) for i, token in found.values_list("id", "lease_token")}
-        kept = [(lease[0], ack) for lease, ack in batch if lease in held and ack[2]]
-        dropped = [lease[0] for lease, ack in batch if lease in held and not ack[2]]
-        if dropped:
-            running.filter(id__in=dropped).delete()
-        if kept:
-            running.filter(id__in=[message_id for message_id, _ in kept]).update(
-                state=State.DONE,
-                unique_key=None,
-                lock_held=None,
-                suspect=False,
-                result=_by_id(
-                    {message_id: ack[1] for message_id, ack in kept}, TextField()
-                ),
-                error="",
-                traceback="",
-                finished_at=now,
-                expires_at=_by_id(
-                    {mid: self.expiry(now, ack[2]) for mid, ack in kept},
-                    DateTimeField(),
-                ),
-                lease_token="",
-                lease_expires_at=None,
+        """Inside a transaction: read the lease tokens of the batch's
+        running rows, locking them where the database can, then finish the
+        rows whose lease is held."""
+        connection = connections[self.using]
+        table = connection.ops.quote_name(self.records.model._meta.db_table)
+        to_db = partial(
+            self.records.model._meta.pk.get_db_prep_value, connection=connection
+        )
+        ids = {lease[0]: to_db(uuid.UUID(lease[0])) for lease, _ in batch}
+        lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT id, lease_token FROM {table} WHERE queue = %s AND "
+                f"state = %s AND id IN ({_marks(ids)}){lock}",
+                [self.name, State.RUNNING.value, *ids.values()],
             )
-        return held
+            current = {(str(uuid.UUID(str(i))), token) for i, token in cursor}
+            held = [(ids[lease[0]], ack) for lease, ack in batch if lease in current]
+            dropped = [message_id for message_id, ack in held if not ack[2]]
+            kept = [(message_id, ack) for message_id, ack in held if ack[2]]
+            if dropped:
+                cursor.execute(
+                    f"DELETE FROM {table} WHERE id IN ({_marks(dropped)})", dropped
+                )
+            if kept:
+                cursor.execute(*self._finish_statement(table, kept, now))
+        return current & {lease for lease, _ in batch}
+
+    def _finish_statement(self, table, kept, now) -> tuple[str, list]:
+        """The ``UPDATE`` that marks the ``kept`` rows done, each with its
+        own result and expiry."""
+        adapt = connections[self.using].ops.adapt_datetimefield_value
+        results, result_params = _by_id([(i, ack[1]) for i, ack in kept])
+        expiries, expiry_params = _by_id(
+            [(i, adapt(self.expiry(now, ack[2]))) for i, ack in kept]
+        )
+        ids = [message_id for message_id, _ in kept]
+        sql = (
+            f"UPDATE {table} SET state = %s, unique_key = NULL, lock_held = NULL, "
+            f"suspect = %s, result = {results}, error = '', traceback = '', "
+            f"finished_at = %s, expires_at = {expiries}, lease_token = '', "
+            f"lease_expires_at = NULL WHERE id IN ({_marks(ids)})"
+        )
+        params = [State.DONE.value, False, *result_params, adapt(now)]
+        return sql, [*params, *expiry_params, *ids]
 
 
 def _first_of_each_lease(acks: Sequence[Ack]) -> dict[Lease, int]:
@@ -137,13 +152,15 @@ def _first_of_each_lease(acks: Sequence[Ack]) -> dict[Lease, int]:
     return firsts
 
 
-def _by_id(values: dict[str, object], field) -> Value | Case:
-    """The value for each message id, as one value if they are all equal."""
-    distinct = set(values.values())
+def _by_id(values: list[tuple[Any, Any]]) -> tuple[str, list]:
+    """SQL for the value of each row id in ``values``, and its parameters:
+    one parameter if the values are all equal."""
+    distinct = {value for _, value in values}
     if len(distinct) == 1:
-        return Value(distinct.pop(), output_field=field)
-    whens = [
-        When(id=key, then=Value(value, output_field=field))
-        for key, value in values.items()
-    ]
-    return Case(*whens, output_field=field)
+        return "%s", [distinct.pop()]
+    params = [part for pair in values for part in pair]
+    return f"CASE id {' '.join(['WHEN %s THEN %s'] * len(values))} END", params
+
+
+def _marks(values) -> str:
+    return ", ".join(["%s"] * len(values))
