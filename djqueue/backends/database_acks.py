@@ -19,7 +19,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from django.db import connections, transaction
+from django.db import OperationalError, connections, transaction
 
 from ..states import State
 from .base import Ack
@@ -27,6 +27,11 @@ from .base import Ack
 #: The most acknowledgements one statement carries (SQLite allows 999
 #: parameters per statement by default; each takes up to five).
 ACK_BATCH = 100
+
+#: How many times a batch runs while it keeps losing deadlocks: the
+#: reclaim of expired leases locks an index's entries, then their rows,
+#: while an acknowledgement locks rows, then the entries (MySQL/MariaDB).
+DEADLOCK_TRIES = 3
 
 #: A lease: the message's id, as ``str(UUID)``, and its lease token.
 Lease = tuple[str, str]
@@ -38,7 +43,9 @@ class DatabaseAcks:
     def ack_many(self, acks: Sequence[Ack], now: datetime | None = None) -> list[bool]:
         """On PostgreSQL, one statement per :data:`ACK_BATCH` acknowledgements;
         elsewhere three (a ``SELECT``, a ``DELETE``, an ``UPDATE``) in one
-        transaction. Either way, one commit."""
+        transaction. Either way, one commit. Outside the caller's own
+        transaction, a batch chosen as a deadlock's victim (rolled back
+        whole) runs again, up to :data:`DEADLOCK_TRIES` times."""
         if not acks:
             return []
         now = now or self.now()
@@ -48,17 +55,30 @@ class DatabaseAcks:
             pending[start : start + ACK_BATCH]
             for start in range(0, len(pending), ACK_BATCH)
         ]
-        postgresql = connections[self.using].vendor == "postgresql"
-        finish = self._ack_returning if postgresql else self._ack_selected
-        acked: set[Lease] = set()
-        if postgresql and len(batches) == 1:  # one statement commits alone
-            acked = finish(batches[0], now)
-        else:
-            with transaction.atomic(using=self.using, savepoint=False):
-                for batch in batches:
-                    acked |= finish(batch, now)
+        for tries_left in range(DEADLOCK_TRIES - 1, -1, -1):
+            try:
+                acked = self._finish_batches(batches, now)
+                break
+            except OperationalError as exc:
+                in_theirs = connections[self.using].in_atomic_block
+                if in_theirs or not tries_left or not _deadlock(exc):
+                    raise
         held = {firsts[lease] for lease in acked}
         return [position in held for position in range(len(acks))]
+
+    def _finish_batches(self, batches, now) -> set[Lease]:
+        """The leases of ``batches`` that were held, now given up."""
+        if connections[self.using].vendor != "postgresql":
+            finish = self._ack_selected
+        elif len(batches) == 1:  # one statement commits alone
+            return self._ack_returning(batches[0], now)
+        else:
+            finish = self._ack_returning
+        acked: set[Lease] = set()
+        with transaction.atomic(using=self.using, savepoint=False):
+            for batch in batches:
+                acked |= finish(batch, now)
+        return acked
 
     def _ack_returning(self, batch: list[tuple[Lease, Ack]], now) -> set[Lease]:
         connection = connections[self.using]
@@ -164,3 +184,13 @@ def _by_id(values: list[tuple[Any, Any]]) -> tuple[str, list]:
 
 def _marks(values) -> str:
     return ", ".join(["%s"] * len(values))
+
+
+def _deadlock(exc: OperationalError) -> bool:
+    """Whether the database ended a deadlock by rolling back the statement's
+    transaction (PostgreSQL's SQLSTATE 40P01, MySQL/MariaDB's error 1213)."""
+    cause = exc.__cause__
+    state = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)
+    if state == "40P01":
+        return True
+    return bool(getattr(cause, "args", None)) and cause.args[0] == 1213
