@@ -84,34 +84,52 @@ class DatabaseAcks:
         connection = connections[self.using]
         table = connection.ops.quote_name(self.records.model._meta.db_table)
         adapt = connection.ops.adapt_datetimefield_value
-        rows, values = [], []
-        for (message_id, token), (_, result, result_ttl) in batch:
-            rows.append("(%s::uuid, %s, %s, %s::text, %s::timestamptz)")
-            expires_at = self.expiry(now, result_ttl) if result_ttl else None
-            values += [uuid.UUID(message_id), token, bool(result_ttl), result]
-            values.append(adapt(expires_at))
-        leased = (
-            "m.id = acked.id AND m.lease_token = acked.lease_token "
-            "AND m.queue = %s AND m.state = %s"
-        )
-        sql = (
-            "WITH acked (id, lease_token, keep, result, expires_at) AS "
-            f"(VALUES {', '.join(rows)}), "
-            f"deleted AS (DELETE FROM {table} AS m USING acked WHERE {leased} "
-            "AND NOT acked.keep RETURNING m.id, acked.lease_token), "
-            f"updated AS (UPDATE {table} AS m SET state = %s, unique_key = NULL, "
-            "lock_held = NULL, suspect = FALSE, result = acked.result, error = '', "
-            "traceback = '', finished_at = %s, expires_at = acked.expires_at, "
-            "lease_token = '', lease_expires_at = NULL "
-            f"FROM acked WHERE {leased} AND acked.keep "
-            "RETURNING m.id, acked.lease_token) "
-            "SELECT id, lease_token FROM deleted "
-            "UNION ALL SELECT id, lease_token FROM updated"
-        )
+        # Only the id is compared by a condition an index can answer: on a
+        # table never analyzed the planner could otherwise pick an index
+        # on the queue (and walk all its rows) over the primary key.
+        lease = "(%s::uuid, %s, %s, %s"
         running = [self.name, State.RUNNING.value]
-        params = [*values, *running, State.DONE.value, adapt(now), *running]
+        dropped, kept, params, parts = [], [], [], []
+        for (message_id, token), (_, result, result_ttl) in batch:
+            row = [uuid.UUID(message_id), token, *running]
+            if result_ttl:
+                expires_at = adapt(self.expiry(now, result_ttl))
+                kept.append(
+                    (f"{lease}, %s::text, %s::timestamptz)", [*row, result, expires_at])
+                )
+            else:
+                dropped.append((f"{lease})", row))
+        matches = (
+            "m.id = acked.id AND (m.lease_token, m.queue, m.state) "
+            "IS NOT DISTINCT FROM (acked.lease_token, acked.queue, acked.state)"
+        )
+        columns = "id, lease_token, queue, state"
+        if dropped:
+            parts.append(
+                f"deleted AS (DELETE FROM {table} AS m USING (VALUES "
+                f"{', '.join(sql for sql, _ in dropped)}) AS acked ({columns}) "
+                f"WHERE {matches} RETURNING m.id, acked.lease_token)"
+            )
+            params += [value for _, row in dropped for value in row]
+        if kept:
+            parts.append(
+                f"updated AS (UPDATE {table} AS m SET state = %s, unique_key = NULL, "
+                "lock_held = NULL, suspect = FALSE, result = acked.result, error = '', "
+                "traceback = '', finished_at = %s, expires_at = acked.expires_at, "
+                "lease_token = '', lease_expires_at = NULL FROM (VALUES "
+                f"{', '.join(sql for sql, _ in kept)}) AS acked "
+                f"({columns}, result, expires_at) WHERE {matches} "
+                "RETURNING m.id, acked.lease_token)"
+            )
+            params += [State.DONE.value, adapt(now)]
+            params += [value for _, row in kept for value in row]
+        found = " UNION ALL ".join(
+            f"SELECT id, lease_token FROM {name}"
+            for name, rows in (("deleted", dropped), ("updated", kept))
+            if rows
+        )
         with connection.cursor() as cursor:
-            cursor.execute(sql, params)
+            cursor.execute(f"WITH {', '.join(parts)} {found}", params)
             return {(str(message_id), token) for message_id, token in cursor}
 
     def _ack_selected(self, batch: list[tuple[Lease, Ack]], now) -> set[Lease]:
