@@ -134,8 +134,8 @@ class DatabaseAcks:
 
     def _ack_selected(self, batch: list[tuple[Lease, Ack]], now) -> set[Lease]:
         """Inside a transaction: read the lease tokens of the batch's
-        running rows, locking them where the database can, then finish the
-        rows whose lease is held."""
+        rows, locking them where the database can, then finish the running
+        rows of this queue whose lease is held."""
         connection = connections[self.using]
         table = connection.ops.quote_name(self.records.model._meta.db_table)
         to_db = partial(
@@ -143,13 +143,20 @@ class DatabaseAcks:
         )
         ids = {lease[0]: to_db(uuid.UUID(lease[0])) for lease, _ in batch}
         lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+        running = (self.name, State.RUNNING.value)
         with connection.cursor() as cursor:
+            # By the primary key alone: a condition on the queue could make
+            # the planner walk all its rows in another index instead.
             cursor.execute(
-                f"SELECT id, lease_token FROM {table} WHERE queue = %s AND "
-                f"state = %s AND id IN ({_marks(ids)}){lock}",
-                [self.name, State.RUNNING.value, *ids.values()],
+                f"SELECT id, lease_token, queue, state FROM {table} "
+                f"WHERE id IN ({_marks(ids)}){lock}",
+                list(ids.values()),
             )
-            current = {(str(uuid.UUID(str(i))), token) for i, token in cursor}
+            current = {
+                (str(uuid.UUID(str(row[0]))), row[1])
+                for row in cursor
+                if (row[2], row[3]) == running
+            }
             held = [(ids[lease[0]], ack) for lease, ack in batch if lease in current]
             dropped = [message_id for message_id, ack in held if not ack[2]]
             kept = [(message_id, ack) for message_id, ack in held if ack[2]]
