@@ -2,13 +2,14 @@
 
 Each message has a lease token of its own, so every acknowledgement is a
 pair to match, id and token. On PostgreSQL one statement finishes up to
-:data:`ACK_BATCH` of them: the pairs travel as a ``VALUES`` list that a
+:data:`ACK_BATCH` of them: the pairs travel in two ``VALUES`` lists that a
 ``DELETE`` (no result kept) and an ``UPDATE`` (a result kept) join, in
 data-modifying CTEs that return the pairs they matched. Elsewhere (SQLite,
 MySQL/MariaDB, which cannot return what an ``UPDATE … FROM`` joined) one
-transaction reads which pairs are still leased, locking them where it can,
-then deletes and updates those rows in one statement each, the results and
-expiries chosen by ``CASE`` on the id.
+transaction reads the rows' lease tokens, locking the rows where it can,
+then deletes and updates the held ones in one statement each, the results
+and expiries chosen by ``CASE`` on the id. Every statement finds its rows
+by primary key alone.
 """
 
 from __future__ import annotations
