@@ -9,15 +9,18 @@ import threading
 import time
 import uuid
 from collections import Counter
+from datetime import timedelta
 
 import pytest
 from django.db import transaction
 from django.test import override_settings
+from django.utils import timezone
 
 from djqueue import State, get_queue
 from djqueue.backends.redis import RedisQueue, connection_kwargs
 from djqueue.checks import check_settings
 from djqueue.consumer import Consumer
+from djqueue.message import new_message_id
 from testproject.demo import commands
 from testproject.demo.models import Run
 
@@ -367,3 +370,96 @@ def test_the_hash_of_a_small_call_stays_compact_queued_and_done(backend):
     assert handle.get(timeout=0) == 5
     assert queue.client.hget(key, "state") == b"done"
     assert queue.client.object("encoding", key) in compact
+
+
+redis_queues = pytest.mark.parametrize("queue", ["fakeredis", "redis"], indirect=True)
+
+
+def _keys(queue) -> dict[str, tuple]:
+    """Every key of ``queue``, named without its base: its type, its
+    content (a lease token only as held or not) and whether it expires."""
+    client, found = queue.client, {}
+    for key in client.scan_iter(match=f"{queue.base}:*"):
+        kind = client.type(key).decode()
+        if kind == "hash":
+            content = client.hgetall(key)
+            content[b"lease_token"] = bool(content.get(b"lease_token"))
+        elif kind == "zset":
+            content = client.zrange(key, 0, -1, withscores=True)
+        elif kind == "list":
+            content = client.lrange(key, 0, -1)
+        else:
+            content = client.get(key)
+        found[key.decode()[len(queue.base) :]] = (kind, content, client.pttl(key) > 0)
+    return found
+
+
+def _acknowledged(queue, ids, now, acknowledge) -> dict[str, tuple]:
+    """The keys of ``queue`` once ``acknowledge(queue, acks, now)`` has
+    acknowledged messages of lock and unique keys, a suspect, a lost lease
+    and one message twice; the same ids and moments on every queue."""
+    from djqueue.backends.base import Ack
+
+    made = [
+        make_message(message_id=message_id, eta=now, enqueued_at=now)
+        for message_id in ids
+    ]
+    held, following, unique, lost, suspect = made
+    held.lock_key = following.lock_key = "k"
+    following.eta = now + timedelta(seconds=1)
+    unique.unique_key = "u"
+    queue.write(suspect)
+    queue.claim("dead", 30, now=now)
+    assert queue.reclaim_expired(now=now + timedelta(seconds=31)) == 1
+    queue.write_many([held, following, lost])
+    assert queue.write_unique(unique) == unique.id
+    later = now + timedelta(seconds=2)
+    leased = {m.id: m for m in queue.claim("w", 30, limit=10, now=later)}
+    leased[suspect.id] = queue.claim_suspect("w", 30, now=later)
+    assert queue.release([leased[lost.id]]) == 1
+    acks = [
+        Ack(leased[held.id], "held", 60),
+        Ack(leased[unique.id], None, 0),
+        Ack(leased[lost.id], "lost", 60),
+        Ack(leased[suspect.id], "suspect", 60),
+        Ack(leased[held.id], "again", 0),
+    ]
+    assert acknowledge(queue, acks, later) == [True, True, False, True, False]
+    return _keys(queue)
+
+
+@redis_queues
+def test_ack_many_leaves_the_keys_as_acks_one_by_one_do(queue, other_queue):
+    """Pointers of lock and unique keys, sets, expiries, the tokens that
+    wake consumers and result waiters: the same, key for key."""
+    ids, now = [new_message_id() for _ in range(5)], timezone.now()
+
+    one_by_one = _acknowledged(
+        queue, ids, now, lambda q, acks, now: [q.ack(*ack, now=now) for ack in acks]
+    )
+    batched = _acknowledged(
+        other_queue, ids, now, lambda q, acks, now: q.ack_many(acks, now=now)
+    )
+
+    assert ":l:k" not in batched
+    assert ":u:u" not in batched
+    assert batched == one_by_one
+
+
+@redis_queues
+def test_ack_many_makes_one_script_call_per_batch(queue, monkeypatch):
+    from djqueue.backends.base import Ack
+
+    monkeypatch.setattr("djqueue.backends.redis.ACK_BATCH", 7)
+    queue.write_many([make_message() for _ in range(30)])
+    claimed = queue.claim("w", 30, limit=30)
+    calls = []
+    run = queue._run
+    monkeypatch.setattr(
+        queue, "_run", lambda name, *a: calls.append(name) or run(name, *a)
+    )
+
+    assert queue.ack_many([Ack(m, "r", 60) for m in claimed]) == [True] * 30
+
+    assert calls == ["ack_many"] * 5
+    assert queue.counts()[State.DONE] == 30

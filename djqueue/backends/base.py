@@ -13,7 +13,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.core import checks
 from django.utils import timezone
@@ -21,6 +21,18 @@ from django.utils import timezone
 from ..inspection import ConsumerInfo, MessageScan, Throughput
 from ..message import Message
 from ..states import State
+
+
+class Ack(NamedTuple):
+    """One acknowledgement for :meth:`BaseQueue.ack_many`: the arguments of
+    :meth:`BaseQueue.ack`, so a plain ``(message, result, result_ttl)``
+    tuple serves as well."""
+
+    message: Message
+    #: The encoded (and signed) result, ``None`` for none.
+    result: str | None = None
+    #: Seconds the result is kept; 0 deletes the message.
+    result_ttl: float = 0
 
 
 class BaseQueue(ABC):
@@ -225,15 +237,19 @@ class BaseQueue(ABC):
         Return False, changing nothing, if the lease was lost (it expired and
         the message was reclaimed, or it was released or deleted)."""
 
-    def ack_many(
-        self,
-        acks: Sequence[tuple[Message, str | None, float]],
-        now: datetime | None = None,
-    ) -> list[bool]:
-        """Acknowledge each ``(message, result, result_ttl)`` as :meth:`ack`
-        does, with as few round trips as the backend can; return what
-        ``ack`` returned for each."""
-        return [self.ack(m, result, ttl, now=now) for m, result, ttl in acks]
+    def ack_many(self, acks: Sequence[Ack], now: datetime | None = None) -> list[bool]:
+        """Acknowledge each of ``acks`` as :meth:`ack` would, one after the
+        other, all at ``now``, with as few round trips as the backend can.
+
+        Return, in order, what each :meth:`ack` would have returned: False,
+        changing nothing, where the lease was lost, as for a message
+        acknowledged again later in the same batch. This default calls
+        :meth:`ack` for each."""
+        now = now or self.now()
+        return [
+            self.ack(message, result, result_ttl, now=now)
+            for message, result, result_ttl in acks
+        ]
 
     def ack_and_claim(
         self,

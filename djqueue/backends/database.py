@@ -32,6 +32,7 @@ from django.db.models import Count, Exists, F, OuterRef, Q
 from ..message import Message
 from ..states import State
 from .base import BaseQueue
+from .database_acks import DatabaseAcks
 from .database_inserts import insert_row
 from .database_inspection import DatabaseInspection
 from .database_rows import FIELDS as _FIELDS
@@ -52,7 +53,7 @@ def _record_model():
     return MessageRecord
 
 
-class DatabaseQueue(DatabaseInspection, BaseQueue):
+class DatabaseQueue(DatabaseAcks, DatabaseInspection, BaseQueue):
     """A queue stored in the ``djqueue_message`` table of one database.
 
     ``connection`` is the alias of the database in ``DATABASES`` (empty means

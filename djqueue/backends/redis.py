@@ -39,6 +39,8 @@ _HOST = re.compile(r"[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?")
 _SCRIPTS = {**SCRIPTS, **INSPECTION_SCRIPTS}
 #: Messages written per script call by write_many().
 WRITE_BATCH = 1000
+#: Messages acknowledged per script call by ack_many().
+ACK_BATCH = 1000
 _SET_OF_STATE = {
     State.QUEUED: "ready",
     State.SCHEDULED: "scheduled",
@@ -319,28 +321,34 @@ class RedisQueue(RedisInspection, RedisScan, BaseQueue):
 
     def ack(self, message, result=None, result_ttl=0, now=None):
         now = now or self.now()
-        return bool(
-            self._run("ack", *self._ack_arguments(message, result, result_ttl, now))
-        )
+        acked = self._ack_arguments(message, result, result_ttl, now)
+        return bool(self._run("ack", stamp(now), *acked))
+
+    def ack_many(self, acks, now=None):
+        """One script call per ``ACK_BATCH`` acknowledgements, which runs
+        :meth:`ack`'s for each in turn."""
+        now, acks = now or self.now(), list(acks)
+        moment, kept = stamp(now), []
+        for start in range(0, len(acks), ACK_BATCH):
+            values = [moment]
+            for message, result, result_ttl in acks[start : start + ACK_BATCH]:
+                values += self._ack_arguments(message, result, result_ttl, now)
+            kept += [bool(done) for done in self._run("ack_many", *values)]
+        return kept
 
     def _ack_arguments(self, message, result, result_ttl, now) -> list:
+        """The values of one acknowledgement for the scripts' ``ack()``."""
         ttl_ms = math.ceil(result_ttl * 1000) if result_ttl else 0
         expires = self.expiry(now, result_ttl) if ttl_ms else None
-        return [
-            message.id,
-            message.lease_token,
-            result or "",
-            ttl_ms,
-            stamp(now),
-            stamp(expires),
-        ]
+        return [message.id, message.lease_token, result or "", ttl_ms, stamp(expires)]
 
     def ack_and_claim(
         self, message, result, result_ttl, worker, lease_seconds, now=None
     ):
         now = now or self.now()
         kept, rows = self._run(
-            "ack_and_claim", *self._ack_arguments(message, result, result_ttl, now),
+            "ack_and_claim", stamp(now),
+            *self._ack_arguments(message, result, result_ttl, now),
             *self._claim_arguments(worker, lease_seconds, 1, now),
         )  # fmt: skip
         return bool(kept), [to_message(row, self.name) for row in rows]

@@ -192,10 +192,11 @@ local function claim(a, suspect)
   end
   return claimed
 end
--- Mark a leased message done: ARGV[a..a+5] are the id, lease token, result
--- ('' for none), result TTL in ms, now and expiry. 1 if done, 0 if the
--- lease was lost.
-local function ack(a)
+-- Mark a leased message done at now: ARGV[a] to ARGV[a + ACKED - 1] are
+-- the id, lease token, result ('' for none), result TTL in ms and expiry.
+-- 1 if done, 0 if the lease was lost.
+local ACKED = 5
+local function ack(a, now)
   local id, key = ARGV[a], mkey(ARGV[a])
   if not leased(key, ARGV[a + 1]) then return 0 end
   redis.call('ZREM', base .. ':running', id)
@@ -206,7 +207,7 @@ local function ack(a)
     redis.call('DEL', key)
   else
     redis.call('HSET', key, 'result', ARGV[a + 2], 'error', '', 'traceback', '')
-    finish(id, key, 'done', ARGV[a + 4], ARGV[a + 5])
+    finish(id, key, 'done', now, ARGV[a + 4])
     redis.call('PEXPIRE', key, ttl)
   end
   wake_waiters(id, ttl)
@@ -258,14 +259,22 @@ wake_consumers(place(2, ARGV[1]))
 return id
 """
 
-# ARGV: id, token, result ('' for none), ttl in ms, now, expiry.
+# ARGV: now, id, token, result ('' for none), ttl in ms, expiry.
 ACK = """
-return ack(1)
+return ack(2, ARGV[1])
+"""
+
+# ARGV: now, then ACKED values per message (see ack()), any number of
+# messages, acknowledged in order. Returns 1 or 0 per message.
+ACK_MANY = """
+local acked = {}
+for a = 2, #ARGV, ACKED do acked[#acked + 1] = ack(a, ARGV[1]) end
+return acked
 """
 
 # ARGV: the six of ACK, then the six of CLAIM.
 ACK_AND_CLAIM = """
-return {ack(1), claim(7, false)}
+return {ack(2, ARGV[1]), claim(7, false)}
 """
 
 # ARGV: id, token, error, traceback, now, expiry, attempt errors (JSON).
@@ -458,6 +467,7 @@ SCRIPTS = {
         "WRITE_TICK": WRITE_TICK,
         "WRITE_UNIQUE": WRITE_UNIQUE,
         "ACK": ACK,
+        "ACK_MANY": ACK_MANY,
         "FAIL": FAIL,
         "RETRY_LATER": RETRY_LATER,
         "RELEASE": RELEASE,
