@@ -10,6 +10,7 @@ import pytest
 from django.db import OperationalError, connection
 
 from djqueue import State, get_queue
+from djqueue.consumer.consumer import DEFAULT_PREFETCH
 from testproject.demo import commands
 from testproject.demo.models import Run
 
@@ -109,7 +110,7 @@ def test_ten_thousand_messages_survive_five_sigkills(server_backend, tmp_path):
             proc.signal(signal.SIGKILL)
             proc.wait(10)
             in_flight_at_kills |= {
-                m.id for m in get_queue().list_messages(State.RUNNING, limit=100)
+                m.id for m in get_queue().list_messages(State.RUNNING, limit=1000)
             }
             proc = start()
         queue = get_queue()
@@ -132,6 +133,6 @@ def test_ten_thousand_messages_survive_five_sigkills(server_backend, tmp_path):
     assert set(runs) == {r.id for r in results}
     duplicated = {message_id for message_id, n in runs.items() if n > 1}
     assert duplicated <= in_flight_at_kills
-    # What one consumer holds: its threads' runs and its prefetch (4 + 4 by
+    # What one consumer holds: its threads' runs and its prefetch (4 + 16 by
     # default), and one batch of acks not yet stored (as many again).
-    assert len(in_flight_at_kills) <= 5 * 2 * (4 + 4)
+    assert len(in_flight_at_kills) <= 5 * 2 * (4 + DEFAULT_PREFETCH)

