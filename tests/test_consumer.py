@@ -211,7 +211,9 @@ def test_a_worker_keeps_its_database_connection_across_messages():
         connection_created.disconnect(count)
 
     assert Run.objects.count() == 10
-    assert len(created) <= 2  # the worker's, and the main thread's if it had none
+    # The worker's, the ack thread's, and the main thread's if it had none;
+    # a worker that reconnected for each message would make ten or more.
+    assert len(created) <= 3
 
 
 def test_connections_are_closed_when_broken_or_past_a_positive_max_age(
