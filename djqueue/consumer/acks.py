@@ -19,6 +19,8 @@ from collections import defaultdict
 from collections.abc import Callable
 from datetime import datetime
 
+from django.db import connections
+
 from ..backends.base import BaseQueue
 from ..db import close_old_connections
 from ..execution import Outcome
@@ -116,7 +118,7 @@ class AckBuffer:
             while (taken := self._take()) is not None:
                 self._store(taken)
         finally:
-            close_old_connections()
+            connections.close_all()  # this thread's, which ends here
 
     def _take(self) -> list[Pending] | None:
         """Wait until a group is due; None once closed and empty."""
