@@ -1,4 +1,5 @@
-"""Messages built directly, for tests that talk to backends."""
+"""Messages built directly, for tests that talk to backends, and a runner
+for tests that decide each run's outcome."""
 
 from __future__ import annotations
 
@@ -50,3 +51,19 @@ def make_message(
         max_attempts=max_attempts,
         options=options,
     )
+
+
+class FakeRunner:
+    """A consumer's runner whose ``run`` a test writes (a subclass returns
+    each run's ``Outcome``); killing and closing it do nothing."""
+
+    enforces_timeouts = False
+
+    def run(self, message: Message, now):
+        raise NotImplementedError
+
+    def kill(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass

@@ -11,6 +11,8 @@ from djqueue.consumer import Consumer
 from djqueue.execution import Outcome
 from testproject.demo import commands
 
+from .factories import FakeRunner
+
 pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.usefixtures("backend"),
@@ -81,21 +83,13 @@ def test_a_stop_stores_the_gathered_acks_and_releases_what_did_not_start():
     started = threading.Event()
     consumer = None
 
-    class Runner:
-        enforces_timeouts = False
-
+    class Runner(FakeRunner):
         def run(self, message, now):
             if message.id == blocker.id:
                 started.set()
                 consumer.stop()
                 assert release.wait(BOUND)
             return Outcome(State.DONE, result=None)
-
-        def kill(self):
-            pass
-
-        def close(self):
-            pass
 
     consumer = Consumer(
         ["default"], 1, prefetch=6, periodic=False, runner_factory=Runner,

@@ -18,6 +18,8 @@ from djqueue.consumer import Consumer
 from djqueue.execution import Outcome
 from testproject.demo import commands
 
+from .factories import FakeRunner
+
 pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.usefixtures("backend"),
@@ -88,9 +90,7 @@ def test_burst_waits_for_the_attempt_it_claimed_again_while_the_retry_was_record
     first_worker = {}
     seen = {}
 
-    class Runner:
-        enforces_timeouts = False
-
+    class Runner(FakeRunner):
         def run(self, message, now):
             if message.attempts == 1:
                 first_worker["ident"] = threading.get_ident()
@@ -112,12 +112,6 @@ def test_burst_waits_for_the_attempt_it_claimed_again_while_the_retry_was_record
                 )
             seen["stopped while attempt 2 ran"] = notifier.stopped.is_set()
             return Outcome(State.DONE, result=None)
-
-        def kill(self):
-            pass
-
-        def close(self):
-            pass
 
     consumer = Consumer(
         ["default"], 2, burst=True, poll_interval=0.01, clock=lambda: 0.0,
@@ -155,9 +149,7 @@ def test_burst_runs_a_retry_that_is_due_and_leaves_a_later_one_scheduled():
     moment = timezone.now()
     now_retry, later_retry = commands.add(1, 1), commands.add(2, 2)
 
-    class Runner:
-        enforces_timeouts = False
-
+    class Runner(FakeRunner):
         def run(self, message, now):
             if message.attempts > 1:
                 return Outcome(State.DONE, result=None)
@@ -165,12 +157,6 @@ def test_burst_runs_a_retry_that_is_due_and_leaves_a_later_one_scheduled():
             return Outcome(
                 State.SCHEDULED, error="again", eta=now() + timedelta(seconds=delay)
             )
-
-        def kill(self):
-            pass
-
-        def close(self):
-            pass
 
     Consumer(
         ["default"], 2, burst=True, poll_interval=0.01, clock=lambda: 0.0,
