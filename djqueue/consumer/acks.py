@@ -22,7 +22,6 @@ from datetime import datetime
 from django.db import connections
 
 from ..backends.base import BaseQueue
-from ..db import close_old_connections
 from ..execution import Outcome
 from ..message import Message
 from ..outcomes import Backoff, announce, warn_lease_lost
@@ -145,17 +144,18 @@ class AckBuffer:
         try:
             for queue, group in by_queue.items():
                 kept = self._ack(queue, group)
-                for (message, outcome), held in zip(group, kept or (), strict=False):
+                if kept is None:
+                    for message, _ in group:
+                        self.inflight.finish(message)
+                        if self._closing:
+                            self.unstored.append(message)
+                    continue
+                for (message, outcome), held in zip(group, kept, strict=True):
                     self.inflight.finish(message)
                     if held:
                         announce(message, outcome)
                     else:
                         warn_lease_lost(message)
-                if kept is None:
-                    if self._closing:
-                        self.unstored.extend(message for message, _ in group)
-                    for message, _ in group:
-                        self.inflight.finish(message)
         finally:
             with self._condition:
                 self._storing = 0
@@ -179,7 +179,7 @@ class AckBuffer:
             try:
                 kept = queue.ack_many(acks, now=self.now())
             except Exception as exc:
-                close_old_connections()
+                # The outage's on_error closes this thread's broken connections.
                 self.outage.failed(
                     f"acknowledge {len(acks)} message(s) of queue {queue.name!r} "
                     f"(try {attempt})",
