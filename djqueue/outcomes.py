@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import datetime
+from typing import TypeVar
 
 from django.utils import timezone
 
@@ -23,6 +24,7 @@ from .options import run_timeout
 from .states import State
 
 logger = logging.getLogger("djqueue.consumer")
+T = TypeVar("T")
 
 
 class Backoff:
@@ -79,39 +81,72 @@ def record_outcome(
     on_error: Callable[[str, Exception], None] | None = None,
     on_stored: Callable[[float], None] = lambda started: None,
     now: Callable[[], datetime] = timezone.now,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> bool:
     """Store an outcome, retrying with backoff until ``deadline`` (on
-    ``clock``); ``now`` says when it is stored. ``on_error(what, exc)``
-    reports each failed try (by default a warning, with the traceback on
-    the first); ``on_stored(started)`` says that a try made at ``started``
-    was answered. Return whether it was stored (False if the lease was lost
-    or every try failed)."""
+    ``clock``, waiting with ``sleep``); ``now`` says when it is stored.
+    ``on_error(what, exc)`` reports each failed try (by default a warning,
+    with the traceback on the first); ``on_stored(started)`` says that a
+    try made at ``started`` was answered. Return whether it was stored
+    (False if the lease was lost or every try failed)."""
+
+    tried = []
+
+    def warn(what: str, exc: Exception) -> None:
+        logger.warning("Cannot %s; retrying", what, exc_info=not tried)
+        tried.append(exc)
+
+    answered, kept = keep_trying(
+        lambda: store_outcome(queue, message, outcome, now()),
+        lambda attempt: f"record the outcome of message {message.id} (try {attempt})",
+        deadline, clock, on_error or warn, on_stored, sleep=sleep,
+    )  # fmt: skip
+    if not answered:
+        logger.error(
+            "Gave up recording the outcome of message %s; it will run "
+            "again when its lease expires",
+            message.id,
+        )
+        return False
+    if not kept:
+        warn_lease_lost(message)
+    return bool(kept)
+
+
+def keep_trying(
+    store: Callable[[], T],
+    what: Callable[[int], str],
+    deadline: float,
+    clock: Callable[[], float],
+    on_error: Callable[[str, Exception], None],
+    on_stored: Callable[[float], None],
+    stop: Callable[[], bool] = lambda: False,
+    sleep: Callable[[float], None] = time.sleep,
+) -> tuple[bool, T | None]:
+    """Call ``store`` until the backend answers, with backoff (0.1 s,
+    doubling up to 2 s), as long as the next try would begin before
+    ``deadline`` (on ``clock``) and ``stop()`` is false.
+
+    ``on_error(what(attempt), exc)`` reports each failed try, attempts
+    counted from 1; ``on_stored(started)`` says when the try that was
+    answered began; ``sleep`` waits between tries. Return
+    ``(True, what store returned)``, or ``(False, None)`` once it gives up.
+    """
     backoff = Backoff(0.1, 2.0)
     attempt = 0
     while True:
         attempt += 1
         started = clock()
         try:
-            kept = store_outcome(queue, message, outcome, now())
-            break
+            value = store()
         except Exception as exc:
-            what = f"record the outcome of message {message.id} (try {attempt})"
-            if on_error is None:
-                logger.warning("Cannot %s; retrying", what, exc_info=attempt == 1)
-            else:
-                on_error(what, exc)
-            if clock() + backoff.current > deadline:
-                logger.error(
-                    "Gave up recording the outcome of message %s; it will run "
-                    "again when its lease expires",
-                    message.id,
-                )
-                return False
-            time.sleep(backoff.next())
-    on_stored(started)
-    if not kept:
-        warn_lease_lost(message)
-    return kept
+            on_error(what(attempt), exc)
+            if stop() or clock() + backoff.current > deadline:
+                return False, None
+            sleep(backoff.next())
+            continue
+        on_stored(started)
+        return True, value
 
 
 def warn_lease_lost(message: Message) -> None:

@@ -24,7 +24,7 @@ from django.db import connections
 from ..backends.base import BaseQueue
 from ..execution import Outcome
 from ..message import Message
-from ..outcomes import Backoff, announce, warn_lease_lost
+from ..outcomes import announce, keep_trying, warn_lease_lost
 from .inflight import InFlight
 from .outages import Outage
 
@@ -170,29 +170,23 @@ class AckBuffer:
             (message, outcome.result, message.options.get("result_ttl", 0))
             for message, outcome in group
         ]
-        deadline = self.clock() + self.lease_seconds
-        backoff = Backoff(0.1, 2.0)
-        attempt = 0
-        while True:
-            attempt += 1
-            started = self.clock()
-            try:
-                kept = queue.ack_many(acks, now=self.now())
-            except Exception as exc:
-                # The outage's on_error closes this thread's broken connections.
-                self.outage.failed(
-                    f"acknowledge {len(acks)} message(s) of queue {queue.name!r} "
-                    f"(try {attempt})",
-                    exc,
-                )
-                if self._closing or self.clock() + backoff.current > deadline:
-                    logger.error(
-                        "Gave up acknowledging %d message(s) of queue %r; they "
-                        "run again when their lease expires",
-                        len(acks), queue.name,
-                    )  # fmt: skip
-                    return None
-                time.sleep(backoff.next())
-                continue
-            self.outage.answered(started)
-            return kept
+        answered, kept = keep_trying(
+            lambda: queue.ack_many(acks, now=self.now()),
+            lambda attempt: (
+                f"acknowledge {len(acks)} message(s) of queue {queue.name!r} "
+                f"(try {attempt})"
+            ),
+            self.clock() + self.lease_seconds,
+            self.clock,
+            # The outage's on_error closes this thread's broken connections.
+            self.outage.failed,
+            self.outage.answered,
+            stop=lambda: self._closing,
+        )
+        if not answered:
+            logger.error(
+                "Gave up acknowledging %d message(s) of queue %r; they run "
+                "again when their lease expires",
+                len(acks), queue.name,
+            )  # fmt: skip
+        return kept
