@@ -116,6 +116,11 @@ def measure_all(args, n_of) -> dict:
     cells: dict[str, dict[str, list]] = {key: {} for key in args.keys}
     seconds = dict.fromkeys(args.keys, 0.0)
     try:
+        # Every system sets itself up at once (databases, migrations,
+        # imports); nothing is measured until all have, or the first figures
+        # of the run would share the cores with the others' set-up.
+        for remote in remotes.values():
+            remote.ready()
         for rep in range(1 if args.memory else args.reps):
             for request in requests(args):
                 for key, remote in remotes.items():

@@ -29,8 +29,10 @@ class FakeRemote:
 
     def __init__(self, key, n, args):
         self.key, self.n, self.asked = key, n, 0
+        self.log.append((0, key, "started"))
 
     def ready(self):
+        self.log.append((0, self.key, "ready"))
         return {"label": self.key, "store": "redis", "kind": "peer"}
 
     def ask(self, request):
@@ -60,7 +62,7 @@ def test_systems_take_turns_inside_each_repetition(fake_remotes):
     args.scenarios = ["enqueue", "drain"]
     FakeRemote.figures = {"raw-redis": [1, 2, 3, 4], "djqueue-redis": [5, 6, 7, 8]}
     fake_remotes.measure_all(args, lambda key: args.n)
-    order = [(key, name) for _, key, name in FakeRemote.log]
+    order = [(key, name) for asked, key, name in FakeRemote.log if asked]
     assert (
         order
         == [
@@ -70,6 +72,20 @@ def test_systems_take_turns_inside_each_repetition(fake_remotes):
             ("djqueue-redis", "drain"),
         ]
         * 2
+    )
+
+
+def test_nothing_is_measured_before_every_system_is_set_up(fake_remotes):
+    """Every system's process starts at once and sets itself up; the first
+    figure waits until all have, so no set-up shares the cores with it."""
+    args = main.parse_args(["--systems", "raw-redis,djqueue-redis,huey-redis"])
+    args.scenarios = ["enqueue"]
+    FakeRemote.figures = {key: [1.0] * args.reps for key in args.keys}
+    fake_remotes.measure_all(args, lambda key: args.n)
+    first = next(i for i, (asked, _, _) in enumerate(FakeRemote.log) if asked)
+    assert sorted(FakeRemote.log[:first]) == sorted(
+        [(0, key, "started") for key in args.keys]
+        + [(0, key, "ready") for key in args.keys]
     )
 
 
@@ -99,7 +115,7 @@ def test_depth_run_drains_at_each_depth_in_turn(fake_remotes):
     assert args.keys == ["djqueue-redis", "raw-pg", "djqueue-pg"]
     FakeRemote.figures = {key: [600.0, 550.0] for key in args.keys}
     results = fake_remotes.measure_all(args, lambda key: args.n)
-    order = [(key, name) for _, key, name in FakeRemote.log]
+    order = [(key, name) for asked, key, name in FakeRemote.log if asked]
     assert order[:3] == [(key, "depth:2000") for key in args.keys]
     meta = {"scenarios": args.scenarios, "depths": args.depths, "n": args.n}
     rows = {row[0]: row for row in report.target_rows(results, meta)}
