@@ -19,9 +19,9 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from ..conf import DEFAULTS
-from ..message import Message
-from ..states import State
+from ...conf import DEFAULTS
+from ...message import Message
+from ...states import State
 
 _DATETIMES = (
     "eta", "enqueued_at", "lease_expires_at", "started_at", "finished_at", "expires_at",
@@ -43,7 +43,7 @@ STANDARD_OPTIONS: dict[str, Any] = {
 _CHANGED = "+"
 
 #: Suspect messages score below this in the ready set, before every
-#: ordinary message (the score is computed in Lua: see redis_scripts).
+#: ordinary message (the score is computed in Lua: see scripts/common.lua).
 SUSPECT_CEILING = -6e15
 
 
