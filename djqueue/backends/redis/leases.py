@@ -7,14 +7,11 @@ import uuid
 from collections.abc import Iterable
 
 from ...message import Message
+from ..reasons import WORKER_LOST
 from .hashes import SUSPECT_CEILING, attempt_errors, stamp, to_message
 
 #: Messages acknowledged per script call by ack_many().
 ACK_BATCH = 1000
-WORKER_LOST = (
-    "worker lost: the lease expired while the message ran, on its last attempt "
-    "(the worker was killed or hung)"
-)
 
 
 class RedisLeases:
