@@ -6,12 +6,10 @@ call costs one or two round trips.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from ...message import Message
-from ...states import State
+from ...states import FINISHED_STATES, State
 from .connection import connection_kwargs
-from .hashes import stamp, text, to_message
+from .hashes import moment, stamp, text, to_message
 
 _SET_OF_STATE = {
     State.QUEUED: "ready",
@@ -21,7 +19,8 @@ _SET_OF_STATE = {
     State.FAILED: "failed",
     State.CANCELLED: "cancelled",
 }
-_NEWEST_FIRST = {State.DONE, State.FAILED, State.CANCELLED}
+#: Finished messages are listed newest first, the others oldest first.
+_NEWEST_FIRST = FINISHED_STATES
 
 
 class RedisInspection:
@@ -69,7 +68,7 @@ class RedisInspection:
 
     def oldest_queued_at(self):
         eta = self._run("oldest_queued")
-        return _moment(eta) if eta else None
+        return moment(text(eta)) if eta else None
 
     def counts(self):
         pipe = self.client.pipeline(transaction=False)
@@ -132,7 +131,3 @@ class RedisInspection:
 
     def purge(self, state):
         return self._run("purge", _SET_OF_STATE[State(state)])
-
-
-def _moment(value) -> datetime:
-    return datetime.fromtimestamp(float(text(value)), tz=UTC)

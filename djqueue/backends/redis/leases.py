@@ -8,7 +8,7 @@ from collections.abc import Iterable
 
 from ...message import Message
 from ..reasons import WORKER_LOST
-from .hashes import SUSPECT_CEILING, attempt_errors, stamp, to_message
+from .hashes import attempt_errors, stamp, to_message
 
 #: Messages acknowledged per script call by ack_many().
 ACK_BATCH = 1000
@@ -61,8 +61,7 @@ class RedisLeases:
         return to_message(rows[0], self.name) if rows else None
 
     def has_suspects(self):
-        ceiling = f"({SUSPECT_CEILING:.0f}"
-        return self.client.zcount(self.key("ready"), "-inf", ceiling) > 0
+        return bool(self._run("has_suspects"))
 
     def _claim_arguments(self, worker, lease_seconds, limit, now) -> list:
         return [

@@ -11,12 +11,11 @@ statistics began; ``:ticks`` a hash of periodic command name to last tick.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import datetime, timedelta
 
 from ...inspection import THROUGHPUT_RETENTION, ConsumerInfo, Throughput, minute_of
 from ...states import State
-from .hashes import stamp, text
+from .hashes import integer, moment, stamp, text
 
 
 class RedisMonitoring:
@@ -87,16 +86,15 @@ class RedisMonitoring:
             outcome, _, command = text(field).partition(":")
             if outcome in ("done", "failed") and command:
                 slot = 0 if outcome == "done" else 1
-                totals.setdefault(command, [0, 0])[slot] += _integer(value)
+                totals.setdefault(command, [0, 0])[slot] += integer(text(value))
         return {command: (done, failed) for command, (done, failed) in totals.items()}
 
     def last_ticks(self):
         ticks = {}
         for name, stored in self.client.hgetall(self.key("ticks")).items():
-            try:
-                ticks[text(name)] = _moment(stored)
-            except ValueError:
-                continue
+            tick = moment(text(stored))
+            if tick is not None:
+                ticks[text(name)] = tick
         return ticks
 
 
@@ -104,23 +102,12 @@ def _epoch(minute: datetime) -> int:
     return int(minute.timestamp())
 
 
-def _moment(value: Any) -> datetime:
-    return datetime.fromtimestamp(float(text(value)), tz=UTC)
-
-
-def _integer(value: Any) -> int:
-    try:
-        return int(text(value))
-    except ValueError:
-        return 0
-
-
 def _sum_counters(fields: dict) -> tuple[int, int]:
     done = failed = 0
     for field, value in fields.items():
         outcome = text(field).partition(":")[0]
         if outcome == "done":
-            done += _integer(value)
+            done += integer(text(value))
         elif outcome == "failed":
-            failed += _integer(value)
+            failed += integer(text(value))
     return done, failed

@@ -29,6 +29,8 @@ from .scan import RedisScan
 
 #: Messages written per script call by write_many().
 WRITE_BATCH = 1000
+#: Expired messages deleted per script call by purge_expired().
+PURGE_BATCH = 1000
 
 
 class RedisQueue(RedisLeases, RedisInspection, RedisMonitoring, RedisScan, BaseQueue):
@@ -161,9 +163,9 @@ class RedisQueue(RedisLeases, RedisInspection, RedisMonitoring, RedisScan, BaseQ
 
     def purge_expired(self, now=None):
         moment, purged = stamp(now or self.now()), 0
-        while (batch := self._run("purge_expired", moment)) > 0:
+        while (batch := self._run("purge_expired", moment, PURGE_BATCH)) > 0:
             purged += batch
-            if batch < 1000:
+            if batch < PURGE_BATCH:
                 break
         return purged
 

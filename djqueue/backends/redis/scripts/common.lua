@@ -3,16 +3,17 @@
 local base = KEYS[1]
 local function mkey(id) return base .. ':m:' .. id end
 -- The ready set's score, the only place it is computed: tenths of a
--- millisecond of the eta from 2020-01-01 within bands of 4e13 per priority
+-- millisecond of the eta from 2020-01-01 within bands of BAND per priority
 -- (exact in a double for priorities -100 to 100 until 2146), higher
 -- priority first; equal scores fall back to the time-ordered id. Suspect
--- messages score -8e15 plus their eta's ticks, below SUSPECT_CEILING
--- (hashes.SUSPECT_CEILING), before every ordinary message.
+-- messages score -8e15 plus their eta's ticks, below SUSPECT_CEILING,
+-- before every ordinary message.
+local BAND = 4e13
 local SUSPECT_CEILING = '-6000000000000000'
 local function position(priority, eta, suspect)
   local ticks = math.floor(((tonumber(eta) or 0) - 1577836800) * 10000)
   if suspect then return -8e15 + ticks end
-  return -math.max(-100, math.min(100, tonumber(priority) or 0)) * 4e13 + ticks
+  return -math.max(-100, math.min(100, tonumber(priority) or 0)) * BAND + ticks
 end
 local function score(key)
   local fields = redis.call('HMGET', key, 'priority', 'eta', 'suspect')
