@@ -43,8 +43,8 @@ STANDARD_OPTIONS: dict[str, Any] = {
 _CHANGED = "+"
 
 
-def stamp(moment: datetime | None) -> str:
-    return "" if moment is None else f"{moment.timestamp():.6f}"
+def stamp(when: datetime | None) -> str:
+    return "" if when is None else f"{when.timestamp():.6f}"
 
 
 def text(value: Any) -> str:
