@@ -75,4 +75,3 @@ def make_client(connection: Any, factory: Any, prefix: str) -> Any:
     if url is not None:
         return redis.Redis.from_url(url, **kwargs)
     return redis.Redis(**kwargs)
-
