@@ -17,7 +17,8 @@ from django.test import override_settings
 from django.utils import timezone
 
 from djqueue import State, get_queue
-from djqueue.backends.redis import RedisQueue, connection_kwargs
+from djqueue.backends.redis import RedisQueue
+from djqueue.backends.redis.connection import connection_kwargs
 from djqueue.checks import check_settings
 from djqueue.consumer import Consumer
 from djqueue.message import new_message_id
@@ -344,7 +345,7 @@ def test_scripts_are_reloaded_after_the_server_forgets_them(backend):
 
 @redis_only
 def test_bulk_writes_go_in_batches(backend, monkeypatch):
-    monkeypatch.setattr("djqueue.backends.redis.WRITE_BATCH", 7)
+    monkeypatch.setattr("djqueue.backends.redis.queue.WRITE_BATCH", 7)
     commands.add.map([(i, i) for i in range(30)])
     assert len(get_queue()) == 30
 
@@ -450,7 +451,7 @@ def test_ack_many_leaves_the_keys_as_acks_one_by_one_do(queue, other_queue):
 def test_ack_many_makes_one_script_call_per_batch(queue, monkeypatch):
     from djqueue.backends.base import Ack
 
-    monkeypatch.setattr("djqueue.backends.redis.ACK_BATCH", 7)
+    monkeypatch.setattr("djqueue.backends.redis.leases.ACK_BATCH", 7)
     queue.write_many([make_message() for _ in range(30)])
     claimed = queue.claim("w", 30, limit=30)
     calls = []

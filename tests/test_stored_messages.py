@@ -15,7 +15,7 @@ from django.core import signing
 from django.db import connection
 
 from djqueue import State, get_queue
-from djqueue.backends.redis_hash import pack_options
+from djqueue.backends.redis.hashes import pack_options
 from djqueue.consumer import Consumer
 from djqueue.models import MessageRecord
 from testproject.demo.models import Run

@@ -38,6 +38,7 @@ from .database_inspection import DatabaseInspection
 from .database_rows import FIELDS as _FIELDS
 from .database_rows import fetch_rows, rows_to_messages, values_to_message
 from .pg_notify import Listener
+from .reasons import WORKER_LOST
 
 _LIST_ORDER = {
     State.QUEUED: ("-priority", "eta"),
@@ -459,8 +460,7 @@ class DatabaseQueue(DatabaseAcks, DatabaseInspection, BaseQueue):
             unique_key=None,
             lock_held=None,
             suspect=False,
-            error="worker lost: the lease expired while the message ran, on its "
-            "last attempt (the worker was killed or hung)",
+            error=WORKER_LOST,
             finished_at=now,
             expires_at=self.expiry(now, self.failed_ttl),
             lease_token="",

@@ -19,9 +19,9 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from ..conf import DEFAULTS
-from ..message import Message
-from ..states import State
+from ...conf import DEFAULTS
+from ...message import Message
+from ...states import State
 
 _DATETIMES = (
     "eta", "enqueued_at", "lease_expires_at", "started_at", "finished_at", "expires_at",
@@ -42,13 +42,9 @@ STANDARD_OPTIONS: dict[str, Any] = {
 #: differ (and any others); otherwise they are the whole options object.
 _CHANGED = "+"
 
-#: Suspect messages score below this in the ready set, before every
-#: ordinary message (the score is computed in Lua: see redis_scripts).
-SUSPECT_CEILING = -6e15
 
-
-def stamp(moment: datetime | None) -> str:
-    return "" if moment is None else f"{moment.timestamp():.6f}"
+def stamp(when: datetime | None) -> str:
+    return "" if when is None else f"{when.timestamp():.6f}"
 
 
 def text(value: Any) -> str:
@@ -122,7 +118,7 @@ def to_message(raw: Any, queue: str, message_id: str = "") -> Message:
         zip(raw[::2], raw[1::2], strict=False) if isinstance(raw, list) else raw.items()
     )
     data = _texts(list(pairs))
-    moments = {name: _moment(data.get(name, "")) for name in _DATETIMES}
+    moments = {name: moment(data.get(name, "")) for name in _DATETIMES}
     try:
         state = State(data.get("state", ""))
     except ValueError:
@@ -140,9 +136,9 @@ def to_message(raw: Any, queue: str, message_id: str = "") -> Message:
         serializer=data.get("serializer") or "json",
         eta=moments["eta"] or _EPOCH,
         enqueued_at=moments["enqueued_at"] or _EPOCH,
-        priority=_int(data.get("priority")),
-        attempts=_int(data.get("attempts")),
-        max_attempts=_int(data.get("max_attempts"), 1),
+        priority=integer(data.get("priority")),
+        attempts=integer(data.get("attempts")),
+        max_attempts=integer(data.get("max_attempts"), 1),
         options={} if options is None else options,
         state=state,
         lease_token=data.get("lease_token", ""),
@@ -169,7 +165,8 @@ def _texts(pairs: list[tuple[Any, Any]]) -> dict[str, str]:
         return {text(k): text(v) for k, v in pairs}
 
 
-def _moment(value: str) -> datetime | None:
+def moment(value: str) -> datetime | None:
+    """The moment stored as ``value``, or None if it holds none."""
     try:
         return datetime.fromtimestamp(float(value), UTC) if value else None
     except (ValueError, OverflowError, OSError):
@@ -190,7 +187,8 @@ def _is_int(text: str | None) -> bool:
     return True
 
 
-def _int(text: str | None, default: int = 0) -> int:
+def integer(text: str | None, default: int = 0) -> int:
+    """The integer stored as ``text``, or ``default`` if it holds none."""
     try:
         return int(text) if text else default
     except ValueError:

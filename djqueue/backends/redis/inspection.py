@@ -1,0 +1,133 @@
+"""The inspection part of :class:`~djqueue.backends.redis.RedisQueue`: its
+bounded twin, counts and pages of messages in a state (filtered pages are
+scanned, see :mod:`.scan`), and what an operator does to one message. Each
+call costs one or two round trips.
+"""
+
+from __future__ import annotations
+
+from ...message import Message
+from ...states import FINISHED_STATES, State
+from .connection import connection_kwargs
+from .hashes import moment, stamp, text, to_message
+
+_SET_OF_STATE = {
+    State.QUEUED: "ready",
+    State.SCHEDULED: "scheduled",
+    State.RUNNING: "running",
+    State.DONE: "done",
+    State.FAILED: "failed",
+    State.CANCELLED: "cancelled",
+}
+#: Finished messages are listed newest first, the others oldest first.
+_NEWEST_FIRST = FINISHED_STATES
+
+
+class RedisInspection:
+    """Mixed into ``RedisQueue``; relies on its ``client``, ``key``,
+    ``_run``, ``_scan_ids``, ``expiry`` and ``now``."""
+
+    _inspection_twin = None
+
+    def for_inspection(self):
+        """Return a twin of this queue whose client waits at most
+        ``INSPECT_TIMEOUT`` seconds to connect and for each reply, and
+        retries nothing; a queue given a ready ``CLIENT`` is its own twin."""
+        if not self._owns_client:
+            return self
+        if self._inspection_twin is None:
+            self._inspection_twin = self._bounded_twin()
+        return self._inspection_twin
+
+    def _bounded_twin(self):
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
+        timeout = self.inspect_timeout
+        bounds = {
+            "socket_timeout": timeout,
+            "socket_connect_timeout": timeout,
+            "retry": Retry(NoBackoff(), 0),
+        }
+        connection = {**connection_kwargs(self.connection), **bounds}
+        twin = type(self)(self.name, connection, **self.options)
+        # A URL's query string wins over keyword arguments in redis-py.
+        pool = getattr(twin.client, "connection_pool", None)
+        pool_kwargs = getattr(pool, "connection_kwargs", None)
+        if isinstance(pool_kwargs, dict):
+            pool_kwargs.update(bounds)
+        return twin
+
+    def _close_inspection(self):
+        if self._inspection_twin is not None:
+            self._inspection_twin.close()
+            self._inspection_twin = None
+
+    def run_now(self, message_id, now=None):
+        return bool(self._run("run_now", message_id, stamp(now or self.now())))
+
+    def oldest_queued_at(self):
+        eta = self._run("oldest_queued")
+        return moment(text(eta)) if eta else None
+
+    def counts(self):
+        pipe = self.client.pipeline(transaction=False)
+        for state in State:
+            pipe.zcard(self.key(_SET_OF_STATE[state]))
+        return dict(zip(State, pipe.execute(), strict=True))
+
+    def list_messages(self, state, offset=0, limit=50, command=None):
+        newest_first = state in _NEWEST_FIRST
+        if command is None:
+            ids = self.client.zrange(
+                self.key(_SET_OF_STATE[state]),
+                offset,
+                offset + limit - 1,
+                desc=newest_first,
+            )
+        else:
+            pairs, _, _ = self._scan_ids(
+                _SET_OF_STATE[state], newest_first, None, offset, limit,
+                {"command": command},
+            )  # fmt: skip
+            ids = [message_id for message_id, _ in pairs]
+        return self._load(ids)
+
+    def scan_messages(self, state, cursor="", limit=50, command=None):
+        match = {} if command is None else {"command": command}
+        return self._scan_messages(
+            _SET_OF_STATE[state], state in _NEWEST_FIRST, cursor, limit, match
+        )
+
+    def _load(self, ids) -> list[Message]:
+        """The messages of ``ids`` that are still stored, in one pipeline."""
+        if not ids:
+            return []
+        pipe = self.client.pipeline(transaction=False)
+        for message_id in ids:
+            pipe.hgetall(self.key(f"m:{text(message_id)}"))
+        return [
+            to_message(fields, self.name, text(message_id))
+            for message_id, fields in zip(ids, pipe.execute(), strict=True)
+            if fields
+        ]
+
+    def retry(self, message_id, now=None):
+        return bool(self._run("retry", message_id, stamp(now or self.now())))
+
+    def cancel(self, message_id, now=None):
+        now = now or self.now()
+        return bool(
+            self._run(
+                "cancel",
+                message_id,
+                stamp(now),
+                stamp(self.expiry(now, self.failed_ttl)),
+            )
+        )
+
+    def delete(self, message_id):
+        return bool(self._run("delete", message_id))
+
+    def purge(self, state):
+        return self._run("purge", _SET_OF_STATE[State(state)])

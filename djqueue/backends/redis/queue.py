@@ -1,0 +1,192 @@
+"""``RedisQueue``: messages in Redis (or Valkey), moved by Lua programs.
+
+redis-py is imported when the first queue is built, never at module import,
+so this module imports without it; ``manage.py check`` reports it missing.
+Each message is a hash; ids move between sorted sets by atomic programs (see
+:mod:`djqueue.backends.redis.lua`). A consumer waiting on an empty queue
+blocks on the server and wakes as soon as a message is written. Claims and
+outcomes (:mod:`.leases`), inspection, monitoring and scans are mixed in.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from ...message import Message
+from ...states import FINISHED_STATES as _FINISHED
+from ...states import State
+from ..base import BaseQueue
+from . import lua
+from .config import DEFAULT_INSPECT_TIMEOUT, config_errors
+from .connection import make_client
+from .hashes import placed, stamp, text, to_message
+from .inspection import RedisInspection
+from .leases import RedisLeases
+from .monitoring import RedisMonitoring
+from .scan import RedisScan
+
+#: Messages written per script call by write_many().
+WRITE_BATCH = 1000
+#: Expired messages deleted per script call by purge_expired().
+PURGE_BATCH = 1000
+
+
+class RedisQueue(RedisLeases, RedisInspection, RedisMonitoring, RedisScan, BaseQueue):
+    """A queue stored in Redis or Valkey under the key base ``{prefix:name}``.
+
+    Options: ``PREFIX`` (default ``"djqueue"``), ``CLIENT`` (a ready redis-py
+    client, for tests), ``CLIENT_FACTORY`` (a callable or dotted path called
+    with the connection's keyword arguments), ``FAILED_TTL``, ``ON_COMMIT``
+    (default True: inside ``transaction.atomic()`` the write waits for the
+    commit) and ``INSPECT_TIMEOUT`` (seconds an inspection read waits, see
+    :meth:`for_inspection`).
+    """
+
+    supports_transactions = False
+    supports_blocking_claim = True
+    supports_wakeup = True
+    supports_lock_keys = True
+    supports_suspects = True
+    option_names = BaseQueue.option_names | {
+        "PREFIX",
+        "CLIENT",
+        "CLIENT_FACTORY",
+        "INSPECT_TIMEOUT",
+    }
+
+    def __init__(self, name: str, connection: Any = "", **options: Any) -> None:
+        super().__init__(name, connection, **options)
+        self.prefix = options.get("PREFIX", "djqueue")
+        self.base = f"{{{self.prefix}:{name}}}"
+        self._client = options.get("CLIENT")
+        self._owns_client = self._client is None
+        self._scripts: dict[str, Any] = {}
+        self.inspect_timeout = options.get("INSPECT_TIMEOUT", DEFAULT_INSPECT_TIMEOUT)
+
+    @classmethod
+    def check_config(cls, name, connection, options):
+        errors = super().check_config(name, connection, options)
+        return errors + config_errors(name, connection, options)
+
+    # -- The client --------------------------------------------------------------
+
+    @property
+    def client(self):
+        if self._client is None:
+            self._client = self._make_client()
+        return self._client
+
+    def _make_client(self):
+        return make_client(
+            self.connection, self.options.get("CLIENT_FACTORY"), self.prefix
+        )
+
+    def close(self) -> None:
+        self._close_inspection()
+        if self._client is not None and self._owns_client:
+            self._client.close()
+            self._client = None
+        self._scripts.clear()
+
+    def _script(self, name: str) -> Any:
+        script = self._scripts.get(name)
+        if script is None:
+            script = self._scripts[name] = self.client.register_script(lua.source(name))
+        return script
+
+    def _run(self, name: str, *args: Any) -> Any:
+        return self._script(name)(keys=[self.base], args=list(args))
+
+    def _block_slice(self) -> float:
+        """Seconds one blocking call may wait: under the socket timeout."""
+        kwargs = getattr(self.client, "connection_pool", None)
+        kwargs = getattr(kwargs, "connection_kwargs", {})
+        socket_timeout = kwargs.get("socket_timeout")
+        if not socket_timeout:
+            return 10.0
+        return max(0.1, min(10.0, socket_timeout - 1))
+
+    def key(self, suffix: str) -> str:
+        return f"{self.base}:{suffix}"
+
+    # -- Writing -------------------------------------------------------------
+
+    def write(self, message: Message) -> None:
+        self.write_many((message,))
+
+    def write_many(self, messages: Sequence[Message]) -> None:
+        """Write in batches of ``WRITE_BATCH``, one call of the write script
+        each, which places every message as :meth:`write` does."""
+        now, stamps = self.now(), {}
+        moment = stamp(now)
+        for start in range(0, len(messages), WRITE_BATCH):
+            values: list = [moment]
+            for message in messages[start : start + WRITE_BATCH]:
+                values += self._placed(message, now, stamps)
+            self._run("write", *values)
+
+    def write_tick(self, message: Message, name: str, tick) -> bool:
+        now = self.now()
+        values = self._placed(message, now, {})
+        return bool(self._run("write_tick", name, stamp(tick), stamp(now), *values))
+
+    def write_unique(self, message: Message) -> str:
+        now = self.now()
+        values = self._placed(message, now, {})
+        return text(self._run("write_unique", stamp(now), *values))
+
+    def _placed(self, message: Message, now, stamps) -> list:
+        """The values of ``message`` for the scripts' ``place()``, which
+        stores it scheduled if its eta is after ``now``, else queued; the
+        message's ``queue`` and ``state`` are set to match."""
+        message.queue = self.name
+        message.state = State.SCHEDULED if message.eta > now else State.QUEUED
+        return placed(message, stamps)
+
+    def flush(self) -> None:
+        keys = list(self.client.scan_iter(match=f"{self.base}:*", count=10_000))
+        for start in range(0, len(keys), 500):
+            self.client.delete(*keys[start : start + 500])
+
+    def __len__(self) -> int:
+        return self.client.zcard(self.key("ready"))
+
+    # -- Housekeeping --------------------------------------------------------
+
+    def promote_due(self, now=None):
+        now = now or self.now()
+        return self._run(
+            "promote_due", stamp(now), stamp(self.expiry(now, self.failed_ttl))
+        )
+
+    def purge_expired(self, now=None):
+        moment, purged = stamp(now or self.now()), 0
+        while (batch := self._run("purge_expired", moment, PURGE_BATCH)) > 0:
+            purged += batch
+            if batch < PURGE_BATCH:
+                break
+        return purged
+
+    # -- Results -------------------------------------------------------------
+
+    def get(self, message_id):
+        fields = self.client.hgetall(self.key(f"m:{message_id}"))
+        return to_message(fields, self.name, text(message_id)) if fields else None
+
+    def wait(self, message_id, timeout):
+        message = self.get(message_id)
+        if message is None or message.state in _FINISHED or timeout == 0:
+            return message
+        waiters = self.key(f"w:{message_id}")
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            remaining = 3600.0 if deadline is None else deadline - time.monotonic()
+            if remaining <= 0:
+                return message
+            # Rotating the list in place lets every waiter see the one token.
+            self.client.blmove(waiters, waiters, min(remaining, self._block_slice()))
+            message = self.get(message_id)
+            if message is None or message.state in _FINISHED:
+                return message

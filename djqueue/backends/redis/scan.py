@@ -1,0 +1,66 @@
+"""Bounded scans through the messages of a state of a ``RedisQueue``.
+
+Redis cannot filter a sorted set by the fields of the hashes its members
+name, so a filter examines messages one by one, in a program
+(``scripts/scan_ids.lua``). One call examines at most
+:data:`~djqueue.backends.base.INSPECT_SCAN_LIMIT` messages and returns a
+cursor, the score and id of the last message it examined, from
+which the next call goes on. The cursor names a message, not a position:
+messages that leave the state or join it ahead of the cursor (claims,
+acknowledgements, expiry) make the scan neither skip nor repeat the others.
+
+A match is a list of conditions on hash fields (today: ``command`` equals a
+name); a search on other fields adds conditions, not another scan.
+"""
+
+from __future__ import annotations
+
+from ...inspection import MessageScan
+from .hashes import text
+
+
+class RedisScan:
+    """Mixed into ``RedisQueue``; relies on its ``_run`` and ``_load``."""
+
+    def _scan_ids(self, state_set, newest_first, after, skip, limit, match):
+        """Run one bounded scan: return the ``(id, score)`` pairs found, the
+        ``(score, id)`` of the last message examined (``None`` at the end of
+        the set) and how many were examined."""
+        from ..base import INSPECT_SCAN_LIMIT
+
+        score, member = after or ("", "")
+        conditions = [value for pair in match.items() for value in pair]
+        found, last_score, last_id, at_end, examined = self._run(
+            "scan_ids", state_set, "1" if newest_first else "0", score, member,
+            skip, limit, INSPECT_SCAN_LIMIT, *conditions,
+        )  # fmt: skip
+        pairs = [(text(found[i]), text(found[i + 1])) for i in range(0, len(found), 2)]
+        last = None if at_end else (text(last_score), text(last_id))
+        return pairs, last, examined
+
+    def _scan_messages(self, state_set, newest_first, cursor, limit, match):
+        """One page of a scan (see :meth:`BaseQueue.scan_messages`): one more
+        match than the page is looked for, to know whether to go on."""
+        pairs, last, examined = self._scan_ids(
+            state_set, newest_first, _parse_cursor(cursor), 0, limit + 1, match
+        )
+        if len(pairs) > limit:
+            pairs = pairs[:limit]
+            message_id, score = pairs[-1]
+            last = (score, message_id)
+        next_cursor = "" if last is None else f"{last[0]}:{last[1]}"
+        messages = self._load([message_id for message_id, _ in pairs])
+        return MessageScan(messages, next_cursor, examined)
+
+
+def _parse_cursor(cursor: str) -> tuple[str, str] | None:
+    if not cursor:
+        return None
+    score, _, member = cursor.partition(":")
+    try:
+        float(score)
+    except ValueError:
+        member = ""
+    if not member:
+        raise ValueError(f"{cursor!r} is not a cursor of this queue's scans.")
+    return score, member

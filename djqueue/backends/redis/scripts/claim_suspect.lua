@@ -1,0 +1,2 @@
+-- ARGV: as CLAIM's, with a limit of 1.
+return claim(1, true)

@@ -1,0 +1,199 @@
+-- The functions every program starts with: lua.py puts this file before
+-- each program's own.
+local base = KEYS[1]
+local function mkey(id) return base .. ':m:' .. id end
+-- The ready set's score, the only place it is computed: tenths of a
+-- millisecond of the eta from 2020-01-01 within bands of BAND per priority
+-- (exact in a double for priorities -100 to 100 until 2146), higher
+-- priority first; equal scores fall back to the time-ordered id. Suspect
+-- messages score -8e15 plus their eta's ticks, below SUSPECT_CEILING,
+-- before every ordinary message.
+local BAND = 4e13
+local SUSPECT_CEILING = '-6000000000000000'
+local function position(priority, eta, suspect)
+  local ticks = math.floor(((tonumber(eta) or 0) - 1577836800) * 10000)
+  if suspect then return -8e15 + ticks end
+  return -math.max(-100, math.min(100, tonumber(priority) or 0)) * BAND + ticks
+end
+local function score(key)
+  local fields = redis.call('HMGET', key, 'priority', 'eta', 'suspect')
+  return position(fields[1], fields[2], fields[3] == '1')
+end
+local function leased(key, token)
+  local fields = redis.call('HMGET', key, 'state', 'lease_token')
+  return fields[1] == 'running' and fields[2] == token
+end
+local function wake_consumers(count)
+  if count < 1 then return end
+  local tokens = {}
+  for i = 1, math.min(count, 100) do tokens[i] = '1' end
+  if redis.call('LPUSH', base .. ':notify', unpack(tokens)) > 100 then
+    redis.call('LTRIM', base .. ':notify', 0, 99)
+  end
+end
+local function wake_waiters(id, keep_ms)
+  local key = base .. ':w:' .. id
+  redis.call('DEL', key)
+  redis.call('RPUSH', key, '1')
+  redis.call('PEXPIRE', key, math.max(keep_ms, 60000))
+end
+local function release_unique(id, key)
+  local unique = redis.call('HGET', key, 'unique_key')
+  if unique and unique ~= '' then
+    local pointer = base .. ':u:' .. unique
+    if redis.call('GET', pointer) == id then redis.call('DEL', pointer) end
+  end
+end
+-- The pointer of the message's lock key, or nil if it has none (or its
+-- key holds no hash: readable() deals with that).
+local function lock_of(key)
+  local lock = redis.pcall('HGET', key, 'lock_key')
+  if type(lock) == 'string' and lock ~= '' then return base .. ':l:' .. lock end
+  return nil
+end
+-- Whether a running message other than id holds the lock; the hold of a
+-- message that is gone or no longer running counts for nothing.
+local function held(pointer, id)
+  local holder = redis.pcall('GET', pointer)
+  if type(holder) ~= 'string' or holder == id then return false end
+  return redis.pcall('HGET', mkey(holder), 'state') == 'running'
+end
+-- Give up the lock key the message holds, waking a consumer for the next
+-- message of the key.
+local function unlock(id, key)
+  local pointer = lock_of(key)
+  if pointer and redis.pcall('GET', pointer) == id then
+    redis.call('DEL', pointer)
+    wake_consumers(1)
+  end
+end
+local function finish(id, key, state, now, expires)
+  release_unique(id, key)
+  unlock(id, key)
+  redis.call('HDEL', key, 'suspect')
+  redis.call('HSET', key, 'state', state, 'finished_at', now, 'expires_at', expires,
+    'lease_token', '', 'lease_expires_at', '')
+  redis.call('ZADD', base .. ':' .. state, now, id)
+  if expires ~= '' then
+    redis.call('ZADD', base .. ':expiry', expires, id)
+  end
+end
+local function orphan(id, now, expires, what)
+  local key = mkey(id)
+  redis.call('HSET', key, 'id', id, 'attempts', 0, 'max_attempts', 1, 'error', what)
+  finish(id, key, 'failed', now, expires)
+end
+-- The one placement of a new message, for every write script. ARGV[a] to
+-- ARGV[a + PLACED - 1] are the id, command, eta, priority, attempts,
+-- maximum attempts, payload, signature, enqueue time, serializer, options,
+-- unique key and lock key, the last four '' for the default or none: see
+-- hashes.placed(). Store the hash, then put the id in the scheduled set
+-- if its eta is after now, else in the ready set; return 1 if it is ready.
+local PLACED = 13
+local function place(a, now)
+  local id, eta = ARGV[a], ARGV[a + 2]
+  local scheduled = tonumber(eta) > tonumber(now)
+  local fields = {'command', ARGV[a + 1], 'state', scheduled and 'scheduled' or 'queued',
+    'eta', eta, 'priority', ARGV[a + 3], 'attempts', ARGV[a + 4],
+    'max_attempts', ARGV[a + 5], 'payload', ARGV[a + 6], 'signature', ARGV[a + 7],
+    'enqueued_at', ARGV[a + 8]}
+  local optional = {'serializer', 'options', 'unique_key', 'lock_key'}
+  for i = 1, 4 do
+    if ARGV[a + 8 + i] ~= '' then
+      fields[#fields + 1] = optional[i]
+      fields[#fields + 1] = ARGV[a + 8 + i]
+    end
+  end
+  redis.call('HSET', mkey(id), unpack(fields))
+  if scheduled then
+    redis.call('ZADD', base .. ':scheduled', eta, id)
+    return 0
+  end
+  redis.call('ZADD', base .. ':ready', position(ARGV[a + 3], eta, false), id)
+  return 1
+end
+local NO_BODY = 'no message body is stored for this id (was it written to Redis directly?)'
+-- Scripts must never raise once they changed something (Redis does not roll
+-- back), so stored values are read defensively and keys checked for type.
+local function bump(key, delta)
+  local attempts = (tonumber(redis.call('HGET', key, 'attempts')) or 0) + delta
+  redis.call('HSET', key, 'attempts', attempts)
+end
+local function readable(id, now, expires)
+  local key = mkey(id)
+  local kind = redis.call('TYPE', key)['ok']
+  if kind == 'hash' then return key end
+  if kind == 'none' then
+    orphan(id, now, expires, NO_BODY)
+  else
+    redis.call('DEL', key)
+    orphan(id, now, expires, 'the message key held a ' .. kind .. ', not a message hash')
+  end
+  return nil
+end
+-- Lease up to ARGV[a] ready messages, suspect ones or the others:
+-- ARGV[a..a+5] are the limit, lease expiry, lease token, worker, now and
+-- failed expiry. Ids with no body are failed on the way and do not count,
+-- so an empty answer means no ready id but those whose lock key is held,
+-- which stay ready, unchanged.
+local function claim(a, suspect)
+  local limit, lease, token, worker, now = tonumber(ARGV[a]), ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
+  local low, high = SUSPECT_CEILING, '+inf'
+  if suspect then low, high = '-inf', '(' .. SUSPECT_CEILING end
+  local claimed, skipped, taken = {}, 0, {}
+  while #claimed < limit do
+    -- Once it steps over messages of held keys, in windows of 100 ids.
+    local window = limit - #claimed
+    if skipped > 0 then window = math.max(window, 100) end
+    local ids = redis.call('ZRANGEBYSCORE', base .. ':ready', low, high, 'LIMIT', skipped, window)
+    if #ids == 0 then break end
+    for _, id in ipairs(ids) do
+      if #claimed >= limit then break end
+      local pointer = lock_of(mkey(id))
+      if pointer and taken[pointer] == nil then taken[pointer] = held(pointer, id) end
+      if pointer and taken[pointer] then
+        skipped = skipped + 1
+      else
+        redis.call('ZREM', base .. ':ready', id)
+        local key = readable(id, now, ARGV[a + 5])
+        if key and pointer then
+          redis.call('SET', pointer, id)
+          taken[pointer] = true
+        end
+        if key then
+          bump(key, 1)
+          redis.call('HSET', key, 'state', 'running', 'lease_token', token,
+            'lease_expires_at', lease, 'worker', worker, 'started_at', now)
+          redis.call('ZADD', base .. ':running', lease, id)
+          -- The id the hash is stored under, whatever its fields hold.
+          local row = redis.call('HGETALL', key)
+          row[#row + 1] = 'id'
+          row[#row + 1] = id
+          claimed[#claimed + 1] = row
+        end
+      end
+    end
+  end
+  return claimed
+end
+-- Mark a leased message done at now: ARGV[a] to ARGV[a + ACKED - 1] are
+-- the id, lease token, result ('' for none), result TTL in ms and expiry.
+-- 1 if done, 0 if the lease was lost.
+local ACKED = 5
+local function ack(a, now)
+  local id, key = ARGV[a], mkey(ARGV[a])
+  if not leased(key, ARGV[a + 1]) then return 0 end
+  redis.call('ZREM', base .. ':running', id)
+  local ttl = tonumber(ARGV[a + 3])
+  if ttl == 0 then
+    release_unique(id, key)
+    unlock(id, key)
+    redis.call('DEL', key)
+  else
+    redis.call('HSET', key, 'result', ARGV[a + 2], 'error', '', 'traceback', '')
+    finish(id, key, 'done', now, ARGV[a + 4])
+    redis.call('PEXPIRE', key, ttl)
+  end
+  wake_waiters(id, ttl)
+  return 1
+end
