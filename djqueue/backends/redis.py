@@ -23,6 +23,8 @@ from ..message import Message
 from ..states import FINISHED_STATES as _FINISHED
 from ..states import State
 from .base import BaseQueue
+from .inspection import Inspection
+from .presence import ConsumerPresence
 from .redis_hash import SUSPECT_CEILING, attempt_errors, placed, stamp, text, to_message
 from .redis_inspection import (
     DEFAULT_INSPECT_TIMEOUT,
@@ -32,6 +34,9 @@ from .redis_inspection import (
 )
 from .redis_scan import RedisScan
 from .redis_scripts import SCRIPTS
+from .statistics import RunStatistics
+from .ticks import PeriodicTicks
+from .unique import UniqueKeys
 
 DEFAULT_URL = "redis://127.0.0.1:6379/0"
 #: A host name or IPv4 address: what the ``"host:port:db"`` form can carry.
@@ -91,7 +96,16 @@ def connection_kwargs(connection: Any) -> dict[str, Any]:
     return kwargs
 
 
-class RedisQueue(RedisInspection, RedisScan, BaseQueue):
+class RedisQueue(
+    RedisInspection,
+    RedisScan,
+    Inspection,
+    ConsumerPresence,
+    RunStatistics,
+    PeriodicTicks,
+    UniqueKeys,
+    BaseQueue,
+):
     """A queue stored in Redis or Valkey under the key base ``{prefix:name}``.
 
     Options: ``PREFIX`` (default ``"djqueue"``), ``CLIENT`` (a ready redis-py
