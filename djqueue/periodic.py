@@ -2,8 +2,9 @@
 
 There is no scheduler process: every consumer looks at the schedules of the
 queues it consumes, and the first to write a tick wins. The backend claims
-each tick atomically (:meth:`~djqueue.backends.base.BaseQueue.write_tick`),
-so a tick runs once however many consumers are up.
+each tick atomically
+(:meth:`~djqueue.backends.ticks.PeriodicTicks.write_tick`), so a tick runs
+once however many consumers are up.
 """
 
 from __future__ import annotations
