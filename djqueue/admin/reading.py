@@ -101,8 +101,8 @@ class QueueCard:
 
     @property
     def states(self) -> list[tuple[State, int]]:
-        counts = self.summary.counts if self.summary else None
-        return [(state, (counts or {}).get(state, 0)) for state in STATES]
+        counts = (self.summary.counts if self.summary else None) or {}
+        return [(state, counts.get(state, 0)) for state in STATES]
 
     @property
     def inspected(self) -> bool:

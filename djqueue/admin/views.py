@@ -148,8 +148,8 @@ def message_list(request, model_admin, queue: str, state: str):
             if len(matches) == 1:
                 command = matches[0]
     listable = reader.supports(queue, "supports_inspection")
-    if (search and not command) or not listable:
-        listing = listing or Listing()
+    if listing is None and ((search and not command) or not listable):
+        listing = Listing()
     if listing is None:
         if command and not cursor:
             page = 1

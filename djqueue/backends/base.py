@@ -119,7 +119,8 @@ class BaseQueue(OptionalParts, ABC):
     @abstractmethod
     def write(self, message: Message) -> None:
         """Store ``message``: ``scheduled`` if its eta is in the future, else
-        ``queued``. When this returns, the message is stored (or, for a
+        ``queued``, setting its ``queue`` (this queue's name) and ``state``
+        to match. When this returns, the message is stored (or, for a
         backend that supports transactions, stored once the caller's
         transaction commits)."""
 
