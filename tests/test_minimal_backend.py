@@ -90,15 +90,18 @@ OPTIONAL_CALLS = [
 
 @pytest.fixture
 def warnings_logged(caplog):
-    """The records of djqueue's loggers at WARNING and above, also once a
-    ``run_queue`` of this session has stopped them from propagating."""
+    """The records of djqueue's loggers at WARNING and above, each once,
+    whether or not a ``run_queue`` of this session stopped them from
+    propagating to the root logger."""
     logger = logging.getLogger("djqueue")
+    propagate, logger.propagate = logger.propagate, False
     logger.addHandler(caplog.handler)
     try:
         with caplog.at_level(logging.WARNING, logger="djqueue"):
             yield caplog.records
     finally:
         logger.removeHandler(caplog.handler)
+        logger.propagate = propagate
 
 
 @pytest.fixture
@@ -182,9 +185,11 @@ def test_a_unique_command_is_refused_at_enqueue_naming_the_fix(minimal):
 
 @pytest.fixture
 def every_minute():
-    command = periodic_command(every=timedelta(minutes=1), name="tests.minimal_tick")(
-        lambda: None
-    )
+    def tick():
+        pass
+
+    every = periodic_command(every=timedelta(minutes=1), name="tests.minimal_tick")
+    command = every(tick)
     yield command
     _periodic.pop(command.name)
     registry.unregister(command.name)
@@ -199,11 +204,10 @@ def test_periodic_commands_get_no_ticks_and_are_reported(
     assert ticker.write(timezone.now() + timedelta(minutes=5)) == 0
 
     assert len(minimal) == 0
-    logged = {record.getMessage() for record in warnings_logged}
-    assert logged == {
+    assert [record.getMessage() for record in warnings_logged] == [
         "Periodic command tests.minimal_tick does not run: its queue 'default' "
         "uses MemoryQueue, which does not support periodic ticks"
-    }
+    ]
     reported = [e for e in check_settings() if e.id == "djqueue.E012"]
     assert [e.obj for e in reported] == ["tests.minimal_tick"]
 
