@@ -57,7 +57,13 @@ def test_the_guide_lists_every_required_method():
     assert BaseQueue.__abstractmethods__ - listed == set()
 
 
-OPTIONAL_PARTS = (Inspection, ConsumerPresence, RunStatistics, PeriodicTicks, UniqueKeys)
+OPTIONAL_PARTS = (
+    Inspection,
+    ConsumerPresence,
+    RunStatistics,
+    PeriodicTicks,
+    UniqueKeys,
+)
 
 
 def test_each_optional_part_documents_its_methods():

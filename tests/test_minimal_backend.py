@@ -88,20 +88,30 @@ OPTIONAL_CALLS = [
 ]
 
 
+class Collected(logging.Handler):
+    """Keeps the records it is given."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
 @pytest.fixture
-def warnings_logged(caplog):
-    """The records of djqueue's loggers at WARNING and above, each once,
-    whether or not a ``run_queue`` of this session stopped them from
-    propagating to the root logger."""
-    logger = logging.getLogger("djqueue")
-    propagate, logger.propagate = logger.propagate, False
-    logger.addHandler(caplog.handler)
+def warnings_logged():
+    """The records of djqueue's loggers at WARNING and above, whether or not
+    a ``run_queue`` of this session stopped them from propagating."""
+    logger, collected = logging.getLogger("djqueue"), Collected()
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    logger.addHandler(collected)
     try:
-        with caplog.at_level(logging.WARNING, logger="djqueue"):
-            yield caplog.records
+        yield collected.records
     finally:
-        logger.removeHandler(caplog.handler)
-        logger.propagate = propagate
+        logger.removeHandler(collected)
+        logger.setLevel(level)
 
 
 @pytest.fixture
@@ -144,11 +154,10 @@ def test_each_optional_call_refuses_naming_the_backend_and_its_flag(
 
 
 @pytest.mark.django_db(transaction=True)  # the consumer closes connections
-def test_a_consumer_runs_messages_without_the_optional_parts(
-    minimal, warnings_logged
-):
+def test_a_consumer_runs_messages_without_the_optional_parts(minimal, warnings_logged):
     """Presence and statistics are skipped, not attempted and failed: the
-    consumer logs no error, and the runs come out as they would anywhere."""
+    consumer logs no error but the failed run's, and the runs come out as
+    they would anywhere."""
     added = [commands.add(n, 1) for n in range(5)]
     failed = commands.fail("minimal")
 
@@ -158,7 +167,10 @@ def test_a_consumer_runs_messages_without_the_optional_parts(
     assert failed.status == State.FAILED
     assert "minimal" in failed.error
     assert len(minimal) == 0
-    assert [record.getMessage() for record in warnings_logged] == []
+    (only,) = [record.getMessage() for record in warnings_logged]  # the failure
+    assert only.endswith(
+        "(testproject.demo.commands.fail) attempt 1: ValueError: minimal"
+    )
 
 
 @pytest.mark.django_db(transaction=True)  # the consumer closes connections
@@ -239,7 +251,8 @@ def test_the_admin_overview_renders_what_is_not_supported(minimal, viewer):
     assert response.status_code == 200
     [card] = response.context["cards"]
     assert (card.name, card.error, card.inspected) == ("default", "", False)
-    assert card.summary.counts is None and card.summary.throughput is None
+    assert card.summary.counts is None
+    assert card.summary.throughput is None
     assert not card.tracks_consumers
     text = response.text
     assert "Counting and listing messages is not supported by this backend." in text
@@ -249,9 +262,7 @@ def test_the_admin_overview_renders_what_is_not_supported(minimal, viewer):
     assert "No consumer is alive" not in text
 
 
-def test_the_admin_list_and_message_pages_say_what_is_not_supported(
-    minimal, viewer
-):
+def test_the_admin_list_and_message_pages_say_what_is_not_supported(minimal, viewer):
     message = make_message()
     minimal.write(message)
 

@@ -111,7 +111,7 @@ class BaseQueue(OptionalParts, ABC):
             )
         return errors
 
-    def close(self) -> None:  # noqa: B027 - optional hook
+    def close(self) -> None:
         """Release connections held by this instance."""
 
     # -- The djutils.queue surface ------------------------------------------
