@@ -66,7 +66,7 @@ def check_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     for config in configs.values():
         errors.extend(_check_queue(config))
     errors.extend(_check_commands(set(configs)))
-    errors.extend(_check_lock_keys(configs))
+    errors.extend(_check_backend_support(configs))
     errors.extend(check_databases())
     return errors
 
@@ -174,27 +174,66 @@ def _check_commands(queue_names: set[str]) -> list[checks.CheckMessage]:
     ]
 
 
-def _check_lock_keys(configs) -> list[checks.CheckMessage]:
-    """A command's lock key needs a backend that honours it."""
+#: What a command may need of its queue's backend: the flag that grants it,
+#: whether the command needs it, the check id, what the message says the
+#: command has and the backend lacks, and what to remove instead.
+_NEEDS = (
+    (
+        "supports_lock_keys",
+        lambda command: command.options.lock_key is not None,
+        "djqueue.E009",
+        "has a lock_key",
+        "lock keys",
+        "the lock_key",
+    ),
+    (
+        "supports_unique",
+        lambda command: bool(command.options.unique or command.options.unique_key),
+        "djqueue.E011",
+        "is unique",
+        "unique keys",
+        "unique and unique_key",
+    ),
+    (
+        "supports_periodic",
+        lambda command: command.name in _periodic_names(),
+        "djqueue.E012",
+        "is periodic",
+        "periodic ticks",
+        "its schedule",
+    ),
+)
+
+
+def _periodic_names() -> set[str]:
+    from .periodic import periodic_commands
+
+    return {entry.command.name for entry in periodic_commands()}
+
+
+def _check_backend_support(configs) -> list[checks.CheckMessage]:
+    """A command's lock key, unique key or schedule needs a backend that
+    supports it."""
     errors = []
     for command in registry:
         config = configs.get(command.options.queue)
-        if command.options.lock_key is None or config is None:
+        if config is None:
             continue
         try:
             backend = load_backend(config.backend)
         except ImproperlyConfigured:
             continue  # djqueue.E002
-        if not backend.supports_lock_keys:
-            errors.append(
-                checks.Error(
-                    f"Command {command.name!r} has a lock_key, but its queue "
-                    f"{config.name!r} uses {backend.__name__}, which does not "
-                    "support lock keys.",
-                    hint="Use a backend that does (DatabaseQueue, RedisQueue), "
-                    "or remove the lock_key.",
-                    obj=command.name,
-                    id="djqueue.E009",
+        for flag, needs, check_id, has, part, remove in _NEEDS:
+            if needs(command) and not getattr(backend, flag):
+                errors.append(
+                    checks.Error(
+                        f"Command {command.name!r} {has}, but its queue "
+                        f"{config.name!r} uses {backend.__name__}, which does "
+                        f"not support {part}.",
+                        hint="Use a backend that does (DatabaseQueue, "
+                        f"RedisQueue), or remove {remove}.",
+                        obj=command.name,
+                        id=check_id,
+                    )
                 )
-            )
     return errors

@@ -40,9 +40,9 @@ def build_message(
     A call that does not match the function's signature raises ``TypeError``;
     an argument the queue's serializer cannot encode raises
     ``SerializationError`` naming it; an unknown queue raises
-    ``UnknownQueue``; a ``lock_key`` on a queue whose backend cannot honour
-    it raises ``NotImplementedError``. Nothing is written in any of these
-    cases.
+    ``UnknownQueue``; a ``lock_key``, ``unique=True`` or a ``unique_key``
+    on a queue whose backend cannot honour it raises
+    ``NotImplementedError``. Nothing is written in any of these cases.
     """
     return build_messages(command, [(args, kwargs)], extra_options)[0]
 
@@ -66,6 +66,7 @@ def build_messages(
             raise TypeError(f"Cannot enqueue {name}: {exc}") from None
         if queue is None:
             queue = get_queue(options.queue)
+            _check_unique(command, queue)
             serializer = queue_serializer(options.queue)
         lock_key = _lock_key(command, queue, args, kwargs)
         payload = serializer.dumps_call(args, kwargs, name, command._parameter_names)
@@ -147,6 +148,19 @@ def _lock_key(command: QueueCommand, queue, args: tuple, kwargs: dict) -> str:
                 f"{returned!r}, not a string of 1 to 200 characters."
             ) from None
     return key
+
+
+def _check_unique(command: QueueCommand, queue) -> None:
+    """Refuse a unique command on a backend that cannot keep its key."""
+    options = command.options
+    if (options.unique or options.unique_key) and not queue.supports_unique:
+        raise NotImplementedError(
+            f"Cannot enqueue {command.name} with unique=True or a unique_key: "
+            f"the queue {queue.name!r} uses {type(queue).__name__}, which does "
+            "not support unique keys (its supports_unique flag is False). Use "
+            "a backend that does, such as DatabaseQueue or RedisQueue, or "
+            "enqueue it without unique and unique_key."
+        )
 
 
 def _unique_key(options, name: str, payload: str) -> str:

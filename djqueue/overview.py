@@ -18,11 +18,16 @@ RECENT = timedelta(hours=1)
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class QueueSummary:
+    """What one queue reported. A part its backend does not support is
+    ``None``: ``counts`` and ``oldest_queued_at`` without inspection (then
+    ``oldest_queued_at`` is ``None`` anyway), ``consumers`` without presence,
+    ``throughput`` without statistics."""
+
     name: str
-    counts: dict[State, int]
+    counts: dict[State, int] | None
     oldest_queued_at: datetime | None
-    consumers: list[ConsumerInfo]
-    throughput: list[Throughput]
+    consumers: list[ConsumerInfo] | None
+    throughput: list[Throughput] | None
     taken_at: datetime
 
     @property
@@ -32,11 +37,15 @@ class QueueSummary:
         return max(self.taken_at - self.oldest_queued_at, timedelta(0))
 
     @property
-    def recent_done(self) -> int:
+    def recent_done(self) -> int | None:
+        if self.throughput is None:
+            return None
         return sum(bucket.done for bucket in self.throughput)
 
     @property
-    def recent_failed(self) -> int:
+    def recent_failed(self) -> int | None:
+        if self.throughput is None:
+            return None
         return sum(bucket.failed for bucket in self.throughput)
 
 
@@ -47,14 +56,22 @@ def recent_start(now: datetime) -> datetime:
 
 
 def summarize(queue: BaseQueue, now: datetime | None = None) -> QueueSummary:
-    """Read the summary of ``queue``: four backend calls."""
+    """Read the summary of ``queue``: four backend calls at most, one for
+    each part its backend supports of counts and oldest message
+    (inspection, two calls), consumers (presence) and throughput
+    (statistics)."""
     now = now or timezone.now()
+    inspects = queue.supports_inspection
     return QueueSummary(
         name=queue.name,
-        counts=queue.counts(),
-        oldest_queued_at=queue.oldest_queued_at(),
-        consumers=queue.consumers(now=now),
-        throughput=queue.throughput(recent_start(now), now=now),
+        counts=queue.counts() if inspects else None,
+        oldest_queued_at=queue.oldest_queued_at() if inspects else None,
+        consumers=queue.consumers(now=now) if queue.supports_presence else None,
+        throughput=(
+            queue.throughput(recent_start(now), now=now)
+            if queue.supports_statistics
+            else None
+        ),
         taken_at=now,
     )
 

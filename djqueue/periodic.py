@@ -2,8 +2,9 @@
 
 There is no scheduler process: every consumer looks at the schedules of the
 queues it consumes, and the first to write a tick wins. The backend claims
-each tick atomically (:meth:`~djqueue.backends.base.BaseQueue.write_tick`),
-so a tick runs once however many consumers are up.
+each tick atomically
+(:meth:`~djqueue.backends.ticks.PeriodicTicks.write_tick`), so a tick runs
+once however many consumers are up.
 """
 
 from __future__ import annotations
@@ -152,13 +153,17 @@ class PeriodicTicker:
     Called by a consumer every half second; remembers the tick it last
     handled for each command, so the backend is asked once per tick.
     Without ``catch_up``, a tick older than this ticker is skipped: it was
-    missed while no consumer ran.
+    missed while no consumer ran. A queue whose backend does not support
+    periodic ticks (``supports_periodic``) gets none; its periodic commands
+    are logged once (``manage.py check`` reports them, ``djqueue.E012``).
     """
 
     def __init__(self, queues) -> None:
-        self.queues = {queue.name: queue for queue in queues}
+        self.queues = {q.name: q for q in queues if q.supports_periodic}
+        self.without_ticks = {q.name: q for q in queues if not q.supports_periodic}
         self.started: datetime | None = None
         self._handled: dict[str, datetime] = {}
+        self._refused: set[str] = set()
 
     def write(self, now: datetime) -> int:
         from .enqueue import build_message
@@ -169,6 +174,9 @@ class PeriodicTicker:
         for entry in periodic_commands():
             command, schedule = entry.command, entry.schedule
             queue = self.queues.get(command.options.queue)
+            if command.options.queue in self.without_ticks:
+                self._refuse(command)
+                continue
             tick = schedule.latest(now)
             if queue is None or self._handled.get(command.name) == tick:
                 continue
@@ -183,3 +191,17 @@ class PeriodicTicker:
                 )
             self._handled[command.name] = tick
         return written
+
+    def _refuse(self, command: QueueCommand) -> None:
+        """Say once that ``command`` gets no ticks on its queue."""
+        if command.name in self._refused:
+            return
+        self._refused.add(command.name)
+        queue = self.without_ticks[command.options.queue]
+        logger.warning(
+            "Periodic command %s does not run: its queue %r uses %s, which "
+            "does not support periodic ticks",
+            command.name,
+            queue.name,
+            type(queue).__name__,
+        )

@@ -1,6 +1,6 @@
 """The reference pages list what the code has: every system check id, and
-every abstract method of the backend contract (a backend written from
-docs/backends.rst must instantiate)."""
+every abstract method of the backend contract and of its optional parts (a
+backend written from docs/backends.rst must instantiate)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,11 @@ from pathlib import Path
 
 import djqueue
 from djqueue.backends.base import BaseQueue
+from djqueue.backends.inspection import Inspection
+from djqueue.backends.presence import ConsumerPresence
+from djqueue.backends.statistics import RunStatistics
+from djqueue.backends.ticks import PeriodicTicks
+from djqueue.backends.unique import UniqueKeys
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 PACKAGE = Path(djqueue.__file__).resolve().parent
@@ -42,3 +47,33 @@ def test_a_backend_written_from_the_contract_page_instantiates():
 
     assert BaseQueue.__abstractmethods__ - documented == set()
     assert Backend("docs").name == "docs"
+
+
+def test_the_guide_lists_every_required_method():
+    page = (DOCS / "backends.rst").read_text()
+    guide = page[page.index("The required methods\n") : page.index("Optional parts\n")]
+    listed = set(re.findall(r"``(\w+)\(", guide))
+
+    assert BaseQueue.__abstractmethods__ - listed == set()
+
+
+OPTIONAL_PARTS = (
+    Inspection,
+    ConsumerPresence,
+    RunStatistics,
+    PeriodicTicks,
+    UniqueKeys,
+)
+
+
+def test_each_optional_part_documents_its_methods():
+    page = (DOCS / "backends.rst").read_text()
+    for part in OPTIONAL_PARTS:
+        start = page.index(f".. class:: {part.__name__}\n")
+        section = page[start : page.index("\n.. module::", start)]
+        documented = set(re.findall(r"\.\. method:: (\w+)\(", section))
+        own = part.__abstractmethods__ - BaseQueue.__abstractmethods__
+
+        assert own, part
+        assert own - documented == set(), part
+        assert all(callable(getattr(part, name)) for name in documented)

@@ -3,7 +3,8 @@
 Every action is a POST (CSRF-protected by the admin's middleware), needs its
 own permission (a 403 otherwise, whatever buttons the page showed), goes
 through the backend's inspection API (its bounded twin: a queue that does not
-answer is reported, not waited for), and is written to Django's admin log
+answer is reported, not waited for; a backend without inspection is said not
+to support it), and is written to Django's admin log
 when it changed something. The log entry names the MessageRecord content
 type with the message id as ``object_id``, whichever backend holds it.
 """
@@ -85,9 +86,12 @@ def message_action(request, model_admin, queue: str, message_id: str, action: st
     if action not in ACTIONS:
         raise Http404
     require(request.user, action)
-    spec, queue = ACTIONS[action], queue_or_404(queue)
+    spec, queue, reader = ACTIONS[action], queue_or_404(queue), Reader()
+    if not reader.supports(queue, "supports_inspection"):
+        messages.error(request, not_supported(queue))
+        return HttpResponseRedirect(url("message", queue, message_id))
     try:
-        message, changed = apply(Reader(), queue, parse_id(message_id), spec.method)
+        message, changed = apply(reader, queue, parse_id(message_id), spec.method)
     except QueueUnavailable as exc:
         messages.error(request, unreachable(queue, exc.reason))
         return HttpResponseRedirect(url("list", queue, State.QUEUED))
@@ -120,6 +124,9 @@ def purge(request, model_admin, queue: str, state: str):
     queue, state, reader = queue_or_404(queue), state_or_404(state), Reader()
     if state not in PURGEABLE:
         raise Http404(_("Running messages cannot be purged."))
+    if not reader.supports(queue, "supports_inspection"):
+        messages.error(request, not_supported(queue))
+        return HttpResponseRedirect(url("list", queue, state))
     if request.method == "POST" and request.POST.get("confirm") == "yes":
         try:
             removed = reader.read(queue, lambda backend: backend.purge(state))
@@ -154,3 +161,10 @@ def unreachable(queue: str, reason: str) -> str:
         "Queue %(queue)s cannot be reached (%(error)s): the action may not have "
         "been applied. Look at the message again once the queue answers."
     ) % {"queue": queue, "error": reason}
+
+
+def not_supported(queue: str) -> str:
+    return _(
+        "The messages of queue %(queue)s cannot be changed here: this is not "
+        "supported by its backend."
+    ) % {"queue": queue}

@@ -7,7 +7,8 @@ queue through the inspection API: ``counts()``, ``consumers()``,
 ``oldest_queued_at()`` and ``command_totals()``, so a fixed number of calls
 per queue, on the queue's bounded twin
 (:meth:`~djqueue.backends.base.BaseQueue.for_inspection`). A queue that
-cannot be read is reported by ``djqueue_up 0``.
+cannot be read is reported by ``djqueue_up 0``; the samples of a part its
+backend does not support (inspection, presence, statistics) are left out.
 """
 
 from __future__ import annotations
@@ -59,26 +60,29 @@ def queue_samples(name: str, now) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {family: [] for family in FAMILIES}
     try:
         queue = get_queue(name).for_inspection()
-        counts = queue.counts()
-        oldest = queue.oldest_queued_at()
-        consumers = queue.consumers(now=now)
-        totals = queue.command_totals()
+        inspects = queue.supports_inspection
+        counts = queue.counts() if inspects else None
+        oldest = queue.oldest_queued_at() if inspects else None
+        consumers = queue.consumers(now=now) if queue.supports_presence else None
+        totals = queue.command_totals() if queue.supports_statistics else {}
     except Exception:
         found["djqueue_up"].append(sample("djqueue_up", {"queue": name}, 0))
         return found
     found["djqueue_up"].append(sample("djqueue_up", {"queue": name}, 1))
-    for state in State:
-        labels = {"queue": name, "state": state.value}
-        found["djqueue_messages"].append(
-            sample("djqueue_messages", labels, counts.get(state, 0))
+    if counts is not None:
+        for state in State:
+            labels = {"queue": name, "state": state.value}
+            found["djqueue_messages"].append(
+                sample("djqueue_messages", labels, counts.get(state, 0))
+            )
+        age = max((now - oldest).total_seconds(), 0.0) if oldest else 0
+        found["djqueue_oldest_queued_age_seconds"].append(
+            sample("djqueue_oldest_queued_age_seconds", {"queue": name}, age)
         )
-    age = max((now - oldest).total_seconds(), 0.0) if oldest else 0
-    found["djqueue_oldest_queued_age_seconds"].append(
-        sample("djqueue_oldest_queued_age_seconds", {"queue": name}, age)
-    )
-    found["djqueue_consumers"].append(
-        sample("djqueue_consumers", {"queue": name}, len(consumers))
-    )
+    if consumers is not None:
+        found["djqueue_consumers"].append(
+            sample("djqueue_consumers", {"queue": name}, len(consumers))
+        )
     for command, (done, failed) in sorted(totals.items()):
         for outcome, value in (("done", done), ("failed", failed)):
             labels = {"queue": name, "command": command, "outcome": outcome}

@@ -69,6 +69,15 @@ class Reader:
         #: Queue name to the error that made it unavailable.
         self.unavailable: dict[str, str] = {}
 
+    def supports(self, name: str, flag: str) -> bool:
+        """Whether the backend of queue ``name`` has the optional part of
+        ``flag`` (a ``supports_*`` attribute). A queue that cannot be built
+        counts as having it, so that reading it says why it is unavailable."""
+        try:
+            return bool(getattr(get_queue(name), flag))
+        except Exception:
+            return True
+
     def read(self, name: str, call: Callable[[BaseQueue], T]) -> T:
         """Return ``call(queue)`` or raise :exc:`QueueUnavailable`."""
         if name in self.unavailable:
@@ -92,12 +101,22 @@ class QueueCard:
 
     @property
     def states(self) -> list[tuple[State, int]]:
-        counts = self.summary.counts if self.summary else {}
+        counts = (self.summary.counts if self.summary else None) or {}
         return [(state, counts.get(state, 0)) for state in STATES]
 
     @property
+    def inspected(self) -> bool:
+        """Whether the backend counts and lists messages (inspection)."""
+        return self.summary is not None and self.summary.counts is not None
+
+    @property
     def consumers(self) -> list:
-        return self.summary.consumers if self.summary else []
+        return (self.summary.consumers if self.summary else None) or []
+
+    @property
+    def tracks_consumers(self) -> bool:
+        """Whether the backend keeps track of its consumers (presence)."""
+        return self.summary is not None and self.summary.consumers is not None
 
 
 def card(reader: Reader, name: str, now: datetime) -> QueueCard:
@@ -107,6 +126,8 @@ def card(reader: Reader, name: str, now: datetime) -> QueueCard:
         summary = reader.read(name, lambda queue: summarize(queue, now))
     except QueueUnavailable as exc:
         return QueueCard(name, error=exc.reason)
+    if summary.throughput is None:
+        return QueueCard(name, summary)
     return QueueCard(name, summary, build_chart(summary.throughput, now))
 
 

@@ -98,6 +98,9 @@ def overview(request, model_admin):
     return render(
         request, model_admin, "overview.html", _("Queues"),
         cards=queue_cards, consumers=alive_consumers(queue_cards), now=now,
+        tracks_consumers=any(
+            card.tracks_consumers or card.error for card in queue_cards
+        ),
     )  # fmt: skip
 
 
@@ -144,7 +147,8 @@ def message_list(request, model_admin, queue: str, state: str):
             matches = matching_commands(search)
             if len(matches) == 1:
                 command = matches[0]
-    if search and not command:
+    listable = reader.supports(queue, "supports_inspection")
+    if listing is None and ((search and not command) or not listable):
         listing = Listing()
     if listing is None:
         if command and not cursor:
@@ -157,7 +161,8 @@ def message_list(request, model_admin, queue: str, state: str):
         has_next=listing.has_next, cursor=listing.cursor, listing=listing,
         search=search, command=command, matches=matches,
         commands=[c.name for c in registry], queues=queue_names(),
-        purgeable=state in PURGEABLE, unavailable=reader.unavailable.get(queue, ""),
+        purgeable=state in PURGEABLE and listable, unsupported=not listable,
+        unavailable=reader.unavailable.get(queue, ""),
         elsewhere=sorted(
             (name, why) for name, why in reader.unavailable.items() if name != queue
         ),
@@ -209,6 +214,8 @@ def message_detail(request, model_admin, queue: str, message_id: str):
         raise Http404(_("Queue %(queue)s holds no such message.") % {"queue": queue})
     can = granted(request.user)
     actions = [a for a in ACTIONS_BY_STATE.get(message.state, ()) if can[a]]
+    if not reader.supports(queue, "supports_inspection"):
+        actions = []  # each is an inspection call
     return render(
         request, model_admin, "message.html",
         _("Message %(id)s") % {"id": message.id},
@@ -240,25 +247,29 @@ def periodic(request, model_admin):
         name = entry.command.options.queue
         if name not in ticks:
             ticks[name] = last_ticks(reader, name)
-        last = ticks[name].get(entry.command.name)
+        last = (ticks[name] or {}).get(entry.command.name)
         try:
             upcoming, error = entry.schedule.next(now), ""
         except Exception as exc:  # a cron schedule without croniter
             upcoming, error = None, str(exc)
         rows.append(
             {"entry": entry, "queue": name, "last": last, "next": upcoming,
-             "error": error, "unavailable": reader.unavailable.get(name, "")}
+             "error": error, "unavailable": reader.unavailable.get(name, ""),
+             "unsupported": ticks[name] is None}
         )  # fmt: skip
     return render(
         request, model_admin, "periodic.html", _("Periodic commands"), rows=rows
     )
 
 
-def last_ticks(reader: Reader, name: str) -> dict:
+def last_ticks(reader: Reader, name: str) -> dict | None:
     """The last ticks written on queue ``name``: {} if it is not configured
-    (``manage.py check`` reports it) or cannot be read (the row says so)."""
+    (``manage.py check`` reports it) or cannot be read (the row says so),
+    ``None`` if its backend does not support periodic ticks."""
     if name not in queue_names():
         return {}
+    if not reader.supports(name, "supports_periodic"):
+        return None
     try:
         return reader.read(name, lambda queue: queue.last_ticks())
     except QueueUnavailable:

@@ -5,22 +5,28 @@ queue and moves them between states atomically. It never imports user code
 and never decodes payloads. The guarantees stated in these docstrings are
 what the contract test suite (``tests/test_contract.py``) checks for every
 backend.
+
+:class:`BaseQueue` holds what every backend needs: the message lifecycle
+that enqueueing and the consumer cannot do without. The optional parts
+(inspection, consumer presence, run statistics, periodic ticks, unique keys)
+are classes of their own in this package (see :mod:`.optional`); a backend
+that has one derives from it, which sets its ``supports_*`` flag.
 """
 
 from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from django.core import checks
 from django.utils import timezone
 
-from ..inspection import ConsumerInfo, MessageScan, Throughput
 from ..message import Message
 from ..states import State
+from .optional import OptionalParts
 
 
 class Ack(NamedTuple):
@@ -35,8 +41,12 @@ class Ack(NamedTuple):
     result_ttl: float = 0
 
 
-class BaseQueue(ABC):
-    """One named queue on one storage technology."""
+class BaseQueue(OptionalParts, ABC):
+    """One named queue on one storage technology: the message lifecycle.
+
+    The optional parts and their ``supports_*`` flags come from
+    :class:`~djqueue.backends.optional.OptionalParts`.
+    """
 
     # Whether a write inside the caller's database transaction exists only
     # once that transaction commits.
@@ -49,9 +59,6 @@ class BaseQueue(ABC):
     # Whether claim() honours Message.lock_key (see claim()); enqueueing a
     # message with a lock key on a backend without it raises.
     supports_lock_keys = False
-    # Whether reclaim_expired() marks what it requeues as suspect, for
-    # claim_suspect() alone to lease.
-    supports_suspects = False
     # The OPTIONS keys this backend understands.
     option_names = frozenset({"FAILED_TTL", "ON_COMMIT"})
 
@@ -104,7 +111,7 @@ class BaseQueue(ABC):
             )
         return errors
 
-    def close(self) -> None:  # noqa: B027 - optional hook
+    def close(self) -> None:
         """Release connections held by this instance."""
 
     # -- The djutils.queue surface ------------------------------------------
@@ -112,30 +119,15 @@ class BaseQueue(ABC):
     @abstractmethod
     def write(self, message: Message) -> None:
         """Store ``message``: ``scheduled`` if its eta is in the future, else
-        ``queued``. When this returns, the message is stored (or, for a
+        ``queued``, setting its ``queue`` (this queue's name) and ``state``
+        to match. When this returns, the message is stored (or, for a
         backend that supports transactions, stored once the caller's
         transaction commits)."""
-
-    @abstractmethod
-    def write_unique(self, message: Message) -> str:
-        """Store ``message`` unless a pending message (queued, scheduled or
-        running) of this queue holds its ``unique_key``; return the id of the
-        message that holds the key, ``message.id`` if it was stored. The key
-        is released when its message finishes (done, failed, cancelled)."""
 
     def write_many(self, messages: Sequence[Message]) -> None:
         """Store several messages, with as few round trips as the backend can."""
         for message in messages:
             self.write(message)
-
-    @abstractmethod
-    def write_tick(self, message: Message, name: str, tick: datetime) -> bool:
-        """Write ``message`` as tick ``tick`` of the periodic command
-        ``name``, unless that tick or a later one was already written.
-
-        The claim and the write are one atomic step, so each tick is written
-        once however many consumers try. Return whether this call wrote it.
-        """
 
     def read(self, worker: str = "", lease_seconds: float = 30) -> Message | None:
         """Lease the next ready message, or return ``None`` when none is ready.
@@ -199,28 +191,6 @@ class BaseQueue(ABC):
         A suspect message (see :meth:`reclaim_expired`) is never returned:
         only :meth:`claim_suspect` leases it.
         """
-
-    def claim_suspect(
-        self, worker: str, lease_seconds: float, now: datetime | None = None
-    ) -> Message | None:
-        """Lease the ready suspect message that has waited longest (earliest
-        eta), as :meth:`claim` leases, or return ``None`` if none is ready.
-
-        The message stays suspect while it runs, and after a :meth:`release`;
-        :meth:`ack`, :meth:`fail` and :meth:`retry_later` clear the mark. A
-        consumer runs a suspect message alone, so that if its process dies
-        again only that message is charged the lost attempt.
-        """
-        raise NotImplementedError(
-            "This backend does not keep messages whose worker was lost apart."
-        )
-
-    def has_suspects(self) -> bool:
-        """Return whether a suspect message is ready, at the cost of one
-        index lookup whatever the queue's depth."""
-        raise NotImplementedError(
-            "This backend does not keep messages whose worker was lost apart."
-        )
 
     @abstractmethod
     def ack(
@@ -328,7 +298,7 @@ class BaseQueue(ABC):
     def purge_expired(self, now: datetime | None = None) -> int:
         """Delete finished messages whose retention ended. Return how many."""
 
-    # -- Results and inspection ----------------------------------------------
+    # -- Results --------------------------------------------------------------
 
     @abstractmethod
     def get(self, message_id: str) -> Message | None:
@@ -352,54 +322,6 @@ class BaseQueue(ABC):
             time.sleep(max(pause, 0))
             delay = min(delay * 2, 0.5)
 
-    @abstractmethod
-    def counts(self) -> dict[State, int]:
-        """Return the number of messages in each state (every state present)."""
-
-    @abstractmethod
-    def list_messages(
-        self,
-        state: State,
-        offset: int = 0,
-        limit: int = 50,
-        command: str | None = None,
-    ) -> list[Message]:
-        """Return one page of messages in ``state``, in the order they will
-        run (ready and scheduled) or most recent first (the others), only
-        those of ``command`` if given. Nothing is counted: ask for one more
-        than a page to learn whether another page follows. A backend that
-        cannot filter on the server may examine at most
-        :data:`INSPECT_SCAN_LIMIT` messages for a filtered page and then
-        return a short page."""
-
-    def scan_messages(
-        self,
-        state: State,
-        cursor: str = "",
-        limit: int = 50,
-        command: str | None = None,
-    ) -> MessageScan:
-        """Return the next page of a scan through the messages in ``state``
-        (only those of ``command`` if given), in :meth:`list_messages` order,
-        from ``cursor`` (``""``: the start; else a cursor a previous page of
-        this scan returned). Raise ``ValueError`` for a cursor that no page
-        returned.
-
-        Following the cursors until one is ``""`` reaches every message of
-        the state, however deep, while no page examines more than
-        :data:`INSPECT_SCAN_LIMIT` messages: a page may be short, or empty,
-        with a cursor to go on. This default filters in
-        :meth:`list_messages` and its cursor is the position of the next
-        page, so, as with page numbers, a message can be missed when
-        messages ahead of it leave the state during the scan.
-        """
-        offset = _position(cursor)
-        found = self.list_messages(state, offset, limit + 1, command=command)
-        more = len(found) > limit
-        return MessageScan(
-            found[:limit], str(offset + limit) if more else "", len(found)
-        )
-
     def for_inspection(self) -> BaseQueue:
         """Return this queue as tools that only look at it (the admin
         pages, metrics) should read it: a server that hangs or refuses makes
@@ -407,80 +329,6 @@ class BaseQueue(ABC):
         waiting as long as a consumer would. This default returns the queue
         itself, for backends whose calls are bounded anyway."""
         return self
-
-    @abstractmethod
-    def retry(self, message_id: str, now: datetime | None = None) -> bool:
-        """Put a ``failed`` or ``cancelled`` message back to ``queued`` with
-        its attempts reset and its attempt errors cleared. Return False if it
-        is in no such state."""
-
-    @abstractmethod
-    def cancel(self, message_id: str, now: datetime | None = None) -> bool:
-        """Move a ``queued`` or ``scheduled`` message to ``cancelled``; it
-        will not run. Return False if it is in no such state (a running
-        message is never interrupted)."""
-
-    @abstractmethod
-    def delete(self, message_id: str) -> bool:
-        """Delete a message in any state. Return False if there was none."""
-
-    @abstractmethod
-    def purge(self, state: State) -> int:
-        """Delete every message of this queue in ``state``. Return how many."""
-
-    @abstractmethod
-    def run_now(self, message_id: str, now: datetime | None = None) -> bool:
-        """Make a ``scheduled`` message ready at once. Return False if it is
-        in no such state."""
-
-    @abstractmethod
-    def oldest_queued_at(self) -> datetime | None:
-        """Return since when the longest-waiting ready message has been
-        ready (its eta), or ``None`` when nothing is queued."""
-
-    # -- Consumers and statistics ----------------------------------------------
-
-    @abstractmethod
-    def register_consumer(
-        self, info: ConsumerInfo, ttl: float, now: datetime | None = None
-    ) -> None:
-        """Record that the consumer ``info.id`` serves this queue; it counts
-        as alive for ``ttl`` seconds from ``now``. Registering again is the
-        heartbeat."""
-
-    @abstractmethod
-    def unregister_consumer(self, consumer_id: str) -> None:
-        """Forget a consumer that stopped (a no-op if it is unknown)."""
-
-    @abstractmethod
-    def consumers(self, now: datetime | None = None) -> list[ConsumerInfo]:
-        """Return the consumers alive at ``now``, the latest started first."""
-
-    @abstractmethod
-    def record_runs(
-        self, counts: Mapping[tuple[str, State], int], now: datetime | None = None
-    ) -> None:
-        """Add finished runs, keyed by command and ``State.DONE`` or
-        ``State.FAILED``, to the statistics of the minute of ``now`` and to
-        the totals per command."""
-
-    @abstractmethod
-    def throughput(
-        self, since: datetime, now: datetime | None = None
-    ) -> list[Throughput]:
-        """Return the runs finished per minute from the minute of ``since``
-        to ``now``, oldest first, leaving out minutes without runs. Minutes
-        are kept for :data:`~djqueue.inspection.THROUGHPUT_RETENTION`."""
-
-    @abstractmethod
-    def command_totals(self) -> dict[str, tuple[int, int]]:
-        """Return, per command, the runs that finished done and failed since
-        this queue's statistics began."""
-
-    @abstractmethod
-    def last_ticks(self) -> dict[str, datetime]:
-        """Return the latest tick written for each periodic command on this
-        queue."""
 
     # -- Helpers for subclasses ----------------------------------------------
 
@@ -501,18 +349,10 @@ class BaseQueue(ABC):
 
 
 #: The most messages a backend examines for one filtered page of
-#: :meth:`BaseQueue.list_messages`.
+#: :meth:`~djqueue.backends.inspection.Inspection.list_messages`.
 INSPECT_SCAN_LIMIT = 10_000
 
 _FINISHED = frozenset({State.DONE, State.FAILED, State.CANCELLED})
-
-
-def _position(cursor: str) -> int:
-    if not cursor:
-        return 0
-    if not cursor.isdigit():
-        raise ValueError(f"{cursor!r} is not a cursor of this queue's scans.")
-    return int(cursor)
 
 
 def _setting(name: str) -> Any:

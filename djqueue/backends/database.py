@@ -37,8 +37,13 @@ from .database_inserts import insert_row
 from .database_inspection import DatabaseInspection
 from .database_rows import FIELDS as _FIELDS
 from .database_rows import fetch_rows, rows_to_messages, values_to_message
+from .inspection import Inspection
 from .pg_notify import Listener
+from .presence import ConsumerPresence
 from .reasons import WORKER_LOST
+from .statistics import RunStatistics
+from .ticks import PeriodicTicks
+from .unique import UniqueKeys
 
 _LIST_ORDER = {
     State.QUEUED: ("-priority", "eta"),
@@ -54,7 +59,16 @@ def _record_model():
     return MessageRecord
 
 
-class DatabaseQueue(DatabaseAcks, DatabaseInspection, BaseQueue):
+class DatabaseQueue(
+    DatabaseAcks,
+    DatabaseInspection,
+    Inspection,
+    ConsumerPresence,
+    RunStatistics,
+    PeriodicTicks,
+    UniqueKeys,
+    BaseQueue,
+):
     """A queue stored in the ``djqueue_message`` table of one database.
 
     ``connection`` is the alias of the database in ``DATABASES`` (empty means

@@ -380,14 +380,16 @@ class Consumer:
         )  # fmt: skip
 
     def _sign_off(self) -> None:
-        """Store the last run statistics and leave the consumer lists,
-        unless the backend stopped answering."""
+        """Store the last run statistics and leave the consumer lists of the
+        queues that keep them, unless the backend stopped answering."""
         try:
             if not self.unanswered:
                 self.calls.guarded("record run statistics", self.presence.announce)
             for queue in self.queues:
                 if self.unanswered:
                     return
+                if not queue.supports_presence:
+                    continue
                 try:
                     with self.calls.asking(f"unregister from queue {queue.name!r}"):
                         queue.unregister_consumer(self.worker_id)

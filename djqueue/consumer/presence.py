@@ -2,7 +2,10 @@
 
 Each heartbeat registers the consumer (the admin's consumers table) and adds
 the runs finished since the last one to the queues' statistics; runs that a
-failing backend did not store are kept for the next heartbeat.
+failing backend did not store are kept for the next heartbeat. A queue whose
+backend does not support presence (``supports_presence``) is not registered
+with, and the runs of one without statistics (``supports_statistics``) are
+not counted.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ class Presence:
         now: Callable[[], datetime],
     ) -> None:
         self.queues = queues
+        self._counted = {queue.name for queue in queues if queue.supports_statistics}
         self.worker_id = worker_id
         self.concurrency = concurrency
         self.worker_type = worker_type
@@ -50,7 +54,8 @@ class Presence:
         with self._lock:
             self.processed += 1
             self.failed += not succeeded
-            self._runs[(queue.name, command, state)] += 1
+            if queue.name in self._counted:
+                self._runs[(queue.name, command, state)] += 1
             return self.processed
 
     def info(self) -> ConsumerInfo:
@@ -68,25 +73,33 @@ class Presence:
             failed=self.failed,
         )
 
-    def announce(self) -> int:
+    def announce(self) -> int | None:
         """Register (again) with every queue and add the runs finished since
         the last call to the queues' statistics. Runs not stored because a
-        backend failed are kept for the next call."""
+        backend failed are kept for the next call. Return how many queues
+        were asked, or ``None`` when none was (none supports presence, and
+        no runs were counted)."""
         info, now = self.info(), self.now()
         with self._lock:
             runs, self._runs = self._runs, Counter()
         by_queue: dict[str, Counter[tuple[str, State]]] = defaultdict(Counter)
         for (queue_name, command, state), number in runs.items():
             by_queue[queue_name][(command, state)] += number
+        asked = 0
         try:
             for queue in self.queues:
-                queue.register_consumer(info, self.registration_ttl, now=now)
+                called = False
+                if queue.supports_presence:
+                    queue.register_consumer(info, self.registration_ttl, now=now)
+                    called = True
                 if by_queue.get(queue.name):
                     queue.record_runs(by_queue[queue.name], now=now)
                     del by_queue[queue.name]
+                    called = True
+                asked += called
         finally:
             with self._lock:
                 for queue_name, counts in by_queue.items():
                     for (command, state), number in counts.items():
                         self._runs[(queue_name, command, state)] += number
-        return len(self.queues)
+        return asked or None

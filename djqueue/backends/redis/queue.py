@@ -18,6 +18,11 @@ from ...message import Message
 from ...states import FINISHED_STATES as _FINISHED
 from ...states import State
 from ..base import BaseQueue
+from ..inspection import Inspection
+from ..presence import ConsumerPresence
+from ..statistics import RunStatistics
+from ..ticks import PeriodicTicks
+from ..unique import UniqueKeys
 from . import lua
 from .config import DEFAULT_INSPECT_TIMEOUT, config_errors
 from .connection import make_client
@@ -33,7 +38,18 @@ WRITE_BATCH = 1000
 PURGE_BATCH = 1000
 
 
-class RedisQueue(RedisLeases, RedisInspection, RedisMonitoring, RedisScan, BaseQueue):
+class RedisQueue(
+    RedisLeases,
+    RedisInspection,
+    RedisMonitoring,
+    RedisScan,
+    Inspection,
+    ConsumerPresence,
+    RunStatistics,
+    PeriodicTicks,
+    UniqueKeys,
+    BaseQueue,
+):
     """A queue stored in Redis or Valkey under the key base ``{prefix:name}``.
 
     Options: ``PREFIX`` (default ``"djqueue"``), ``CLIENT`` (a ready redis-py

@@ -77,19 +77,12 @@ COLUMNS = (
 def render(summaries: list[QueueSummary]) -> str:
     """The plain-text report: a table of queues, then the consumers."""
     header = ["queue", *COLUMNS, "oldest", "done/h", "failed/h"]
-    rows = [
-        [
-            summary.name,
-            *(str(summary.counts[state]) for state in COLUMNS),
-            describe_age(summary.oldest_queued_age),
-            str(summary.recent_done),
-            str(summary.recent_failed),
-        ]
-        for summary in summaries
-    ]
-    lines = _table(header, rows)
-    consumers = {c.id: c for s in summaries for c in s.consumers}
+    lines = _table(header, [_row(summary) for summary in summaries])
+    consumers = {c.id: c for s in summaries for c in s.consumers or ()}
     lines.append("")
+    if summaries and all(summary.consumers is None for summary in summaries):
+        lines.append("No queue's backend keeps track of its consumers.")
+        return "\n".join(lines)
     if not consumers:
         lines.append("No consumer is alive.")
         return "\n".join(lines)
@@ -108,6 +101,26 @@ def render(summaries: list[QueueSummary]) -> str:
     return "\n".join(lines)
 
 
+#: What the table shows for a figure the queue's backend does not report.
+NOT_KNOWN = "n/a"
+
+
+def _row(summary: QueueSummary) -> list[str]:
+    counts = summary.counts
+    if counts is None:
+        figures = [NOT_KNOWN] * (len(COLUMNS) + 1)
+    else:
+        figures = [str(counts[state]) for state in COLUMNS]
+        figures.append(describe_age(summary.oldest_queued_age))
+    done, failed = summary.recent_done, summary.recent_failed
+    return [
+        summary.name,
+        *figures,
+        NOT_KNOWN if done is None else str(done),
+        NOT_KNOWN if failed is None else str(failed),
+    ]
+
+
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     return [
@@ -121,7 +134,9 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
 def as_json(summary: QueueSummary) -> dict:
     return {
         "queue": summary.name,
-        "counts": {str(state): count for state, count in summary.counts.items()},
+        "counts": None
+        if summary.counts is None
+        else {str(state): count for state, count in summary.counts.items()},
         "oldest_queued_at": _iso(summary.oldest_queued_at),
         "done_last_hour": summary.recent_done,
         "failed_last_hour": summary.recent_failed,
@@ -133,7 +148,9 @@ def as_json(summary: QueueSummary) -> dict:
                 "processed": c.processed, "failed": c.failed,
             }
             for c in summary.consumers
-        ],
+        ]
+        if summary.consumers is not None
+        else None,
     }  # fmt: skip
 
 
