@@ -9,12 +9,12 @@ from datetime import datetime
 from django.db import IntegrityError, transaction
 from django.db.models import F, Min, Sum
 
-from ..inspection import THROUGHPUT_RETENTION, ConsumerInfo, Throughput, minute_of
-from ..states import State
+from ...inspection import THROUGHPUT_RETENTION, ConsumerInfo, Throughput, minute_of
+from ...states import State
 
 
 def _models():
-    from .. import models
+    from ... import models
 
     return models
 

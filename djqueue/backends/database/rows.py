@@ -20,8 +20,8 @@ from typing import Any
 from django.conf import settings
 from django.db import connections
 
-from ..message import Message
-from ..states import State
+from ...message import Message
+from ...states import State
 
 FIELDS = (
     "id", "queue", "command", "state", "priority", "eta", "enqueued_at",
@@ -49,7 +49,7 @@ def rows_to_messages(using: str, rows: Sequence[Sequence[Any]]) -> list[Message]
     """Build Messages from rows of the values of :data:`FIELDS`, in order."""
     if not rows:
         return []
-    from ..models import MessageRecord
+    from ...models import MessageRecord
 
     connection = connections[using]
     table = MessageRecord._meta.db_table

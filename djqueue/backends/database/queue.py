@@ -7,7 +7,7 @@ SQLite (whose writers are serialized), and a short transaction with
 written inside ``transaction.atomic()`` on the queue's database exists only
 once that transaction commits. On PostgreSQL, a message becoming ready is
 notified to waiting consumers when its transaction commits (see
-:mod:`djqueue.backends.pg_notify`).
+:mod:`djqueue.backends.database.pg_notify`).
 """
 
 from __future__ import annotations
@@ -29,15 +29,15 @@ from django.db import (
 )
 from django.db.models import Count, Exists, F, OuterRef, Q
 
-from ..message import Message
-from ..states import State
-from .base import BaseQueue
-from .database_acks import DatabaseAcks
-from .database_inserts import insert_row
-from .database_inspection import DatabaseInspection
-from .database_rows import FIELDS as _FIELDS
-from .database_rows import fetch_rows, rows_to_messages, values_to_message
+from ...message import Message
+from ...states import State
+from ..base import BaseQueue
+from .acks import DatabaseAcks
+from .inserts import insert_row
+from .inspection import DatabaseInspection
 from .pg_notify import Listener
+from .rows import FIELDS as _FIELDS
+from .rows import fetch_rows, rows_to_messages, values_to_message
 
 _LIST_ORDER = {
     State.QUEUED: ("-priority", "eta"),
@@ -48,7 +48,7 @@ _PURGE_BATCH = 1000
 
 
 def _record_model():
-    from ..models import MessageRecord
+    from ...models import MessageRecord
 
     return MessageRecord
 
@@ -142,7 +142,7 @@ class DatabaseQueue(DatabaseAcks, DatabaseInspection, BaseQueue):
         return _record_model()(**self._values(message, now))
 
     def write_tick(self, message: Message, name: str, tick: datetime) -> bool:
-        from ..models import PeriodicTick
+        from ...models import PeriodicTick
 
         ticks = PeriodicTick.objects.using(self.using)
         with transaction.atomic(using=self.using):
