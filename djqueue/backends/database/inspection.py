@@ -1,27 +1,93 @@
-"""The operator-facing part of :class:`~djqueue.backends.database.DatabaseQueue`:
-scheduled messages made ready by hand, the consumers serving a queue and its
-run statistics, each one statement or a short transaction."""
+"""The messages of a :class:`~djqueue.backends.database.DatabaseQueue` as
+operators read and change them: a message by id, the counts per state, a
+page of one state, and retry, cancel, run now, delete and purge, each one
+statement."""
 
 from __future__ import annotations
 
-from datetime import datetime
+import uuid
 
-from django.db import IntegrityError, transaction
-from django.db.models import F, Min, Sum
+from django.db.models import Count, Min
 
-from ...inspection import THROUGHPUT_RETENTION, ConsumerInfo, Throughput, minute_of
+from ...message import Message
 from ...states import State
+from .rows import FIELDS as _FIELDS
+from .rows import values_to_message
 
-
-def _models():
-    from ... import models
-
-    return models
+_LIST_ORDER = {
+    State.QUEUED: ("-priority", "eta"),
+    State.SCHEDULED: ("eta",),
+    State.RUNNING: ("started_at",),
+}
 
 
 class DatabaseInspection:
-    """Mixed into ``DatabaseQueue``; relies on its ``name``, ``using``,
-    ``records`` and ``now``."""
+    """Mixed into ``DatabaseQueue``; relies on its ``records``, ``now``,
+    ``expiry`` and ``failed_ttl``."""
+
+    def get(self, message_id):
+        record = self._by_id(message_id).first()
+        return None if record is None else _to_message(record)
+
+    def _by_id(self, message_id: str):
+        try:
+            key = uuid.UUID(str(message_id))
+        except ValueError:
+            return self.records.none()
+        return self.records.filter(id=key)
+
+    def counts(self):
+        found = dict(
+            self.records.order_by()
+            .values_list("state")
+            .annotate(n=Count("id"))
+            .values_list("state", "n")
+        )
+        return {state: found.get(state.value, 0) for state in State}
+
+    def list_messages(self, state, offset=0, limit=50, command=None):
+        order = _LIST_ORDER.get(state, ("-finished_at",))
+        page = self.records.filter(state=state)
+        if command is not None:
+            page = page.filter(command=command)
+        page = page.order_by(*order, "id")
+        return [_to_message(row) for row in page[offset : offset + limit]]
+
+    def retry(self, message_id, now=None):
+        return bool(
+            self._by_id(message_id)
+            .filter(state__in=[State.FAILED, State.CANCELLED])
+            .update(
+                state=State.QUEUED,
+                attempts=0,
+                eta=now or self.now(),
+                error="",
+                traceback="",
+                attempt_errors=[],
+                finished_at=None,
+                expires_at=None,
+            )
+        )
+
+    def cancel(self, message_id, now=None):
+        now = now or self.now()
+        return bool(
+            self._by_id(message_id)
+            .filter(state__in=[State.QUEUED, State.SCHEDULED])
+            .update(
+                state=State.CANCELLED,
+                unique_key=None,
+                suspect=False,
+                finished_at=now,
+                expires_at=self.expiry(now, self.failed_ttl),
+            )
+        )
+
+    def delete(self, message_id):
+        return self._by_id(message_id).delete()[0] > 0
+
+    def purge(self, state):
+        return self.records.filter(state=state).delete()[0]
 
     def run_now(self, message_id, now=None):
         return bool(
@@ -35,106 +101,6 @@ class DatabaseInspection:
             "oldest"
         ]
 
-    # -- Consumers -----------------------------------------------------------------
 
-    @property
-    def _consumer_rows(self):
-        return (
-            _models().ConsumerRecord.objects.using(self.using).filter(queue=self.name)
-        )
-
-    def register_consumer(self, info, ttl, now=None):
-        alive_until = self.expiry(now or self.now(), ttl)
-        values = {"info": info.to_json(), "alive_until": alive_until}
-        self._update_or_insert(
-            self._consumer_rows, {"consumer_id": info.id}, values, values
-        )
-
-    def unregister_consumer(self, consumer_id):
-        self._consumer_rows.filter(consumer_id=consumer_id).delete()
-
-    def consumers(self, now=None):
-        rows = self._consumer_rows.filter(alive_until__gt=now or self.now())
-        found = []
-        for stored in rows.values_list("info", flat=True):
-            try:
-                found.append(ConsumerInfo.from_json(stored))
-            except ValueError:
-                continue
-        return sorted(found, key=lambda info: info.started_at, reverse=True)
-
-    def _forget_dead_consumers(self, now: datetime) -> int:
-        return self._consumer_rows.filter(alive_until__lte=now).delete()[0]
-
-    # -- Statistics ----------------------------------------------------------------
-
-    @property
-    def _count_rows(self):
-        return _models().RunCount.objects.using(self.using).filter(queue=self.name)
-
-    def record_runs(self, counts, now=None):
-        minute = minute_of(now or self.now())
-        added: dict[str, dict[str, int]] = {}
-        for (command, state), number in counts.items():
-            if number:
-                column = "done" if state == State.DONE else "failed"
-                added.setdefault(command, {"done": 0, "failed": 0})[column] += number
-        if not added:
-            return
-        with transaction.atomic(using=self.using):
-            for command, numbers in added.items():
-                for moment in (minute, _models().TOTALS_MINUTE):
-                    self._add_runs(command, moment, numbers)
-
-    def _add_runs(self, command: str, minute: datetime, numbers: dict[str, int]):
-        increments = {name: F(name) + value for name, value in numbers.items()}
-        self._update_or_insert(
-            self._count_rows,
-            {"command": command, "minute": minute},
-            increments,
-            numbers,
-        )
-
-    def _update_or_insert(self, rows, key: dict, changes: dict, initial: dict):
-        """Apply ``changes`` to the row of this queue with ``key``, or insert
-        it with ``initial`` values; a concurrent insert is updated instead."""
-        if rows.filter(**key).update(**changes):
-            return
-        try:
-            with transaction.atomic(using=self.using):
-                rows.create(queue=self.name, **key, **initial)
-        except IntegrityError:
-            rows.filter(**key).update(**changes)
-
-    def throughput(self, since, now=None):
-        rows = (
-            self._count_rows.filter(
-                minute__gte=minute_of(since), minute__lte=now or self.now()
-            )
-            .values("minute")
-            .annotate(done=Sum("done"), failed=Sum("failed"))
-            .order_by("minute")
-        )
-        return [
-            Throughput(row["minute"], row["done"], row["failed"])
-            for row in rows
-            if row["done"] or row["failed"]
-        ]
-
-    def command_totals(self):
-        rows = self._count_rows.filter(minute=_models().TOTALS_MINUTE)
-        return {
-            command: (done, failed)
-            for command, done, failed in rows.values_list("command", "done", "failed")
-        }
-
-    def _forget_old_statistics(self, now: datetime) -> int:
-        old = self._count_rows.filter(
-            minute__gt=_models().TOTALS_MINUTE,
-            minute__lt=minute_of(now - THROUGHPUT_RETENTION),
-        )
-        return old.delete()[0]
-
-    def last_ticks(self):
-        ticks = _models().PeriodicTick.objects.using(self.using)
-        return dict(ticks.values_list("name", "last_tick"))
+def _to_message(record) -> Message:
+    return values_to_message({name: getattr(record, name) for name in _FIELDS})

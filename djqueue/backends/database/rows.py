@@ -38,6 +38,14 @@ _EPOCH = datetime.fromtimestamp(0, UTC)
 _UNREADABLE = object()
 
 
+def record_model():
+    """The model of the table (imported when called: the app registry must
+    be ready)."""
+    from ...models import MessageRecord
+
+    return MessageRecord
+
+
 def fetch_rows(using: str, sql: str, params: Sequence[Any]) -> list[tuple]:
     """Run ``sql`` and return its rows as the database gave them."""
     with connections[using].cursor() as cursor:
