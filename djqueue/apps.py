@@ -11,7 +11,7 @@ class DjqueueConfig(AppConfig):
         from django.db.backends.signals import connection_created
 
         from . import checks  # registers the system checks
-        from .backends.sqlite_tuning import tune_connection
+        from .backends.database.sqlite_tuning import tune_connection
         from .registry import autodiscover
 
         checks.register_task_checks()

@@ -9,7 +9,7 @@ from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
-from .backends.sqlite_tuning import check_databases
+from .backends.database.sqlite_tuning import check_databases
 from .conf import queue_configs, settings
 from .queues import load_backend
 from .registry import registry

@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 
 from djqueue.backends.base import Ack
 from djqueue.backends.database import DatabaseQueue
-from djqueue.backends.database_acks import ACK_BATCH, DEADLOCK_TRIES
+from djqueue.backends.database.acks import ACK_BATCH, DEADLOCK_TRIES
 from djqueue.states import State
 
 from .factories import make_message

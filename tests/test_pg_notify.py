@@ -9,8 +9,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from djqueue import State, get_queue
-from djqueue.backends import pg_notify
-from djqueue.backends.database import DatabaseQueue
+from djqueue.backends.database import DatabaseQueue, pg_notify
 from djqueue.consumer import Consumer
 from testproject.demo import commands
 

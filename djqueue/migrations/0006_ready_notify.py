@@ -1,7 +1,7 @@
 """On PostgreSQL, NOTIFY a queue's channel when one of its messages becomes
 ready, in the transaction that makes it ready, so that waiting consumers wake
-when it commits (see ``djqueue.backends.pg_notify``). Other databases get
-nothing: their consumers poll."""
+when it commits (see ``djqueue.backends.database.pg_notify``). Other
+databases get nothing: their consumers poll."""
 
 from django.db import migrations
 

@@ -14,7 +14,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError, SystemCheckError
 from django.db import connections
 
-from djqueue.backends.sqlite_tuning import log_databases
+from djqueue.backends.database.sqlite_tuning import log_databases
 from djqueue.conf import settings
 from djqueue.consumer import Consumer
 from djqueue.consumer.child import ChildOrders

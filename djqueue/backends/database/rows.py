@@ -20,8 +20,8 @@ from typing import Any
 from django.conf import settings
 from django.db import connections
 
-from ..message import Message
-from ..states import State
+from ...message import Message
+from ...states import State
 
 FIELDS = (
     "id", "queue", "command", "state", "priority", "eta", "enqueued_at",
@@ -38,6 +38,14 @@ _EPOCH = datetime.fromtimestamp(0, UTC)
 _UNREADABLE = object()
 
 
+def record_model():
+    """The model of the table (imported when called: the app registry must
+    be ready)."""
+    from ...models import MessageRecord
+
+    return MessageRecord
+
+
 def fetch_rows(using: str, sql: str, params: Sequence[Any]) -> list[tuple]:
     """Run ``sql`` and return its rows as the database gave them."""
     with connections[using].cursor() as cursor:
@@ -49,7 +57,7 @@ def rows_to_messages(using: str, rows: Sequence[Sequence[Any]]) -> list[Message]
     """Build Messages from rows of the values of :data:`FIELDS`, in order."""
     if not rows:
         return []
-    from ..models import MessageRecord
+    from ...models import MessageRecord
 
     connection = connections[using]
     table = MessageRecord._meta.db_table

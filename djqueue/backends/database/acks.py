@@ -22,8 +22,8 @@ from typing import Any
 
 from django.db import OperationalError, connections, transaction
 
-from ..states import State
-from .base import Ack
+from ...states import State
+from ..base import Ack
 
 #: The most acknowledgements one statement carries (SQLite allows 999
 #: parameters per statement by default; each takes up to five).

@@ -1,39 +1,27 @@
-"""The operator-facing part of :class:`~djqueue.backends.database.DatabaseQueue`:
-scheduled messages made ready by hand, the consumers serving a queue and its
-run statistics, each one statement or a short transaction."""
+"""The consumers serving a :class:`~djqueue.backends.database.DatabaseQueue`,
+its run statistics and the periodic commands' last ticks, each one statement
+or a short transaction."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, Min, Sum
+from django.db.models import F, Sum
 
-from ..inspection import THROUGHPUT_RETENTION, ConsumerInfo, Throughput, minute_of
-from ..states import State
+from ...inspection import THROUGHPUT_RETENTION, ConsumerInfo, Throughput, minute_of
+from ...states import State
 
 
 def _models():
-    from .. import models
+    from ... import models
 
     return models
 
 
-class DatabaseInspection:
+class DatabaseMonitoring:
     """Mixed into ``DatabaseQueue``; relies on its ``name``, ``using``,
-    ``records`` and ``now``."""
-
-    def run_now(self, message_id, now=None):
-        return bool(
-            self._by_id(message_id)
-            .filter(state=State.SCHEDULED)
-            .update(state=State.QUEUED, eta=now or self.now())
-        )
-
-    def oldest_queued_at(self):
-        return self.records.filter(state=State.QUEUED).aggregate(oldest=Min("eta"))[
-            "oldest"
-        ]
+    ``now`` and ``expiry``."""
 
     # -- Consumers -----------------------------------------------------------------
 

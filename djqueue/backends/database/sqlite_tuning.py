@@ -34,7 +34,7 @@ from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 
-from ..conf import queue_configs, settings
+from ...conf import queue_configs, settings
 
 logger = logging.getLogger("djqueue.sqlite")
 
@@ -78,8 +78,8 @@ def _pragma(init_command: str, name: str) -> str | None:
 def queue_aliases() -> dict[str, list[str]]:
     """The aliases of the databases that hold a ``DatabaseQueue``, each with
     the names of its queues."""
-    from ..queues import load_backend
-    from .database import DatabaseQueue
+    from ...queues import load_backend
+    from .queue import DatabaseQueue
 
     try:
         configs = queue_configs()

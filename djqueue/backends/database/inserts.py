@@ -38,7 +38,7 @@ def insert_row(using: str, values: dict[str, Any]) -> None:
 def _plan(vendor: str, quote) -> tuple[str, list[tuple[str, Any, Any]]]:
     """The INSERT of every column, and per column (attribute name, the field
     if its value must be prepared, its default)."""
-    from ..models import MessageRecord
+    from ...models import MessageRecord
 
     meta = MessageRecord._meta
     fields = meta.concrete_fields

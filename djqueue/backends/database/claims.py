@@ -1,0 +1,244 @@
+"""The claims of :class:`~djqueue.backends.database.DatabaseQueue`.
+
+A claim takes rows in one statement: ``UPDATE … RETURNING`` over a
+``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL, ``UPDATE … RETURNING`` on
+SQLite (whose writers are serialized), and a short transaction with
+``SELECT … FOR UPDATE SKIP LOCKED`` elsewhere (MySQL, MariaDB). It leases at
+most one message per lock key and none whose key a running message holds,
+and runs again when a concurrent claim took a key first. Suspect messages
+(put back by a reclaim of expired leases) are claimed apart, one at a time.
+On PostgreSQL, ``ack_and_claim`` acknowledges and claims in one statement.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from functools import partial
+from typing import Any
+
+from django.db import IntegrityError, OperationalError, connections, transaction
+from django.db.models import Exists, F, OuterRef, Q
+
+from ...states import State
+from .rows import FIELDS as _FIELDS
+from .rows import fetch_rows, record_model, rows_to_messages
+
+
+class DatabaseClaims:
+    """Mixed into ``DatabaseQueue``; relies on its ``name``, ``using``,
+    ``records``, ``now`` and ``expiry``."""
+
+    def claim(self, worker, lease_seconds, limit=1, now=None, timeout=0):
+        messages = self._claim(worker, lease_seconds, limit, now, suspect=False)
+        messages.sort(key=lambda m: (-m.priority, m.eta, m.id))
+        return messages
+
+    def claim_suspect(self, worker, lease_seconds, now=None):
+        claimed = self._claim(worker, lease_seconds, 1, now, suspect=True)
+        return claimed[0] if claimed else None
+
+    def has_suspects(self):
+        return self.records.filter(state=State.QUEUED, suspect=True).exists()
+
+    def _claim(self, worker, lease_seconds, limit, now, suspect):
+        now = now or self.now()
+        lease = (worker, uuid.uuid4().hex, self.expiry(now, lease_seconds), now)
+        vendor = connections[self.using].vendor
+        if vendor in ("postgresql", "sqlite"):
+            claim = partial(self._claim_returning, vendor, *lease, limit, suspect)
+        else:
+            claim = partial(self._claim_locking, *lease, limit, suspect)
+        return rows_to_messages(self.using, self._settling_lock_conflicts(claim))
+
+    def _settling_lock_conflicts(self, claim, tries: int = 3):
+        """Run ``claim``, again if a concurrent claim took the same lock key
+        first (the lock's unique constraint decides); ``[]`` if it keeps
+        losing."""
+        connection = connections[self.using]
+        for _ in range(tries):
+            try:
+                if not connection.in_atomic_block:
+                    return claim()
+                with transaction.atomic(using=self.using):
+                    return claim()
+            except (IntegrityError, OperationalError) as exc:
+                if not _lock_conflict(exc):
+                    raise
+        return []
+
+    def _claim_returning(
+        self, vendor, worker, token, lease_expires_at, now, limit, suspect
+    ):
+        sql, params = self._claim_statement(
+            vendor, worker, token, lease_expires_at, now, limit, suspect
+        )
+        return fetch_rows(self.using, sql, params)
+
+    def _claim_statement(
+        self, vendor, worker, token, lease_expires_at, now, limit, suspect=False
+    ):
+        """``UPDATE … RETURNING`` of up to ``limit`` ordinary messages in
+        claim order, or of suspect ones, the longest waiting first; at most
+        one per lock key, none whose key a running message holds."""
+        connection = connections[self.using]
+        quote = connection.ops.quote_name
+        table = quote(record_model()._meta.db_table)
+        columns = ", ".join(quote(name) for name in _FIELDS)
+        lock = " FOR UPDATE SKIP LOCKED" if vendor == "postgresql" else ""
+        order = _claim_order(suspect)
+        # The ready rows whose lock key no running message holds, then the
+        # first of each key among them. "IS NOT NULL" keeps the holders'
+        # lookup, which PostgreSQL may hash, to the index's running rows.
+        ready = (
+            f"SELECT id, lock_key, priority, eta FROM {table} AS ready "
+            "WHERE queue = %s AND state = %s AND suspect = %s "
+            "AND (lock_key IS NULL OR NOT EXISTS "
+            f"(SELECT 1 FROM {table} AS holder WHERE holder.queue = %s AND "
+            "holder.lock_held IS NOT NULL AND holder.lock_held = ready.lock_key)) "
+            f"ORDER BY {order} LIMIT %s{lock}"
+        )
+        first_of_key = (
+            "SELECT id FROM (SELECT id, lock_key, ROW_NUMBER() OVER (PARTITION BY "
+            f"lock_key ORDER BY {order}) AS key_rank FROM ({ready}) AS candidate) "
+            "AS ranked WHERE lock_key IS NULL OR key_rank = 1"
+        )
+        sql = (
+            f"UPDATE {table} SET state = %s, attempts = attempts + 1, "
+            "lease_token = %s, lease_expires_at = %s, worker = %s, started_at = %s, "
+            f"lock_held = lock_key WHERE id IN ({first_of_key}) RETURNING {columns}"
+        )
+        adapt = connection.ops.adapt_datetimefield_value
+        params = [
+            State.RUNNING.value, token, adapt(lease_expires_at), worker, adapt(now),
+            self.name, State.QUEUED.value, suspect, self.name, limit,
+        ]  # fmt: skip
+        return sql, params
+
+    def _claim_locking(self, worker, token, lease_expires_at, now, limit, suspect):
+        model = record_model()
+        features = connections[self.using].features
+        order = ("eta", "id") if suspect else ("-priority", "eta", "id")
+        held = self.records.filter(
+            lock_held__isnull=False, lock_held=OuterRef("lock_key")
+        )
+        with transaction.atomic(using=self.using):
+            ready = (
+                self.records.filter(state=State.QUEUED, suspect=suspect)
+                .filter(Q(lock_key__isnull=True) | ~Exists(held))
+                .order_by(*order)
+            )
+            if features.has_select_for_update_skip_locked:
+                ready = ready.select_for_update(skip_locked=True)
+            else:
+                ready = ready.select_for_update()
+            ids = _first_of_each_key(ready.values_list("id", "lock_key")[:limit])
+            if not ids:
+                return []
+            model.objects.using(self.using).filter(id__in=ids).update(
+                state=State.RUNNING,
+                attempts=F("attempts") + 1,
+                lease_token=token,
+                lease_expires_at=lease_expires_at,
+                worker=worker,
+                started_at=now,
+                lock_held=F("lock_key"),
+            )
+            leased = model.objects.filter(id__in=ids).values_list(*_FIELDS)
+            sql, params = leased.query.get_compiler(self.using).as_sql()
+            return fetch_rows(self.using, sql, params)
+
+    def ack_and_claim(
+        self, message, result, result_ttl, worker, lease_seconds, now=None
+    ):
+        """On PostgreSQL, one statement (so one commit) for both; the claim
+        does not see the lock key the ack gives up (it runs on the statement's
+        snapshot), whose release wakes waiting consumers instead. On SQLite,
+        one transaction (so one commit, one wait for the disk with a
+        rollback journal)."""
+        vendor = connections[self.using].vendor
+        if vendor == "sqlite":
+            with transaction.atomic(using=self.using):
+                return super().ack_and_claim(
+                    message, result, result_ttl, worker, lease_seconds, now=now
+                )
+        if vendor != "postgresql":
+            return super().ack_and_claim(
+                message, result, result_ttl, worker, lease_seconds, now=now
+            )
+        now = now or self.now()
+        combined = self._settling_lock_conflicts(
+            lambda: self._ack_and_claim_statement(
+                message, result, result_ttl, worker, lease_seconds, now
+            ),
+            tries=1,
+        )
+        if not combined:  # the claim lost a lock key to a concurrent one
+            return super().ack_and_claim(
+                message, result, result_ttl, worker, lease_seconds, now=now
+            )
+        return combined
+
+    def _ack_and_claim_statement(
+        self, message, result, result_ttl, worker, lease_seconds, now
+    ):
+        ack, ack_params = self._ack_statement(message, result, result_ttl, now)
+        claim, claim_params = self._claim_statement(
+            "postgresql", worker, uuid.uuid4().hex,
+            self.expiry(now, lease_seconds), now, 1,
+        )  # fmt: skip
+        sql = (
+            f"WITH acked AS ({ack}), claimed AS ({claim}) "
+            "SELECT (SELECT count(*) FROM acked) AS acked, claimed.* "
+            "FROM (SELECT 1) AS one LEFT JOIN claimed ON TRUE"
+        )
+        rows = fetch_rows(self.using, sql, [*ack_params, *claim_params])
+        leased = rows_to_messages(self.using, [row[1:] for row in rows if row[1]])
+        return bool(rows[0][0]), leased
+
+    def _ack_statement(self, message, result, result_ttl, now):
+        """``DELETE`` or ``UPDATE … RETURNING id`` of a leased message."""
+        connection = connections[self.using]
+        table = connection.ops.quote_name(record_model()._meta.db_table)
+        lease = "id = %s AND state = %s AND lease_token = %s"
+        lease_params = [uuid.UUID(message.id), State.RUNNING.value, message.lease_token]
+        if not result_ttl:
+            return f"DELETE FROM {table} WHERE {lease} RETURNING id", lease_params
+        adapt = connection.ops.adapt_datetimefield_value
+        sql = (
+            f"UPDATE {table} SET state = %s, unique_key = NULL, lock_held = NULL, "
+            "suspect = %s, result = %s, error = '', traceback = '', finished_at = %s, "
+            "expires_at = %s, lease_token = '', lease_expires_at = NULL "
+            f"WHERE {lease} RETURNING id"
+        )
+        expires_at = self.expiry(now, result_ttl)
+        params = [State.DONE.value, False, result, adapt(now), adapt(expires_at)]
+        return sql, [*params, *lease_params]
+
+
+def _claim_order(suspect: bool) -> str:
+    return "eta ASC, id ASC" if suspect else "priority DESC, eta ASC, id ASC"
+
+
+def _first_of_each_key(rows: Iterable[tuple[Any, str | None]]) -> list[Any]:
+    """The ids of ``rows`` (in claim order), leaving out each one whose lock
+    key an earlier row has."""
+    ids, keys = [], set()
+    for message_id, lock_key in rows:
+        if lock_key is None or lock_key not in keys:
+            ids.append(message_id)
+            keys.add(lock_key)
+    return ids
+
+
+def _lock_conflict(exc: Exception) -> bool:
+    """Whether a claim failed because a concurrent claim holds a lock key it
+    took: the lock's unique constraint, or a deadlock between two claims
+    waiting on each other's keys (PostgreSQL, MySQL/MariaDB)."""
+    if isinstance(exc, IntegrityError):
+        return True
+    cause = exc.__cause__
+    state = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)
+    return state == "40P01" or (
+        bool(getattr(cause, "args", None)) and cause.args[0] == 1213
+    )
