@@ -65,6 +65,17 @@ def cut_redis_connections() -> int:
     )
 
 
+def assert_all_done_and_only_in_flight_ran_twice(results, in_flight_at_kills):
+    """Every message done, none failed, each run at least once, and only
+    those in flight at a kill run more than once."""
+    counts = get_queue().counts()
+    assert counts[State.FAILED] == 0
+    assert counts[State.DONE] == len(results)
+    runs = Counter(Run.objects.values_list("message_id", flat=True))
+    assert set(runs) == {r.id for r in results}
+    assert {message_id for message_id, n in runs.items() if n > 1} <= in_flight_at_kills
+
+
 @pytest.mark.parametrize("shape", CONSUMERS)
 def test_connections_cut_mid_run_lose_nothing(server_backend, tmp_path, shape):
     if not server_backend and connection.vendor == "sqlite":
@@ -139,13 +150,7 @@ def test_ten_thousand_messages_survive_five_sigkills(server_backend, tmp_path):
         for started in procs:
             started.stop()
 
-    counts = get_queue().counts()
-    assert counts[State.FAILED] == 0
-    assert counts[State.DONE] == total
-    runs = Counter(Run.objects.values_list("message_id", flat=True))
-    assert set(runs) == {r.id for r in results}
-    duplicated = {message_id for message_id, n in runs.items() if n > 1}
-    assert duplicated <= in_flight_at_kills
+    assert_all_done_and_only_in_flight_ran_twice(results, in_flight_at_kills)
     # What one consumer holds: its threads' runs and its prefetch (4 + 16 by
     # default), and one batch of acks not yet stored (as many again).
     assert len(in_flight_at_kills) <= 5 * 2 * (4 + DEFAULT_PREFETCH)
@@ -192,12 +197,7 @@ def test_sigkilled_processes_of_a_process_consumer_lose_nothing(
     finally:
         proc.stop()
 
-    counts = get_queue().counts()
-    assert counts[State.FAILED] == 0
-    assert counts[State.DONE] == total
-    runs = Counter(Run.objects.values_list("message_id", flat=True))
-    assert set(runs) == {r.id for r in results}
-    assert {message_id for message_id, n in runs.items() if n > 1} <= in_flight_at_kills
+    assert_all_done_and_only_in_flight_ran_twice(results, in_flight_at_kills)
     assert len(set(killed)) == 5
     # Two children, each with its threads' runs, its prefetch and a batch of
     # acks not yet stored; the listing after a kill holds both children's.
