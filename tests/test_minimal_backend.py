@@ -173,8 +173,23 @@ def test_a_consumer_runs_messages_without_the_optional_parts(minimal, warnings_l
     )
 
 
+@pytest.fixture
+def only_the_project_commands(monkeypatch):
+    """Leave registered only the test project's own commands: run_queue
+    checks every command, and other test modules register some the minimal
+    backend refuses (a lock key, a unique key, a periodic schedule)."""
+
+    def ours(command):
+        return command.func.__module__.startswith("testproject.")
+
+    kept = {name: c for name, c in registry._commands.items() if ours(c)}
+    monkeypatch.setattr(registry, "_commands", kept)
+    for name in [name for name in _periodic if name not in kept]:
+        monkeypatch.delitem(_periodic, name)
+
+
 @pytest.mark.django_db(transaction=True)  # the consumer closes connections
-def test_run_queue_burst_drains_the_minimal_backend(minimal):
+def test_run_queue_burst_drains_the_minimal_backend(minimal, only_the_project_commands):
     results = [commands.add(n, n) for n in range(3)]
 
     call_command("run_queue", burst=True, concurrency=1)
