@@ -3,6 +3,11 @@
 ``queue`` is the fixture the contract suite runs on: one parameter per
 backend and server. Servers that are not reachable skip their parameter,
 unless ``CI`` is set, where an unreachable server fails the run.
+
+The Redis side of a test (a ``fakeredis`` or ``redis`` parameter, or the
+``on_redis`` mark) does not depend on the database, so ``./scripts/test``
+runs it in its first database run only: ``DJQUEUE_TEST_REDIS=0`` leaves it
+out of the others.
 """
 
 from __future__ import annotations
@@ -17,6 +22,44 @@ from djqueue.backends.database import DatabaseQueue
 from djqueue.backends.redis import RedisQueue
 
 IN_CI = bool(os.environ.get("CI"))
+
+#: Parameter values that put a test on Redis.
+REDIS_PARAMETERS = frozenset({"fakeredis", "redis"})
+
+#: False where ``DJQUEUE_TEST_REDIS=0``: a later database run of
+#: ``./scripts/test``, whose first run has covered the Redis side.
+REDIS_SIDE_RUNS_HERE = os.environ.get("DJQUEUE_TEST_REDIS", "1") != "0"
+
+
+def _is_on_redis(item: pytest.Item) -> bool:
+    callspec = getattr(item, "callspec", None)
+    parameters = callspec.params.values() if callspec is not None else ()
+    return item.get_closest_marker("on_redis") is not None or any(
+        isinstance(value, str) and value in REDIS_PARAMETERS for value in parameters
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:
+    """Mark the Redis side of every test ``on_redis``; leave it out where
+    :data:`REDIS_SIDE_RUNS_HERE` is false (pytest counts it as deselected)."""
+    on_redis = []
+    for item in items:
+        if _is_on_redis(item):
+            item.add_marker("on_redis")
+            on_redis.append(item)
+    if on_redis and not REDIS_SIDE_RUNS_HERE:
+        config.hook.pytest_deselected(items=on_redis)
+        left_out = set(map(id, on_redis))
+        items[:] = [item for item in items if id(item) not in left_out]
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    if REDIS_SIDE_RUNS_HERE:
+        return None
+    return (
+        "DJQUEUE_TEST_REDIS=0: the Redis side of the tests is left out "
+        "(./scripts/test runs it in its first database run)"
+    )
 
 
 def reachable(host: str, port: int) -> bool:
@@ -141,15 +184,7 @@ def backend(request, settings):
 
 @pytest.fixture(params=["database", "redis"])
 def server_backend(request, settings):
-    """Like ``backend``, for the backends run_queue processes can share.
-
-    The Redis side does not depend on the database, so it runs in the SQLite
-    pass only; the PostgreSQL and MariaDB passes cover DatabaseQueue there.
-    """
-    from django.db import connection
-
-    if request.param == "redis" and connection.vendor != "sqlite":
-        pytest.skip("Redis process tests run in the SQLite pass")
+    """Like ``backend``, for the backends run_queue processes can share."""
     yield from _backend_fixture(request, settings)
 
 

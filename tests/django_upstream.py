@@ -127,6 +127,7 @@ class OnRedisQueue(OnQueues):
     """Run on a RedisQueue under a prefix of its own, emptied after the
     class's tests. No test queries the database: a query would be a bug."""
 
+    pytestmark = pytest.mark.on_redis
     databases = set()
 
     @classmethod

@@ -63,8 +63,6 @@ def redis_proxy(settings):
     address = urlsplit(REDIS_URL)
     host, port = address.hostname or "127.0.0.1", address.port or 6379
     require_server("Redis", host, port)
-    if connection.vendor != "sqlite":
-        pytest.skip("Redis process tests run in the SQLite pass")
     prefix = f"{REDIS_PREFIX}-{uuid.uuid4().hex[:8]}"
     settings.QUEUES = {
         "default": {

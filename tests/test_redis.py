@@ -29,6 +29,9 @@ from .conftest import IN_CI, REDIS_PREFIX
 from .factories import make_message
 from .processes import ConsumerProcess, wait_until
 
+# Nothing here depends on the database: one database run covers it.
+pytestmark = pytest.mark.on_redis
+
 
 @pytest.mark.parametrize(
     ("setting", "expected"),

@@ -5,7 +5,11 @@ the name of its file."""
 import re
 from pathlib import Path
 
+import pytest
+
 from djqueue.backends.redis import lua
+
+pytestmark = pytest.mark.on_redis
 
 PACKAGE = Path(lua.__file__).parent
 SCRIPTS = PACKAGE / "scripts"
