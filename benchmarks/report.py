@@ -155,6 +155,33 @@ def memory_rows(results: dict) -> list[list[str]]:
     return rows
 
 
+CPU_TITLE = (
+    "CPU time per message while draining, after the first tenth (medians; "
+    "cores: CPU seconds per second of the drain)"
+)
+CPU_HEAD = [
+    "system", "workers", "drain/s", "consumer us/msg", "servers us/msg",
+    "consumer cores", "servers cores",
+]  # fmt: skip
+
+
+def cpu_rows(results: dict) -> list[list[str]]:
+    """[system, workers, rate, CPU per message of the consumer and of the
+    servers, the cores each kept busy] for each drain that has them."""
+    rows = []
+    for key, row in results.items():
+        for scenario, workers in (("drain", "default"), ("drain1", "1")):
+            cell = row.get(scenario)
+            if not isinstance(cell, dict) or "consumer_us" not in cell:
+                continue
+            rate, ours, theirs = cell["value"], cell["consumer_us"], cell["servers_us"]
+            rows.append([
+                key, workers, f"{rate:,.0f}", f"{ours:,.0f}", f"{theirs:,.0f}",
+                f"{ours * rate / 1e6:.2f}", f"{theirs * rate / 1e6:.2f}",
+            ])  # fmt: skip
+    return rows
+
+
 def _figure(found, scenario: str) -> str:
     if found is None:
         return "n/a"
@@ -249,6 +276,8 @@ def sections(results: dict, meta: dict) -> list[tuple[str, list[str], list]]:
         ["djqueue", "figure", "x raw limit", "x best peer"],
         [list(r) for r in ratio_rows(results, meta)],
     ))  # fmt: skip
+    if cpu := cpu_rows(results):
+        out.append((CPU_TITLE, CPU_HEAD, cpu))
     return [*out, targets]
 
 

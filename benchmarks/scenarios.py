@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 
-from . import done
+from . import cpu, done
 from .harness import (
     CheckFailed,
     check_at_most_once,
@@ -27,6 +27,8 @@ LATENCY_BUDGET = 15.0
 FEED_BACKLOG = 2 * FILL_CHUNK
 #: Seconds to let a consumer that just ran dry settle before its RSS is read.
 MEMORY_SETTLE = 1.0
+#: Fields of a drain's CPU time per message, in microseconds.
+CPU_FIELDS = ("consumer_us", "servers_us")
 #: A memory run fails when no message runs for this long.
 MEMORY_STALL = 120.0
 
@@ -51,12 +53,18 @@ def fill(system, n: int, start: int = 0) -> None:
 
 def drain_rate(system, n: int, concurrency: int | None) -> dict:
     """Messages per second run by one consumer on a full queue, from the
-    first message done to the last (consumer start-up is not counted)."""
+    first message done to the last (consumer start-up is not counted), and
+    the CPU time per message of the consumer and of the servers over the
+    messages after the first tenth (:mod:`benchmarks.cpu`)."""
     system.reset()
     fill(system, n)
     proc = system.start_consumer(concurrency)
     try:
-        finished = _wait_for(proc, n, timeout=60 + n / 20)
+        # CPU is counted from the first tenth on: start-up is not a message's.
+        finished = _wait_for(proc, n // 10, timeout=60 + n / 20)
+        first, start = done.count(), cpu.snapshot(proc.pid)
+        finished = finished and _wait_for(proc, n, timeout=60 + n / 20)
+        last, end = done.count(), cpu.snapshot(proc.pid)
         time.sleep(0.5)  # a message run twice shows up here
         entries = done.entries()
         pending = system.pending()
@@ -66,7 +74,11 @@ def drain_rate(system, n: int, concurrency: int | None) -> dict:
         raise CheckFailed(f"timed out: {len(entries)} of {n} messages ran")
     check_exactly_once(entries, n)
     check_pending(pending, 0, "after the drain")
-    return {"value": _rate(sorted(t for _, t in entries)), "n": n}
+    return {
+        "value": _rate(sorted(t for _, t in entries)),
+        "n": n,
+        **cpu.per_message(start, end, last - first),
+    }
 
 
 def depth_rate(system, depth: int, n: int) -> dict:
@@ -147,8 +159,9 @@ def combine(cells: list[dict]) -> dict:
         return failed or cells[0]
     out = {**cells[0], "value": median([c["value"] for c in cells])}
     out["runs"] = [c["value"] for c in cells]
-    if "p99" in out:
-        out["p99"] = median([c["p99"] for c in cells])
+    for field in ("p99", *CPU_FIELDS):
+        if all(field in cell for cell in cells):
+            out[field] = median([c[field] for c in cells])
     if "samples" in out:
         out["samples"] = min(c["samples"] for c in cells)
     return out

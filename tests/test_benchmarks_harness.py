@@ -336,3 +336,63 @@ def test_every_djqueue_system_on_redis_uses_redis():
     assert out.split() == [
         word for key in keys for word in (key, "djqueue.backends.redis.RedisQueue")
     ]
+
+
+BURN_THEN_WAIT = """
+import subprocess, sys, time
+if sys.argv[1] == "parent":
+    child = subprocess.Popen([sys.executable, "-c", sys.argv[2], "child", ""])
+    child.wait()
+else:
+    while time.process_time() < 0.3:
+        pass
+    print("burnt", flush=True)
+    sys.stdin.read()
+"""
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="CPU times come from /proc")
+def test_a_consumers_cpu_time_counts_its_whole_process_tree():
+    """A grandchild that burns 0.3 s of CPU counts in its root's figure."""
+    from benchmarks import cpu
+
+    argv = [sys.executable, "-c", BURN_THEN_WAIT, "parent", BURN_THEN_WAIT]
+    root = subprocess.Popen(
+        argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        before = cpu.snapshot(os.getpid())
+        assert root.stdout.readline() == "burnt\n"
+        taken = cpu.snapshot(root.pid)
+        assert taken.consumer >= 0.3
+        start = cpu.Snapshot(0.0, taken.servers)
+        figures = cpu.per_message(start, taken, messages=3)
+        assert figures["consumer_us"] == pytest.approx(taken.consumer / 3 * 1e6)
+        assert figures["servers_us"] == 0.0
+        assert cpu.per_message(before, None, 3) == {}
+    finally:
+        root.stdin.close()
+        root.wait(10)
+
+
+def test_drain_cpu_figures_are_medians_and_get_a_table():
+    """The CPU per message of each drain repetition goes into the figure as
+    a median, and the report shows it with the cores each side kept busy."""
+    from benchmarks import scenarios
+
+    cells = [
+        {"value": 2000.0, "consumer_us": 300.0, "servers_us": 100.0},
+        {"value": 1000.0, "consumer_us": 500.0, "servers_us": 200.0},
+        {"value": 1500.0, "consumer_us": 400.0, "servers_us": 150.0},
+    ]
+    combined = scenarios.combine(cells)
+    assert (combined["consumer_us"], combined["servers_us"]) == (400.0, 150.0)
+    results = {"djqueue-redis": {"kind": "djqueue", "store": "redis"}}
+    results["djqueue-redis"]["drain"] = combined
+    titles = [
+        title for title, _, _ in report.sections(results, {"scenarios": ["drain"]})
+    ]
+    assert report.CPU_TITLE in titles
+    assert report.cpu_rows(results) == [
+        ["djqueue-redis", "default", "1,500", "400", "150", "0.60", "0.23"]
+    ]
