@@ -36,6 +36,12 @@ def parse_args(argv=None):
     )
     parser.add_argument("--systems", help="comma-separated keys (default: all)")
     parser.add_argument(
+        "--scenarios",
+        dest="only",
+        metavar="S1,S2,...",
+        help=f"only these of {','.join(SCENARIOS)} (results/partial.* by default)",
+    )
+    parser.add_argument(
         "--name", help="results/NAME.{json,md,png} (default: latest, memory or depth)"
     )
     parser.add_argument(
@@ -93,6 +99,15 @@ def parse_args(argv=None):
         args.scenarios = ["memory" if args.memory else "depth"]
     else:
         args.scenarios = [s for s in SCENARIOS if s != "drain1"] if smoke else SCENARIOS
+    if args.only:
+        if args.memory or args.depth:
+            parser.error("--scenarios is for a speed run, not --memory or --depth")
+        wanted = args.only.split(",")
+        if unknown := [s for s in wanted if s not in SCENARIOS]:
+            parser.error(
+                f"unknown scenarios {', '.join(unknown)}; known: {', '.join(SCENARIOS)}"
+            )
+        args.scenarios = [s for s in args.scenarios if s in wanted]
     return args
 
 
@@ -169,7 +184,9 @@ def main(argv=None) -> int:
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
     }
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    name = args.name or ("latest" if mode == "full" else mode)
+    name = args.name or (
+        "partial" if args.only else "latest" if mode == "full" else mode
+    )
     (RESULTS_DIR / f"{name}.json").write_text(json.dumps([meta, results], indent=1))
     print(report.publish(results, meta, RESULTS_DIR / name))
     failed = report.failures(results, strict=args.smoke)

@@ -396,3 +396,13 @@ def test_drain_cpu_figures_are_medians_and_get_a_table():
     assert report.cpu_rows(results) == [
         ["djqueue-redis", "default", "1,500", "400", "150", "0.60", "0.23"]
     ]
+
+
+def test_a_run_can_measure_some_scenarios_only():
+    """``--scenarios`` keeps the run's order and refuses a name it does not
+    know, naming the ones it does."""
+    args = main.parse_args(["--scenarios", "drain1,drain"])
+    assert args.scenarios == ["drain", "drain1"]
+    assert main.parse_args([]).scenarios == main.SCENARIOS
+    with pytest.raises(SystemExit):
+        main.parse_args(["--scenarios", "drain,draining"])
