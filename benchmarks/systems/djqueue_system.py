@@ -66,6 +66,23 @@ class DjqueuePostgres(Djqueue):
     store = "postgres"
     pg_db = "djqueue"
 
+    def reset(self):
+        """Empty the queue, then vacuum its table, so that each cell starts
+        on a table without the dead rows of the last one.
+
+        ``flush()`` is a ``DELETE``: after a depth cell of 1,000,000
+        messages, the next cell's claims walked a million dead index
+        entries until autovacuum came by, and drained 210 messages a second
+        instead of 2,000. (The raw loop's reset is a ``TRUNCATE``.)
+        """
+        super().reset()
+        from django.db import connection
+
+        from djqueue.models import MessageRecord
+
+        with connection.cursor() as cursor:
+            cursor.execute(f"VACUUM {MessageRecord._meta.db_table}")
+
 
 class DjqueueRedis(Djqueue):
     key = "djqueue-redis"
