@@ -1,29 +1,32 @@
-"""Turn a command call into a stored message (or an inline run)."""
+"""Turn a command call into a stored message (or an inline run).
+
+Immediate mode runs the message here, through the runner that the app
+installs when it is ready (:func:`install_inline_runner`): running a command
+is the consumer's side, which the caller's side never imports.
+"""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings as django_settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.utils import timezone
 
 from . import signals
+from .command_options import check_lock_key
 from .conf import settings
-from .decorators import check_lock_key
 from .exceptions import InvalidOption
-from .execution import execute
 from .message import Message, new_message_id
-from .outcomes import announce, record_attempt_error
 from .queues import get_queue
 from .result import ImmediateResult, Result
 from .retries import encode_exceptions, encode_policy
 from .serializers import queue_serializer
 from .signing import canonical_options, payload_signer
-from .states import State
 
 if TYPE_CHECKING:
     from .decorators import QueueCommand
@@ -264,18 +267,22 @@ def _write(queue_name: str, messages: list[Message]) -> list[str]:
     return ids
 
 
+#: Runs a message in this process and returns it finished (immediate mode).
+_inline_runner: Callable[[Message], Message] | None = None
+
+
+def install_inline_runner(runner: Callable[[Message], Message]) -> None:
+    """Make immediate mode run messages with ``runner`` (the app's ready()
+    installs :func:`djqueue.immediate.run_inline`)."""
+    global _inline_runner
+    _inline_runner = runner
+
+
 def run_inline(message: Message) -> Message:
     """Run a message in this process without a backend (immediate mode)."""
-    # One inline attempt; the options stay as signed.
-    message.attempts = message.max_attempts = 1
-    message.state = State.RUNNING
-    signals.send(signals.message_enqueued, message)
-    outcome = execute(message)
-    if outcome.state != State.DONE:
-        record_attempt_error(message, outcome, timezone.now())
-    announce(message, outcome)
-    message.state = outcome.state
-    message.result = outcome.result
-    message.error = outcome.error
-    message.traceback = outcome.traceback
-    return message
+    if _inline_runner is None:
+        raise ImproperlyConfigured(
+            "Immediate mode (QUEUE_IMMEDIATE) runs commands through djqueue's "
+            "app: add 'djqueue' to INSTALLED_APPS and call django.setup()."
+        )
+    return _inline_runner(message)

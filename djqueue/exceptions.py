@@ -6,6 +6,8 @@ callers can catch them all at once. Configuration errors are Django's own
 ``manage.py check``.
 """
 
+import traceback
+
 
 class DjqueueError(Exception):
     """Base class of every error djqueue raises on purpose."""
@@ -87,3 +89,14 @@ class CommandFailed(DjqueueError):
 
 class ResultTimeout(DjqueueError, TimeoutError):
     """``get(timeout=...)`` ran out of time before the message finished."""
+
+
+def describe(exc: BaseException) -> str:
+    """Return ``Type: text`` for an exception, as a failure reason."""
+    return "".join(traceback.format_exception_only(type(exc), exc)).strip()
+
+
+def class_path(exc: BaseException) -> str:
+    """The dotted path of the class of ``exc``."""
+    kind = type(exc)
+    return f"{kind.__module__}.{kind.__qualname__}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Generic, TypeVar
 
+from .codec import decode_result
 from .exceptions import CommandFailed, MessageNotFound, ResultExpired, ResultTimeout
 from .message import Message
 from .states import FINISHED_STATES, State
@@ -113,8 +114,6 @@ class Result(Generic[R]):
 
     def _decode(self, message: Message) -> R:
         if self._value is _MISSING:
-            from .execution import decode_result
-
             self._value = decode_result(message)
         return self._value
 

@@ -43,6 +43,7 @@ except ImportError:  # Django 5.2 with the django-tasks backport
     from django_tasks.signals import task_enqueued, task_finished, task_started
     from django_tasks.utils import normalize_json
 
+from .codec import decode_call_arguments, decode_result
 from .context import current_message
 from .decorators import CommandOptions, QueueCommand
 from .exceptions import CommandNotFound, DecodeError, UnstorableResult
@@ -241,8 +242,6 @@ def task_result(
     task: Task, message: Message, alias: str, running: bool = False
 ) -> TaskResult:
     """Describe a djqueue message as Django's TaskResult."""
-    from .execution import decode_call_arguments, decode_result
-
     try:
         args, kwargs = decode_call_arguments(message)
     except DecodeError:

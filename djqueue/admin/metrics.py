@@ -20,8 +20,8 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 from django.views.decorators.http import require_GET
 
-from .. import get_queue, queue_names
 from ..conf import settings
+from ..queues import get_queue, queue_names
 from ..states import State
 from .permissions import allowed
 

@@ -17,10 +17,10 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
-from .. import get_queue, queue_names
 from ..backends.base import BaseQueue
-from ..execution import describe
+from ..exceptions import describe
 from ..overview import QueueSummary, summarize
+from ..queues import get_queue, queue_names
 from ..states import State
 from .chart import Chart, build_chart
 

@@ -19,8 +19,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from .. import queue_names
 from ..periodic import periodic_commands
+from ..queues import queue_names
 from ..registry import registry
 from ..states import State
 from .forms import MAX_PAGE, PER_PAGE, ListFilterForm
