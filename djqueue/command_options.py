@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from .conf import DEFAULT_QUEUE
 from .exceptions import InvalidOption
@@ -80,6 +80,26 @@ class CommandOptions:
             _check_seconds("delay", self.delay)
             if self.eta is not None:
                 raise InvalidOption("Give eta or delay, not both.")
+
+
+class CommandArguments(TypedDict, total=False):
+    """The keyword arguments that name and configure a command, besides a
+    schedule's (``@periodic_command`` takes them): ``name`` and every field
+    of :class:`CommandOptions`."""
+
+    name: str | None
+    queue: str
+    priority: int
+    result_ttl: float | None
+    retries: int
+    retry_delay: RetryDelay
+    retry_on: tuple[type[BaseException], ...] | None
+    timeout: float | None
+    eta: datetime | None
+    delay: float | None
+    unique_key: str | None
+    unique: bool
+    lock_key: str | Callable[..., str] | None
 
 
 def check_lock_key(key: Any) -> str:

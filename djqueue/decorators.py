@@ -5,11 +5,11 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Generic, ParamSpec, TypeVar, overload
 
-from .command_options import CommandOptions
+from .command_options import CommandOptions as CommandOptions
 from .enqueue import enqueue, enqueue_many
 from .registry import registry
 from .result import Result
@@ -31,7 +31,7 @@ class _CallShape:
         self.positions = {name: i for i, name in enumerate(self.names)}
         self.required = sum(p.default is inspect.Parameter.empty for p in parameters)
 
-    def fits(self, args: tuple, kwargs: dict) -> bool:
+    def fits(self, args: Sequence[Any], kwargs: Mapping[str, Any]) -> bool:
         given = len(args)
         if not self.plain or given > len(self.names):
             return False
@@ -70,12 +70,14 @@ class QueueCommand(Generic[P, R]):
         self._call_shape: _CallShape | None = None
         # (options, result TTL, the options its messages carry, their signed
         # text): enqueue's.
-        self._message_options: tuple | None = None
+        self._message_options: (
+            tuple[CommandOptions, float | None, dict[str, Any], str] | None
+        ) = None
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Result[R]:
         return enqueue(self, args, kwargs)
 
-    def check_call(self, args: tuple, kwargs: dict) -> None:
+    def check_call(self, args: Sequence[Any], kwargs: Mapping[str, Any]) -> None:
         """Raise ``TypeError`` unless ``func(*args, **kwargs)`` would bind.
 
         Calls of a plain signature (parameters that are all positional or
@@ -136,7 +138,7 @@ class QueueCommand(Generic[P, R]):
         returns one) makes the message wait, unclaimed, while another message
         of its queue with the same key runs.
         """
-        changes = {
+        changes: dict[str, Any] = {
             key: value
             for key, value in {
                 "queue": queue,
@@ -164,11 +166,13 @@ class QueueCommand(Generic[P, R]):
         clone.options = dataclasses.replace(self.options, **changes)
         return clone
 
-    def map(self, calls: Iterable[Any]) -> list[Result[R]]:
+    def map(self, calls: Iterable[object]) -> list[Result[R]]:
         """Enqueue one message per item, writing them in bulk.
 
         Each item is a tuple of positional arguments, a dict of keyword
-        arguments, or a single argument.
+        arguments, or a single argument (so any object: the type checker
+        cannot hold the items to the function's signature; each is checked
+        against it before anything is written).
         """
         return enqueue_many(self, calls)
 
@@ -191,14 +195,21 @@ def queue_command(
     retry_delay: RetryDelay = ...,
     retry_on: tuple[type[BaseException], ...] | None = ...,
     timeout: float | None = ...,
+    eta: datetime | None = ...,
+    delay: float | None = ...,
+    unique_key: str | None = ...,
+    unique: bool = ...,
     lock_key: str | Callable[..., str] | None = ...,
 ) -> Callable[[Callable[P, R]], QueueCommand[P, R]]: ...
-def queue_command(func=None, /, *, name=None, **options):
+def queue_command(
+    func: Callable[P, R] | None = None, /, *, name: str | None = None, **options: Any
+) -> QueueCommand[P, R] | Callable[[Callable[P, R]], QueueCommand[P, R]]:
     """Register a function as a command that runs on a queue.
 
     Use it bare (``@queue_command``) or with options
-    (``@queue_command(queue="emails", priority=5, retries=3)``). The command's
-    name is ``module.qualname`` unless ``name`` is given; it must be unique.
+    (``@queue_command(queue="emails", priority=5, retries=3)``), every option
+    of :class:`CommandOptions`. The command's name is ``module.qualname``
+    unless ``name`` is given; it must be unique.
     """
 
     command_options = CommandOptions(**options)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.conf import settings as django_settings
 from django.core.exceptions import ImproperlyConfigured
@@ -29,11 +29,22 @@ from .serializers import queue_serializer
 from .signing import canonical_options, payload_signer
 
 if TYPE_CHECKING:
+    from .backends.base import BaseQueue
+    from .command_options import CommandOptions
     from .decorators import QueueCommand
+    from .serializers import BaseSerializer
+
+R = TypeVar("R")
+#: One call's arguments.
+Args = tuple[Any, ...]
+Kwargs = dict[str, Any]
 
 
 def build_message(
-    command: QueueCommand, args: tuple, kwargs: dict, extra_options: dict | None = None
+    command: QueueCommand[..., Any],
+    args: Args,
+    kwargs: Kwargs,
+    extra_options: dict[str, Any] | None = None,
 ) -> Message:
     """Return the signed message for one call, or raise at the call site.
 
@@ -51,23 +62,25 @@ def build_message(
 
 
 def build_messages(
-    command: QueueCommand,
-    calls: Iterable[tuple[tuple, dict]],
-    extra_options: dict | None = None,
+    command: QueueCommand[..., Any],
+    calls: Iterable[tuple[Args, Kwargs]],
+    extra_options: dict[str, Any] | None = None,
 ) -> list[Message]:
     """Return the signed messages of ``(args, kwargs)`` calls, as
     :func:`build_message` does for each; they share one enqueue time, and
     what does not depend on the call is looked up once (after the first
     call's checks, so errors come in the order of a single call's)."""
     options, name = command.options, command.name
-    queue = serializer = now = None
+    queue: BaseQueue | None = None
+    serializer: BaseSerializer | None = None
+    now: datetime | None = None
     messages = []
     for args, kwargs in calls:
         try:
             command.check_call(args, kwargs)
         except TypeError as exc:
             raise TypeError(f"Cannot enqueue {name}: {exc}") from None
-        if queue is None:
+        if queue is None or serializer is None:
             queue = get_queue(options.queue)
             _check_unique(command, queue)
             serializer = queue_serializer(options.queue)
@@ -103,7 +116,7 @@ def build_messages(
     return messages
 
 
-def _message_options(command: QueueCommand) -> tuple[dict[str, Any], str]:
+def _message_options(command: QueueCommand[..., Any]) -> tuple[dict[str, Any], str]:
     """The options that travel with the command's messages and their signed
     text, made once per set of command options and result TTL setting
     (callers copy the dict)."""
@@ -111,7 +124,7 @@ def _message_options(command: QueueCommand) -> tuple[dict[str, Any], str]:
     made = command._message_options
     if made is not None and made[0] is options and made[1] is result_ttl:
         return made[2], made[3]
-    encoded = {
+    encoded: dict[str, Any] = {
         "retries": options.retries,
         "result_ttl": result_ttl if options.result_ttl is None else options.result_ttl,
         "retry_delay": encode_policy(options.retry_delay),
@@ -123,7 +136,9 @@ def _message_options(command: QueueCommand) -> tuple[dict[str, Any], str]:
     return encoded, canonical
 
 
-def _lock_key(command: QueueCommand, queue, args: tuple, kwargs: dict) -> str:
+def _lock_key(
+    command: QueueCommand[..., Any], queue: BaseQueue, args: Args, kwargs: Kwargs
+) -> str:
     """The call's lock key: the option itself, or what it returns when it is
     a callable given the call's arguments."""
     key = command.options.lock_key
@@ -153,7 +168,7 @@ def _lock_key(command: QueueCommand, queue, args: tuple, kwargs: dict) -> str:
     return key
 
 
-def _check_unique(command: QueueCommand, queue) -> None:
+def _check_unique(command: QueueCommand[..., Any], queue: BaseQueue) -> None:
     """Refuse a unique command on a backend that cannot keep its key."""
     options = command.options
     if (options.unique or options.unique_key) and not queue.supports_unique:
@@ -166,7 +181,7 @@ def _check_unique(command: QueueCommand, queue) -> None:
         )
 
 
-def _unique_key(options, name: str, payload: str) -> str:
+def _unique_key(options: CommandOptions, name: str, payload: str) -> str:
     if options.unique_key:
         return options.unique_key
     if options.unique:
@@ -181,7 +196,7 @@ _EARLIEST = datetime.min.replace(tzinfo=UTC) + timedelta(days=1)
 _LATEST = datetime.max.replace(tzinfo=UTC) - timedelta(days=1)
 
 
-def _eta(options, now: datetime) -> datetime:
+def _eta(options: CommandOptions, now: datetime) -> datetime:
     """When the message becomes ready; raise ``InvalidOption`` naming
     ``eta`` for a moment out of range (``delay`` is bounded already)."""
     if options.eta is None:
@@ -209,7 +224,7 @@ def _normalized(moment: datetime) -> datetime:
     return moment
 
 
-def enqueue(command: QueueCommand, args: tuple, kwargs: dict) -> Result:
+def enqueue(command: QueueCommand[..., R], args: Args, kwargs: Kwargs) -> Result[R]:
     """Store one call of ``command`` and return its handle."""
     message = build_message(command, args, kwargs)
     if settings.QUEUE_IMMEDIATE:
@@ -218,7 +233,9 @@ def enqueue(command: QueueCommand, args: tuple, kwargs: dict) -> Result:
     return Result(held_by, message.queue, enqueued=True)
 
 
-def enqueue_many(command: QueueCommand, calls: Iterable[Any]) -> list[Result]:
+def enqueue_many(
+    command: QueueCommand[..., R], calls: Iterable[object]
+) -> list[Result[R]]:
     """Store one message per call in bulk and return their handles."""
     messages = build_messages(command, (_call_arguments(call) for call in calls))
     if settings.QUEUE_IMMEDIATE:
@@ -227,7 +244,7 @@ def enqueue_many(command: QueueCommand, calls: Iterable[Any]) -> list[Result]:
     return [Result(held_by, command.options.queue, enqueued=True) for held_by in ids]
 
 
-def _call_arguments(call: Any) -> tuple[tuple, dict]:
+def _call_arguments(call: object) -> tuple[Args, Kwargs]:
     if isinstance(call, tuple):
         return call, {}
     if isinstance(call, dict):

@@ -6,7 +6,13 @@ callers can catch them all at once. Configuration errors are Django's own
 ``manage.py check``.
 """
 
+from __future__ import annotations
+
 import traceback
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 
 class DjqueueError(Exception):
@@ -81,7 +87,7 @@ class ResultExpired(MessageNotFound):
 class CommandFailed(DjqueueError):
     """The command's last attempt raised; ``get()`` re-raises it as this."""
 
-    def __init__(self, message_id, error):
+    def __init__(self, message_id: str, error: StrOrPromise) -> None:
         self.message_id = message_id
         self.error = error
         super().__init__(f"Message {message_id} failed: {error}")

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import traceback as tb
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
 
@@ -39,6 +40,9 @@ from .registry import registry
 from .retries import Retry, delay_for, matches
 from .states import State
 
+if TYPE_CHECKING:
+    from .decorators import QueueCommand
+
 DECODE_RETRY_DELAY = timedelta(seconds=5)
 
 
@@ -57,7 +61,9 @@ class Outcome:
     exception: str = ""
 
 
-def decode_call(message: Message) -> tuple[Any, list[Any], dict[str, Any]]:
+def decode_call(
+    message: Message,
+) -> tuple[QueueCommand[..., Any], list[Any], dict[str, Any]]:
     """Return ``(command, args, kwargs)``; raise ``DecodeError``,
     ``InvalidOption`` or ``CommandNotFound`` with a reason fit for the
     failed message.
@@ -80,7 +86,7 @@ def decode_call(message: Message) -> tuple[Any, list[Any], dict[str, Any]]:
     return command, args, kwargs
 
 
-def _command(message: Message):
+def _command(message: Message) -> QueueCommand[..., Any]:
     """The registered command, or the django.tasks Task a message runs.
 
     Messages the django.tasks backend enqueued (their signed options say so)
@@ -93,7 +99,7 @@ def _command(message: Message):
     return registry.resolve("django_task", message)
 
 
-def execute(message: Message, now=timezone.now) -> Outcome:
+def execute(message: Message, now: Callable[[], datetime] = timezone.now) -> Outcome:
     """Run ``message`` and return its outcome; never raises ``Exception``."""
     try:
         command, args, kwargs = decode_call(message)
@@ -139,7 +145,9 @@ def unstorable(exc: BaseException) -> Outcome:
     )
 
 
-def after_error(message: Message, exc: BaseException, now) -> Outcome:
+def after_error(
+    message: Message, exc: BaseException, now: Callable[[], datetime]
+) -> Outcome:
     """Retry the message if its policy allows, else fail it for good."""
     error, trace = describe(exc), "".join(tb.format_exception(exc))
     options = message.options

@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from django.utils import timezone
 
@@ -57,8 +57,10 @@ def store_outcome(
         return queue.ack(message, outcome.result, ttl, now=now)
     record_attempt_error(message, outcome, now)
     if outcome.state == State.SCHEDULED:
+        # A retry's outcome always says when (see execution.after_error).
+        eta = cast(datetime, outcome.eta)
         return queue.retry_later(
-            message, outcome.eta, outcome.error, outcome.traceback, now=now
+            message, eta, outcome.error, outcome.traceback, now=now
         )
     return queue.fail(message, outcome.error, outcome.traceback, now=now)
 
@@ -90,7 +92,7 @@ def record_outcome(
     try made at ``started`` was answered. Return whether it was stored
     (False if the lease was lost or every try failed)."""
 
-    tried = []
+    tried: list[Exception] = []
 
     def warn(what: str, exc: Exception) -> None:
         logger.warning("Cannot %s; retrying", what, exc_info=not tried)
@@ -208,7 +210,7 @@ def log_outcome(
     elif outcome.state == State.SCHEDULED:
         logger.warning(
             "Retrying %s (%s) at %s after attempt %d: %s",
-            message.id, message.command, outcome.eta.isoformat(),
+            message.id, message.command, cast(datetime, outcome.eta).isoformat(),
             message.attempts, outcome.error,
             extra=log_fields(message),
         )  # fmt: skip

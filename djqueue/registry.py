@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from .exceptions import CommandNotFound, DuplicateCommand
@@ -80,7 +80,7 @@ class CommandRegistry:
     def __contains__(self, name: object) -> bool:
         return name in self._commands
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[QueueCommand[Any, Any]]:
         return iter(sorted(self._commands.values(), key=lambda c: c.name))
 
     def __len__(self) -> int:
