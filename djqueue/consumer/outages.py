@@ -23,6 +23,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
+from types import FrameType
 from typing import Any
 
 logger = logging.getLogger("djqueue.consumer")
@@ -142,7 +143,7 @@ class CallWatch:
                 self._interrupted = serial
                 signal.pthread_kill(self._main_thread, INTERRUPT_SIGNAL)
 
-    def _interrupt(self, signum, frame) -> None:
+    def _interrupt(self, signum: int, frame: FrameType | None) -> None:
         call, deadline = self._call, self.deadline
         if call is None or deadline is None:
             return

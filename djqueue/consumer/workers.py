@@ -39,7 +39,9 @@ class Workers:
         #: When fewer claimed messages than this wait for a worker, a worker
         #: that finishes one asks the main thread for more.
         self.low_water = low_water
-        self.work: queue_module.SimpleQueue = queue_module.SimpleQueue()
+        self.work: queue_module.SimpleQueue[tuple[BaseQueue, Message] | None] = (
+            queue_module.SimpleQueue()
+        )
         self.runners: list[Runner] = []
         #: How many messages the workers are running now.
         self.running = 0

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import datetime
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from djqueue.exceptions import UnknownQueue
@@ -23,7 +25,7 @@ class Command(BaseCommand):
         "message's age, the runs of the last hour and the consumers alive."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("queues", nargs="*", help="Queues to show (all).")
         parser.add_argument(
             "--watch",
@@ -37,7 +39,7 @@ class Command(BaseCommand):
             "--json", action="store_true", help="Print one JSON document."
         )
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         names = options["queues"] or queue_names()
         try:
             # Read as the admin reads: a server that hangs fails at once.
@@ -131,7 +133,7 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     ]
 
 
-def as_json(summary: QueueSummary) -> dict:
+def as_json(summary: QueueSummary) -> dict[str, Any]:
     return {
         "queue": summary.name,
         "counts": None
@@ -154,5 +156,5 @@ def as_json(summary: QueueSummary) -> dict:
     }  # fmt: skip
 
 
-def _iso(moment):
+def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.isoformat()

@@ -9,9 +9,16 @@ import os
 import signal
 import socket
 import sys
+from types import FrameType
+from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
-from django.core.management.base import BaseCommand, CommandError, SystemCheckError
+from django.core.management.base import (
+    BaseCommand,
+    CommandError,
+    CommandParser,
+    SystemCheckError,
+)
 from django.db import connections
 
 from djqueue.backends.database.sqlite_tuning import log_databases
@@ -68,7 +75,7 @@ class Command(BaseCommand):
     )
     requires_system_checks = []
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "queues", nargs="*", metavar="QUEUE", help="Queues to consume, in order."
         )
@@ -126,7 +133,7 @@ class Command(BaseCommand):
             help="Name of this consumer in logs and the admin (default: host:pid).",
         )  # fmt: skip
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         configure_logging(options["verbosity"])
         if options["processes"] > 1:
             return self.supervise(options)
@@ -135,7 +142,7 @@ class Command(BaseCommand):
         consumer.run()
         finish(consumer)
 
-    def make_consumer(self, options, worker_id: str | None) -> Consumer:
+    def make_consumer(self, options: dict[str, Any], worker_id: str | None) -> Consumer:
         """The consumer the options describe; a configuration error is a
         CommandError with status 78."""
         try:
@@ -157,7 +164,7 @@ class Command(BaseCommand):
         log_databases([queue.name for queue in consumer.queues])
         return consumer
 
-    def supervise(self, options) -> None:
+    def supervise(self, options: dict[str, Any]) -> None:
         """Run ``--processes`` consumer processes under a Supervisor, once
         the settings proved sound here (one error message, not one a child)."""
         try:
@@ -199,7 +206,7 @@ def finish(consumer: Consumer) -> None:
         )
 
 
-def run_child(options: dict, worker_id: str, orders: ChildOrders) -> int:
+def run_child(options: dict[str, Any], worker_id: str, orders: ChildOrders) -> int:
     """One consumer process of a supervisor; return its exit status."""
     configure_logging(options["verbosity"], worker_id)
     options = {**options, "processes": 1}
@@ -229,7 +236,7 @@ def follow_order(consumer: Consumer, release: bool) -> None:
         consumer.stop()
 
 
-def runner_options(options) -> dict:
+def runner_options(options: dict[str, Any]) -> dict[str, Any]:
     """Consumer arguments for the chosen worker type."""
     if options["worker_type"] == "process":
         factory = functools.partial(
@@ -257,7 +264,7 @@ def configure_logging(verbosity: int, worker_id: str = "") -> None:
 
 
 def install_signal_handlers(consumer: Consumer) -> None:
-    def handle(signum, frame):
+    def handle(signum: int, frame: FrameType | None) -> None:
         logging.getLogger("djqueue.consumer").warning(
             "Received %s: %s",
             signal.Signals(signum).name,
@@ -271,7 +278,7 @@ def install_signal_handlers(consumer: Consumer) -> None:
 
 
 def install_supervisor_signal_handlers(supervisor: Supervisor) -> None:
-    def handle(signum, frame):
+    def handle(signum: int, frame: FrameType | None) -> None:
         logging.getLogger("djqueue.consumer").warning(
             "Received %s: %s", signal.Signals(signum).name,
             "telling the consumer processes to stop",
