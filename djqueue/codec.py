@@ -31,9 +31,13 @@ def message_serializer(message: Message) -> BaseSerializer:
 def verify_message(message: Message) -> None:
     """Raise ``SignatureMismatch`` unless the message is as it was signed."""
     verify_payload(
-        message.id, message.command, message.serializer, message.payload,
-        message.signature, options=message.options,
-    )  # fmt: skip
+        message.id,
+        message.command,
+        message.serializer,
+        message.payload,
+        message.signature,
+        options=message.options,
+    )
 
 
 def decode_call_arguments(message: Message) -> tuple[list[Any], dict[str, Any]]:

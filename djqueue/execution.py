@@ -115,9 +115,12 @@ def execute(message: Message, now: Callable[[], datetime] = timezone.now) -> Out
         if message.attempts < message.max_attempts:
             state, eta = State.SCHEDULED, now() + DECODE_RETRY_DELAY
         return Outcome(
-            state, error=error, traceback=tb.format_exc(), eta=eta,
+            state,
+            error=error,
+            traceback=tb.format_exc(),
+            eta=eta,
             exception=class_path(exc),
-        )  # fmt: skip
+        )
     signals.send(signals.message_started, message)
     try:
         with running(message):

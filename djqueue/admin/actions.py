@@ -170,12 +170,16 @@ def purge(
     except QueueUnavailable:
         count = None
     return render(
-        request, model_admin, "purge.html",
+        request,
+        model_admin,
+        "purge.html",
         _("Purge %(state)s messages of %(queue)s")
         % {"state": state.label, "queue": queue},
-        queue=queue, state=state, count=count,
+        queue=queue,
+        state=state,
+        count=count,
         unavailable=reader.unavailable.get(queue, ""),
-    )  # fmt: skip
+    )
 
 
 def unreachable(queue: str, reason: str) -> str:

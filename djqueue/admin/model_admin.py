@@ -62,7 +62,9 @@ class QueueAdmin(_ModelAdmin):
             return self.admin_site.admin_view(bound)
 
         name = "djqueue_messagerecord_"
-        # Queue names may contain "/": the longer patterns come first.
+        # Queue names may contain "/": the longer patterns come first. A
+        # table of routes, a pattern and its view per line, its name below
+        # (the formatter would give each argument a line of its own).
         return [
             path("", page(views.overview), name=name + "changelist"),
             path("periodic/", page(views.periodic), name=name + "periodic"),

@@ -89,9 +89,12 @@ def render_unavailable(
 ) -> HttpResponse:
     """A page that could not be built because queues cannot be read."""
     return render(
-        request, model_admin, "unavailable.html", title,
+        request,
+        model_admin,
+        "unavailable.html",
+        title,
         unavailable=sorted(reader.unavailable.items()),
-    )  # fmt: skip
+    )
 
 
 def queue_or_404(name: str) -> str:
@@ -114,12 +117,17 @@ def overview(request: HttpRequest, model_admin: QueueAdmin) -> HttpResponse:
     now = timezone.now()
     queue_cards = cards(Reader(), now)
     return render(
-        request, model_admin, "overview.html", _("Queues"),
-        cards=queue_cards, consumers=alive_consumers(queue_cards), now=now,
+        request,
+        model_admin,
+        "overview.html",
+        _("Queues"),
+        cards=queue_cards,
+        consumers=alive_consumers(queue_cards),
+        now=now,
         tracks_consumers=any(
             card.tracks_consumers or card.error for card in queue_cards
         ),
-    )  # fmt: skip
+    )
 
 
 def matching_commands(text: str) -> list[str]:
@@ -175,18 +183,29 @@ def message_list(
             page = 1
         listing = read_listing(reader, queue, state, page, command, cursor)
     return render(
-        request, model_admin, "list.html",
+        request,
+        model_admin,
+        "list.html",
         _("%(state)s messages of %(queue)s") % {"state": state.label, "queue": queue},
-        queue=queue, state=state, rows=listing.rows, page=page,
-        has_next=listing.has_next, cursor=listing.cursor, listing=listing,
-        search=search, command=command, matches=matches,
-        commands=[c.name for c in registry], queues=queue_names(),
-        purgeable=state in PURGEABLE and listable, unsupported=not listable,
+        queue=queue,
+        state=state,
+        rows=listing.rows,
+        page=page,
+        has_next=listing.has_next,
+        cursor=listing.cursor,
+        listing=listing,
+        search=search,
+        command=command,
+        matches=matches,
+        commands=[c.name for c in registry],
+        queues=queue_names(),
+        purgeable=state in PURGEABLE and listable,
+        unsupported=not listable,
         unavailable=reader.unavailable.get(queue, ""),
         elsewhere=sorted(
             (name, why) for name, why in reader.unavailable.items() if name != queue
         ),
-    )  # fmt: skip
+    )
 
 
 def read_listing(
@@ -241,11 +260,16 @@ def message_detail(
     if not reader.supports(queue, "supports_inspection"):
         actions = []  # each is an inspection call
     return render(
-        request, model_admin, "message.html",
+        request,
+        model_admin,
+        "message.html",
         _("Message %(id)s") % {"id": message.id},
-        queue=queue, message=message, actions=actions,
-        arguments=show_arguments(message), result=show_result(message),
-    )  # fmt: skip
+        queue=queue,
+        message=message,
+        actions=actions,
+        arguments=show_arguments(message),
+        result=show_result(message),
+    )
 
 
 def message_anywhere(
@@ -279,10 +303,16 @@ def periodic(request: HttpRequest, model_admin: QueueAdmin) -> HttpResponse:
         except Exception as exc:  # a cron schedule without croniter
             upcoming, error = None, str(exc)
         rows.append(
-            {"entry": entry, "queue": name, "last": last, "next": upcoming,
-             "error": error, "unavailable": reader.unavailable.get(name, ""),
-             "unsupported": ticks[name] is None}
-        )  # fmt: skip
+            {
+                "entry": entry,
+                "queue": name,
+                "last": last,
+                "next": upcoming,
+                "error": error,
+                "unavailable": reader.unavailable.get(name, ""),
+                "unsupported": ticks[name] is None,
+            }
+        )
     return render(
         request, model_admin, "periodic.html", _("Periodic commands"), rows=rows
     )

@@ -187,6 +187,7 @@ class AckBuffer:
             logger.error(
                 "Gave up acknowledging %d message(s) of queue %r; they run "
                 "again when their lease expires",
-                len(acks), queue.name,
-            )  # fmt: skip
+                len(acks),
+                queue.name,
+            )
         return kept

@@ -125,8 +125,10 @@ class Claimer:
             if message is not None:
                 logger.warning(
                     "Running message %s (%s) alone: its worker was lost when "
-                    "it last ran", message.id, message.command,
-                )  # fmt: skip
+                    "it last ran",
+                    message.id,
+                    message.command,
+                )
                 self._alone = message.id
                 self._take(queue, message)
                 return 1

@@ -182,8 +182,10 @@ class Outage:
         if first:
             logger.error(
                 "Cannot %s (%s); retrying with backoff until it answers",
-                what, exc, exc_info=exc,
-            )  # fmt: skip
+                what,
+                exc,
+                exc_info=exc,
+            )
         else:
             logger.debug("Still cannot %s: %s", what, exc)
 
@@ -198,8 +200,9 @@ class Outage:
             logger.warning(
                 "The queue backend has not answered for %.1fs (trying to %s); "
                 "waiting for it. The consumer still stops on SIGTERM.",
-                seconds, what,
-            )  # fmt: skip
+                seconds,
+                what,
+            )
 
     def answered(self, started: float) -> None:
         """A call made at ``started`` (on ``clock``) reached the backend and

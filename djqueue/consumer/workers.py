@@ -126,11 +126,15 @@ class Workers:
         if succeeded:
             consumer.acks.add(queue, message, outcome)
         elif record_outcome(
-            queue, message, outcome,
+            queue,
+            message,
+            outcome,
             deadline=consumer.clock() + consumer.lease_seconds,
-            clock=consumer.clock, on_error=consumer.outage.failed,
-            on_stored=consumer.outage.answered, now=consumer.now,
-        ):  # fmt: skip
+            clock=consumer.clock,
+            on_error=consumer.outage.failed,
+            on_stored=consumer.outage.answered,
+            now=consumer.now,
+        ):
             announce(message, outcome)
         if consumer.max_messages and processed >= consumer.max_messages:
             logger.info("Stopping after %d message(s) (--max-messages)", processed)

@@ -148,10 +148,20 @@ class DatabaseClaims(DatabasePart):
             f"lock_held = lock_key WHERE id IN ({first_of_key}) RETURNING {columns}"
         )
         adapt = connection.ops.adapt_datetimefield_value
+        # In the order of the placeholders: the SET clause, the ready rows'
+        # queue, state and suspect flag, the holders' queue, the LIMIT.
         params = [
-            State.RUNNING.value, token, adapt(lease_expires_at), worker, adapt(now),
-            self.name, State.QUEUED.value, suspect, self.name, limit,
-        ]  # fmt: skip
+            State.RUNNING.value,
+            token,
+            adapt(lease_expires_at),
+            worker,
+            adapt(now),
+            self.name,
+            State.QUEUED.value,
+            suspect,
+            self.name,
+            limit,
+        ]
         return sql, params
 
     def _claim_locking(
@@ -244,9 +254,13 @@ class DatabaseClaims(DatabasePart):
     ) -> tuple[bool, list[Message]]:
         ack, ack_params = self._ack_statement(message, result, result_ttl, now)
         claim, claim_params = self._claim_statement(
-            "postgresql", worker, uuid.uuid4().hex,
-            self.expiry(now, lease_seconds), now, 1,
-        )  # fmt: skip
+            "postgresql",
+            worker,
+            uuid.uuid4().hex,
+            self.expiry(now, lease_seconds),
+            now,
+            1,
+        )
         sql = (
             f"WITH acked AS ({ack}), claimed AS ({claim}) "
             "SELECT (SELECT count(*) FROM acked) AS acked, claimed.* "

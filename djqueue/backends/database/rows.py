@@ -34,12 +34,33 @@ if TYPE_CHECKING:
     Reader = tuple[str, Col, list[Any]]
 
 FIELDS = (
-    "id", "queue", "command", "state", "priority", "eta", "enqueued_at",
-    "attempts", "max_attempts", "serializer", "payload", "signature", "options",
-    "lease_token", "lease_expires_at", "worker", "started_at", "finished_at",
-    "result", "error", "traceback", "expires_at", "unique_key", "attempt_errors",
-    "lock_key", "suspect",
-)  # fmt: skip
+    "id",
+    "queue",
+    "command",
+    "state",
+    "priority",
+    "eta",
+    "enqueued_at",
+    "attempts",
+    "max_attempts",
+    "serializer",
+    "payload",
+    "signature",
+    "options",
+    "lease_token",
+    "lease_expires_at",
+    "worker",
+    "started_at",
+    "finished_at",
+    "result",
+    "error",
+    "traceback",
+    "expires_at",
+    "unique_key",
+    "attempt_errors",
+    "lock_key",
+    "suspect",
+)
 _INTEGERS = {"priority": 0, "attempts": 0, "max_attempts": 1}
 _MOMENTS: tuple[str, ...] = ("eta", "enqueued_at", "lease_expires_at", "started_at")
 _MOMENTS += ("finished_at", "expires_at")

@@ -145,8 +145,9 @@ def tune_connection(
         # The next connection tries again; this one works as configured.
         logger.warning(
             "Cannot tune the SQLite database %r; it stays as configured: %s",
-            connection.alias, exc,
-        )  # fmt: skip
+            connection.alias,
+            exc,
+        )
 
 
 def _slow_parts(journal: str, begin: str) -> list[str]:
@@ -233,7 +234,10 @@ def log_databases(queue_names: Iterable[str]) -> None:
         if slow:
             logger.warning(
                 "SQLite database %r: %s. It uses %s. %s",
-                alias, state, " and ".join(slow), _advice(alias),
-            )  # fmt: skip
+                alias,
+                state,
+                " and ".join(slow),
+                _advice(alias),
+            )
         else:
             logger.info("SQLite database %r: %s", alias, state)

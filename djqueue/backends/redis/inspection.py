@@ -96,9 +96,13 @@ class RedisInspection(RedisPart):
             )
         else:
             pairs, _, _ = self._scan_ids(
-                _SET_OF_STATE[state], newest_first, None, offset, limit,
+                _SET_OF_STATE[state],
+                newest_first,
+                None,
+                offset,
+                limit,
                 {"command": command},
-            )  # fmt: skip
+            )
             ids = [message_id for message_id, _ in pairs]
         return self._load(ids)
 

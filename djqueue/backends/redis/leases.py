@@ -131,10 +131,11 @@ class RedisLeases(RedisPart):
     ) -> tuple[bool, list[Message]]:
         now = now or self.now()
         kept, rows = self._run(
-            "ack_and_claim", stamp(now),
+            "ack_and_claim",
+            stamp(now),
             *self._ack_arguments(message, result, result_ttl, now),
             *self._claim_arguments(worker, lease_seconds, 1, now),
-        )  # fmt: skip
+        )
         return bool(kept), [to_message(row, self.name) for row in rows]
 
     def fail(
@@ -147,11 +148,16 @@ class RedisLeases(RedisPart):
         now = now or self.now()
         return bool(
             self._run(
-                "fail", message.id, message.lease_token, error, traceback,
-                stamp(now), stamp(self.expiry(now, self.failed_ttl)),
+                "fail",
+                message.id,
+                message.lease_token,
+                error,
+                traceback,
+                stamp(now),
+                stamp(self.expiry(now, self.failed_ttl)),
                 attempt_errors(message),
             )
-        )  # fmt: skip
+        )
 
     def retry_later(
         self,
@@ -164,10 +170,16 @@ class RedisLeases(RedisPart):
         now = now or self.now()
         return bool(
             self._run(
-                "retry_later", message.id, message.lease_token, stamp(eta),
-                error, traceback, stamp(now), attempt_errors(message),
+                "retry_later",
+                message.id,
+                message.lease_token,
+                stamp(eta),
+                error,
+                traceback,
+                stamp(now),
+                attempt_errors(message),
             )
-        )  # fmt: skip
+        )
 
     def release(self, messages: Iterable[Message]) -> int:
         pairs = [value for m in messages for value in (m.id, m.lease_token)]

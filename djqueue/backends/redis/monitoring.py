@@ -32,9 +32,12 @@ class RedisMonitoring(RedisPart):
     ) -> None:
         now = now or self.now()
         self._run(
-            "register_consumer", info.id, info.to_json(),
-            stamp(self.expiry(now, ttl)), stamp(now),
-        )  # fmt: skip
+            "register_consumer",
+            info.id,
+            info.to_json(),
+            stamp(self.expiry(now, ttl)),
+            stamp(now),
+        )
 
     def unregister_consumer(self, consumer_id: str) -> None:
         pipe = self.client.pipeline(transaction=True)

@@ -45,9 +45,16 @@ class RedisScan(RedisPart):
         score, member = after or ("", "")
         conditions = [value for pair in match.items() for value in pair]
         found, last_score, last_id, at_end, examined = self._run(
-            "scan_ids", state_set, "1" if newest_first else "0", score, member,
-            skip, limit, INSPECT_SCAN_LIMIT, *conditions,
-        )  # fmt: skip
+            "scan_ids",
+            state_set,
+            "1" if newest_first else "0",
+            score,
+            member,
+            skip,
+            limit,
+            INSPECT_SCAN_LIMIT,
+            *conditions,
+        )
         pairs = [(text(found[i]), text(found[i + 1])) for i in range(0, len(found), 2)]
         last = None if at_end else (text(last_score), text(last_id))
         return pairs, last, examined

@@ -71,9 +71,13 @@ class Command(BaseCommand):
 
 
 COLUMNS = (
-    State.QUEUED, State.SCHEDULED, State.RUNNING,
-    State.FAILED, State.DONE, State.CANCELLED,
-)  # fmt: skip
+    State.QUEUED,
+    State.SCHEDULED,
+    State.RUNNING,
+    State.FAILED,
+    State.DONE,
+    State.CANCELLED,
+)
 
 
 def render(summaries: list[QueueSummary]) -> str:
@@ -91,13 +95,16 @@ def render(summaries: list[QueueSummary]) -> str:
     now = timezone.now()
     consumer_rows = [
         [
-            c.id, c.host, str(c.pid), ",".join(c.queues),
+            c.id,
+            c.host,
+            str(c.pid),
+            ",".join(c.queues),
             f"{c.concurrency} {c.worker_type}",
             describe_age(now - c.started_at),
             describe_age(now - c.heartbeat_at) + " ago",
         ]
         for c in consumers.values()
-    ]  # fmt: skip
+    ]
     header = ["consumer", "host", "pid", "queues", "workers", "up", "heartbeat"]
     lines.extend(_table(header, consumer_rows))
     return "\n".join(lines)
@@ -144,16 +151,22 @@ def as_json(summary: QueueSummary) -> dict[str, Any]:
         "failed_last_hour": summary.recent_failed,
         "consumers": [
             {
-                "id": c.id, "host": c.host, "pid": c.pid, "queues": list(c.queues),
-                "concurrency": c.concurrency, "worker_type": c.worker_type,
-                "started_at": _iso(c.started_at), "heartbeat_at": _iso(c.heartbeat_at),
-                "processed": c.processed, "failed": c.failed,
+                "id": c.id,
+                "host": c.host,
+                "pid": c.pid,
+                "queues": list(c.queues),
+                "concurrency": c.concurrency,
+                "worker_type": c.worker_type,
+                "started_at": _iso(c.started_at),
+                "heartbeat_at": _iso(c.heartbeat_at),
+                "processed": c.processed,
+                "failed": c.failed,
             }
             for c in summary.consumers
         ]
         if summary.consumers is not None
         else None,
-    }  # fmt: skip
+    }
 
 
 def _iso(moment: datetime | None) -> str | None:
