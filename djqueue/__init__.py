@@ -5,8 +5,9 @@ calling it enqueues a message and returns a :class:`Result` at once;
 ``manage.py run_queue`` runs the messages.
 """
 
+from .command_options import CommandOptions
 from .context import current_message
-from .decorators import CommandOptions, QueueCommand, queue_command
+from .decorators import QueueCommand, queue_command
 from .exceptions import (
     CommandFailed,
     CommandNotFound,

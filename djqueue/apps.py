@@ -1,5 +1,13 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
+
+if TYPE_CHECKING:
+    from .decorators import QueueCommand
+    from .message import Message
 
 
 class DjqueueConfig(AppConfig):
@@ -12,8 +20,30 @@ class DjqueueConfig(AppConfig):
 
         from . import checks  # registers the system checks
         from .backends.database.sqlite_tuning import tune_connection
-        from .registry import autodiscover
+        from .enqueue import install_inline_runner
+        from .immediate import run_inline
+        from .registry import autodiscover, registry
 
         checks.register_task_checks()
         connection_created.connect(tune_connection, dispatch_uid="djqueue.sqlite")
+        # The caller's and the consumer's sides import neither immediate mode
+        # nor the django.tasks backend, which sit above them.
+        install_inline_runner(run_inline)
+        registry.add_resolver("django_task", resolve_django_task)
         autodiscover()
+
+
+def resolve_django_task(message: Message) -> QueueCommand[Any, Any]:
+    """The command that runs a message enqueued through django.tasks; its
+    module is imported only when such a message runs."""
+    from .exceptions import CommandNotFound, describe
+
+    try:
+        from .tasks import resolve
+    except ImportError as exc:
+        raise CommandNotFound(
+            f"the message was enqueued through django.tasks, which cannot be "
+            f"loaded here ({describe(exc)}): install django-tasks on Django "
+            "5.2, or use Django 6.0 or later"
+        ) from None
+    return resolve(message)

@@ -2,6 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from django.apps import AppConfig
+
+    from .conf import QueueConfig
+    from .decorators import QueueCommand
+
+    Need = tuple[str, Callable[[QueueCommand[..., Any]], bool], str, str, str, str]
+
 from importlib import import_module
 
 from django.conf import settings as django_settings
@@ -48,7 +59,7 @@ def register_task_checks() -> None:
         return
 
 
-def _is_djqueue_backend(entry, backend_class) -> bool:
+def _is_djqueue_backend(entry: Any, backend_class: type) -> bool:
     try:
         backend = import_string(entry["BACKEND"])
     except (ImportError, KeyError, TypeError):
@@ -57,7 +68,9 @@ def _is_djqueue_backend(entry, backend_class) -> bool:
 
 
 @checks.register("djqueue")
-def check_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+def check_settings(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
     errors = _check_numbers() + _check_metrics_token()
     try:
         configs = queue_configs()
@@ -86,7 +99,7 @@ def _check_metrics_token() -> list[checks.CheckMessage]:
 
 
 def _check_numbers() -> list[checks.CheckMessage]:
-    errors = []
+    errors: list[checks.CheckMessage] = []
     for name, allow_none in (
         ("QUEUE_RESULT_TTL", False),
         ("QUEUE_FAILED_TTL", True),
@@ -138,7 +151,7 @@ def _check_numbers() -> list[checks.CheckMessage]:
     return errors
 
 
-def _check_queue(config) -> list[checks.CheckMessage]:
+def _check_queue(config: QueueConfig) -> list[checks.CheckMessage]:
     try:
         backend = load_backend(config.backend)
     except ImproperlyConfigured as exc:
@@ -177,7 +190,9 @@ def _check_commands(queue_names: set[str]) -> list[checks.CheckMessage]:
 #: What a command may need of its queue's backend: the flag that grants it,
 #: whether the command needs it, the check id, what the message says the
 #: command has and the backend lacks, and what to remove instead.
-_NEEDS = (
+_NEEDS: tuple[
+    tuple[str, Callable[[QueueCommand[..., Any]], bool], str, str, str, str], ...
+] = (
     (
         "supports_lock_keys",
         lambda command: command.options.lock_key is not None,
@@ -211,10 +226,12 @@ def _periodic_names() -> set[str]:
     return {entry.command.name for entry in periodic_commands()}
 
 
-def _check_backend_support(configs) -> list[checks.CheckMessage]:
+def _check_backend_support(
+    configs: Mapping[str, QueueConfig],
+) -> list[checks.CheckMessage]:
     """A command's lock key, unique key or schedule needs a backend that
     supports it."""
-    errors = []
+    errors: list[checks.CheckMessage] = []
     for command in registry:
         config = configs.get(command.options.queue)
         if config is None:

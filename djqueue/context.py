@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 from .message import Message
@@ -19,7 +20,7 @@ def current_message() -> Message | None:
 
 
 @contextmanager
-def running(message: Message):
+def running(message: Message) -> Iterator[Message]:
     """Make ``message`` the current message for the duration of the block."""
     previous = current_message()
     _local.message = message

@@ -5,116 +5,18 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Generic, ParamSpec, TypeVar, overload
 
-from .conf import DEFAULT_QUEUE
-from .exceptions import InvalidOption
-from .options import MAX_RETRIES
+from .command_options import CommandOptions as CommandOptions
+from .enqueue import enqueue, enqueue_many
 from .registry import registry
 from .result import Result
-from .retries import MAX_SECONDS, RetryDelay, encode_exceptions, encode_policy
-
-#: Priorities run from MIN_PRIORITY to MAX_PRIORITY, higher first (the range
-#: of Django's tasks framework).
-MIN_PRIORITY, MAX_PRIORITY = -100, 100
+from .retries import RetryDelay
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class CommandOptions:
-    """How a command's messages are queued and run; each can be set per call.
-
-    ``result_ttl`` of ``None`` means the ``QUEUE_RESULT_TTL`` setting.
-    ``retries`` failed runs are tried again after ``retry_delay`` (seconds,
-    a list of intervals whose last repeats, or an ``ExponentialBackoff``),
-    only for exceptions of the ``retry_on`` classes when it is given.
-    ``timeout`` is reported when exceeded. ``lock_key`` (a string, or a
-    callable that takes the call's arguments and returns one) keeps runs
-    that share the key from overlapping.
-    """
-
-    queue: str = DEFAULT_QUEUE
-    priority: int = 0
-    result_ttl: float | None = None
-    retries: int = 0
-    retry_delay: RetryDelay = 0
-    retry_on: tuple[type[BaseException], ...] | None = None
-    timeout: float | None = None
-    eta: datetime | None = None
-    delay: float | None = None
-    unique_key: str | None = None
-    unique: bool = False
-    lock_key: str | Callable[..., str] | None = None
-
-    def __post_init__(self) -> None:
-        _check_int("priority", self.priority)
-        if not MIN_PRIORITY <= self.priority <= MAX_PRIORITY:
-            raise InvalidOption(
-                f"priority must be between {MIN_PRIORITY} and {MAX_PRIORITY}, "
-                f"not {self.priority}."
-            )
-        _check_int("retries", self.retries, minimum=0)
-        if self.retries > MAX_RETRIES:
-            raise InvalidOption(
-                f"retries must be at most {MAX_RETRIES}, not {self.retries}."
-            )
-        encode_policy(self.retry_delay)
-        encode_exceptions(self.retry_on)
-        if self.result_ttl is not None:
-            _check_seconds("result_ttl", self.result_ttl)
-        if self.timeout is not None:
-            _check_seconds("timeout", self.timeout, positive=True)
-        if not isinstance(self.queue, str) or not self.queue:
-            raise InvalidOption(
-                f"queue must be a non-empty string, not {self.queue!r}."
-            )
-        if self.eta is not None and not isinstance(self.eta, datetime):
-            raise InvalidOption(
-                f"eta must be a datetime, not {type(self.eta).__name__}."
-            )
-        if self.unique_key is not None and (
-            not isinstance(self.unique_key, str) or not 0 < len(self.unique_key) <= 200
-        ):
-            raise InvalidOption("unique_key must be a string of 1 to 200 characters.")
-        if self.lock_key is not None and not callable(self.lock_key):
-            check_lock_key(self.lock_key)
-        if self.delay is not None:
-            _check_seconds("delay", self.delay)
-            if self.eta is not None:
-                raise InvalidOption("Give eta or delay, not both.")
-
-
-def check_lock_key(key: Any) -> str:
-    """Return ``key`` if it can be a lock key, or raise ``InvalidOption``."""
-    if not isinstance(key, str) or not 0 < len(key) <= 200:
-        raise InvalidOption(
-            f"lock_key must be a string of 1 to 200 characters, not {key!r}."
-        )
-    return key
-
-
-def _check_int(name: str, value: Any, minimum: int | None = None) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidOption(f"{name} must be an integer, not {value!r}.")
-    if minimum is not None and value < minimum:
-        raise InvalidOption(f"{name} must be at least {minimum}, not {value}.")
-
-
-def _check_seconds(name: str, value: Any, positive: bool = False) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InvalidOption(f"{name} must be a number of seconds, not {value!r}.")
-    low_enough = value <= MAX_SECONDS
-    # NaN compares false with everything, so it fails both tests.
-    if not ((value > 0 if positive else value >= 0) and low_enough):
-        lowest = "more than 0" if positive else "at least 0"
-        raise InvalidOption(
-            f"{name} must be a number of seconds {lowest} and at most "
-            f"{MAX_SECONDS} (100 years), not {value!r}."
-        )
 
 
 class _CallShape:
@@ -129,7 +31,7 @@ class _CallShape:
         self.positions = {name: i for i, name in enumerate(self.names)}
         self.required = sum(p.default is inspect.Parameter.empty for p in parameters)
 
-    def fits(self, args: tuple, kwargs: dict) -> bool:
+    def fits(self, args: Sequence[Any], kwargs: Mapping[str, Any]) -> bool:
         given = len(args)
         if not self.plain or given > len(self.names):
             return False
@@ -168,14 +70,14 @@ class QueueCommand(Generic[P, R]):
         self._call_shape: _CallShape | None = None
         # (options, result TTL, the options its messages carry, their signed
         # text): enqueue's.
-        self._message_options: tuple | None = None
+        self._message_options: (
+            tuple[CommandOptions, float | None, dict[str, Any], str] | None
+        ) = None
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Result[R]:
-        from .enqueue import enqueue
-
         return enqueue(self, args, kwargs)
 
-    def check_call(self, args: tuple, kwargs: dict) -> None:
+    def check_call(self, args: Sequence[Any], kwargs: Mapping[str, Any]) -> None:
         """Raise ``TypeError`` unless ``func(*args, **kwargs)`` would bind.
 
         Calls of a plain signature (parameters that are all positional or
@@ -236,7 +138,7 @@ class QueueCommand(Generic[P, R]):
         returns one) makes the message wait, unclaimed, while another message
         of its queue with the same key runs.
         """
-        changes = {
+        changes: dict[str, Any] = {
             key: value
             for key, value in {
                 "queue": queue,
@@ -264,14 +166,14 @@ class QueueCommand(Generic[P, R]):
         clone.options = dataclasses.replace(self.options, **changes)
         return clone
 
-    def map(self, calls: Iterable[Any]) -> list[Result[R]]:
+    def map(self, calls: Iterable[object]) -> list[Result[R]]:
         """Enqueue one message per item, writing them in bulk.
 
         Each item is a tuple of positional arguments, a dict of keyword
-        arguments, or a single argument.
+        arguments, or a single argument (so any object: the type checker
+        cannot hold the items to the function's signature; each is checked
+        against it before anything is written).
         """
-        from .enqueue import enqueue_many
-
         return enqueue_many(self, calls)
 
     map.alters_data = True  # type: ignore[attr-defined]
@@ -293,14 +195,21 @@ def queue_command(
     retry_delay: RetryDelay = ...,
     retry_on: tuple[type[BaseException], ...] | None = ...,
     timeout: float | None = ...,
+    eta: datetime | None = ...,
+    delay: float | None = ...,
+    unique_key: str | None = ...,
+    unique: bool = ...,
     lock_key: str | Callable[..., str] | None = ...,
 ) -> Callable[[Callable[P, R]], QueueCommand[P, R]]: ...
-def queue_command(func=None, /, *, name=None, **options):
+def queue_command(
+    func: Callable[P, R] | None = None, /, *, name: str | None = None, **options: Any
+) -> QueueCommand[P, R] | Callable[[Callable[P, R]], QueueCommand[P, R]]:
     """Register a function as a command that runs on a queue.
 
     Use it bare (``@queue_command``) or with options
-    (``@queue_command(queue="emails", priority=5, retries=3)``). The command's
-    name is ``module.qualname`` unless ``name`` is given; it must be unique.
+    (``@queue_command(queue="emails", priority=5, retries=3)``), every option
+    of :class:`CommandOptions`. The command's name is ``module.qualname``
+    unless ``name`` is given; it must be unique.
     """
 
     command_options = CommandOptions(**options)

@@ -1,36 +1,50 @@
-"""Turn a command call into a stored message (or an inline run)."""
+"""Turn a command call into a stored message (or an inline run).
+
+Immediate mode runs the message here, through the runner that the app
+installs when it is ready (:func:`install_inline_runner`): running a command
+is the consumer's side, which the caller's side never imports.
+"""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.conf import settings as django_settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.utils import timezone
 
 from . import signals
+from .command_options import check_lock_key
 from .conf import settings
-from .decorators import check_lock_key
 from .exceptions import InvalidOption
-from .execution import execute
 from .message import Message, new_message_id
-from .outcomes import announce, record_attempt_error
 from .queues import get_queue
 from .result import ImmediateResult, Result
 from .retries import encode_exceptions, encode_policy
 from .serializers import queue_serializer
 from .signing import canonical_options, payload_signer
-from .states import State
 
 if TYPE_CHECKING:
+    from .backends.base import BaseQueue
+    from .command_options import CommandOptions
     from .decorators import QueueCommand
+    from .serializers import BaseSerializer
+
+R = TypeVar("R")
+#: One call's arguments.
+Args = tuple[Any, ...]
+Kwargs = dict[str, Any]
 
 
 def build_message(
-    command: QueueCommand, args: tuple, kwargs: dict, extra_options: dict | None = None
+    command: QueueCommand[..., Any],
+    args: Args,
+    kwargs: Kwargs,
+    extra_options: dict[str, Any] | None = None,
 ) -> Message:
     """Return the signed message for one call, or raise at the call site.
 
@@ -48,23 +62,25 @@ def build_message(
 
 
 def build_messages(
-    command: QueueCommand,
-    calls: Iterable[tuple[tuple, dict]],
-    extra_options: dict | None = None,
+    command: QueueCommand[..., Any],
+    calls: Iterable[tuple[Args, Kwargs]],
+    extra_options: dict[str, Any] | None = None,
 ) -> list[Message]:
     """Return the signed messages of ``(args, kwargs)`` calls, as
     :func:`build_message` does for each; they share one enqueue time, and
     what does not depend on the call is looked up once (after the first
     call's checks, so errors come in the order of a single call's)."""
     options, name = command.options, command.name
-    queue = serializer = now = None
+    queue: BaseQueue | None = None
+    serializer: BaseSerializer | None = None
+    now: datetime | None = None
     messages = []
     for args, kwargs in calls:
         try:
             command.check_call(args, kwargs)
         except TypeError as exc:
             raise TypeError(f"Cannot enqueue {name}: {exc}") from None
-        if queue is None:
+        if queue is None or serializer is None:
             queue = get_queue(options.queue)
             _check_unique(command, queue)
             serializer = queue_serializer(options.queue)
@@ -100,7 +116,7 @@ def build_messages(
     return messages
 
 
-def _message_options(command: QueueCommand) -> tuple[dict[str, Any], str]:
+def _message_options(command: QueueCommand[..., Any]) -> tuple[dict[str, Any], str]:
     """The options that travel with the command's messages and their signed
     text, made once per set of command options and result TTL setting
     (callers copy the dict)."""
@@ -108,7 +124,7 @@ def _message_options(command: QueueCommand) -> tuple[dict[str, Any], str]:
     made = command._message_options
     if made is not None and made[0] is options and made[1] is result_ttl:
         return made[2], made[3]
-    encoded = {
+    encoded: dict[str, Any] = {
         "retries": options.retries,
         "result_ttl": result_ttl if options.result_ttl is None else options.result_ttl,
         "retry_delay": encode_policy(options.retry_delay),
@@ -120,7 +136,9 @@ def _message_options(command: QueueCommand) -> tuple[dict[str, Any], str]:
     return encoded, canonical
 
 
-def _lock_key(command: QueueCommand, queue, args: tuple, kwargs: dict) -> str:
+def _lock_key(
+    command: QueueCommand[..., Any], queue: BaseQueue, args: Args, kwargs: Kwargs
+) -> str:
     """The call's lock key: the option itself, or what it returns when it is
     a callable given the call's arguments."""
     key = command.options.lock_key
@@ -150,7 +168,7 @@ def _lock_key(command: QueueCommand, queue, args: tuple, kwargs: dict) -> str:
     return key
 
 
-def _check_unique(command: QueueCommand, queue) -> None:
+def _check_unique(command: QueueCommand[..., Any], queue: BaseQueue) -> None:
     """Refuse a unique command on a backend that cannot keep its key."""
     options = command.options
     if (options.unique or options.unique_key) and not queue.supports_unique:
@@ -163,7 +181,7 @@ def _check_unique(command: QueueCommand, queue) -> None:
         )
 
 
-def _unique_key(options, name: str, payload: str) -> str:
+def _unique_key(options: CommandOptions, name: str, payload: str) -> str:
     if options.unique_key:
         return options.unique_key
     if options.unique:
@@ -178,7 +196,7 @@ _EARLIEST = datetime.min.replace(tzinfo=UTC) + timedelta(days=1)
 _LATEST = datetime.max.replace(tzinfo=UTC) - timedelta(days=1)
 
 
-def _eta(options, now: datetime) -> datetime:
+def _eta(options: CommandOptions, now: datetime) -> datetime:
     """When the message becomes ready; raise ``InvalidOption`` naming
     ``eta`` for a moment out of range (``delay`` is bounded already)."""
     if options.eta is None:
@@ -206,7 +224,7 @@ def _normalized(moment: datetime) -> datetime:
     return moment
 
 
-def enqueue(command: QueueCommand, args: tuple, kwargs: dict) -> Result:
+def enqueue(command: QueueCommand[..., R], args: Args, kwargs: Kwargs) -> Result[R]:
     """Store one call of ``command`` and return its handle."""
     message = build_message(command, args, kwargs)
     if settings.QUEUE_IMMEDIATE:
@@ -215,7 +233,9 @@ def enqueue(command: QueueCommand, args: tuple, kwargs: dict) -> Result:
     return Result(held_by, message.queue, enqueued=True)
 
 
-def enqueue_many(command: QueueCommand, calls: Iterable[Any]) -> list[Result]:
+def enqueue_many(
+    command: QueueCommand[..., R], calls: Iterable[object]
+) -> list[Result[R]]:
     """Store one message per call in bulk and return their handles."""
     messages = build_messages(command, (_call_arguments(call) for call in calls))
     if settings.QUEUE_IMMEDIATE:
@@ -224,7 +244,7 @@ def enqueue_many(command: QueueCommand, calls: Iterable[Any]) -> list[Result]:
     return [Result(held_by, command.options.queue, enqueued=True) for held_by in ids]
 
 
-def _call_arguments(call: Any) -> tuple[tuple, dict]:
+def _call_arguments(call: object) -> tuple[Args, Kwargs]:
     if isinstance(call, tuple):
         return call, {}
     if isinstance(call, dict):
@@ -264,18 +284,22 @@ def _write(queue_name: str, messages: list[Message]) -> list[str]:
     return ids
 
 
+#: Runs a message in this process and returns it finished (immediate mode).
+_inline_runner: Callable[[Message], Message] | None = None
+
+
+def install_inline_runner(runner: Callable[[Message], Message]) -> None:
+    """Make immediate mode run messages with ``runner`` (the app's ready()
+    installs :func:`djqueue.immediate.run_inline`)."""
+    global _inline_runner
+    _inline_runner = runner
+
+
 def run_inline(message: Message) -> Message:
     """Run a message in this process without a backend (immediate mode)."""
-    # One inline attempt; the options stay as signed.
-    message.attempts = message.max_attempts = 1
-    message.state = State.RUNNING
-    signals.send(signals.message_enqueued, message)
-    outcome = execute(message)
-    if outcome.state != State.DONE:
-        record_attempt_error(message, outcome, timezone.now())
-    announce(message, outcome)
-    message.state = outcome.state
-    message.result = outcome.result
-    message.error = outcome.error
-    message.traceback = outcome.traceback
-    return message
+    if _inline_runner is None:
+        raise ImproperlyConfigured(
+            "Immediate mode (QUEUE_IMMEDIATE) runs commands through djqueue's "
+            "app: add 'djqueue' to INSTALLED_APPS and call django.setup()."
+        )
+    return _inline_runner(message)

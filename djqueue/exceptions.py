@@ -6,6 +6,14 @@ callers can catch them all at once. Configuration errors are Django's own
 ``manage.py check``.
 """
 
+from __future__ import annotations
+
+import traceback
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
 
 class DjqueueError(Exception):
     """Base class of every error djqueue raises on purpose."""
@@ -79,7 +87,7 @@ class ResultExpired(MessageNotFound):
 class CommandFailed(DjqueueError):
     """The command's last attempt raised; ``get()`` re-raises it as this."""
 
-    def __init__(self, message_id, error):
+    def __init__(self, message_id: str, error: StrOrPromise) -> None:
         self.message_id = message_id
         self.error = error
         super().__init__(f"Message {message_id} failed: {error}")
@@ -87,3 +95,14 @@ class CommandFailed(DjqueueError):
 
 class ResultTimeout(DjqueueError, TimeoutError):
     """``get(timeout=...)`` ran out of time before the message finished."""
+
+
+def describe(exc: BaseException) -> str:
+    """Return ``Type: text`` for an exception, as a failure reason."""
+    return "".join(traceback.format_exception_only(type(exc), exc)).strip()
+
+
+def class_path(exc: BaseException) -> str:
+    """The dotted path of the class of ``exc``."""
+    kind = type(exc)
+    return f"{kind.__module__}.{kind.__qualname__}"

@@ -10,12 +10,20 @@ from __future__ import annotations
 
 import dataclasses
 import traceback as tb
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
 
 from . import signals
+from .codec import (
+    decode_call_arguments,
+    decode_result,
+    encode_result,
+    message_serializer,
+    verify_message,
+)
 from .context import running
 from .exceptions import (
     CommandNotFound,
@@ -23,14 +31,17 @@ from .exceptions import (
     InvalidOption,
     SerializationError,
     UnstorableResult,
+    class_path,
+    describe,
 )
 from .message import Message
 from .options import check_options
 from .registry import registry
 from .retries import Retry, delay_for, matches
-from .serializers import serializers_by_name
-from .signing import sign_result, unsign_result, verify_payload
 from .states import State
+
+if TYPE_CHECKING:
+    from .decorators import QueueCommand
 
 DECODE_RETRY_DELAY = timedelta(seconds=5)
 
@@ -50,17 +61,9 @@ class Outcome:
     exception: str = ""
 
 
-def _serializer(message: Message):
-    try:
-        return serializers_by_name()[message.serializer]
-    except KeyError:
-        raise DecodeError(
-            f"the message was encoded with the serializer {message.serializer!r}, "
-            "which no configured queue uses; consumers refuse it"
-        ) from None
-
-
-def decode_call(message: Message) -> tuple[Any, list[Any], dict[str, Any]]:
+def decode_call(
+    message: Message,
+) -> tuple[QueueCommand[..., Any], list[Any], dict[str, Any]]:
     """Return ``(command, args, kwargs)``; raise ``DecodeError``,
     ``InvalidOption`` or ``CommandNotFound`` with a reason fit for the
     failed message.
@@ -72,7 +75,7 @@ def decode_call(message: Message) -> tuple[Any, list[Any], dict[str, Any]]:
     if message.damaged:
         raise DecodeError(f"the stored message is damaged: {message.damaged}")
     check_options(message.options)
-    args, kwargs = _serializer(message).loads_call(message.payload)
+    args, kwargs = message_serializer(message).loads_call(message.payload)
     command = _command(message)
     try:
         command.check_call(args, kwargs)
@@ -83,58 +86,20 @@ def decode_call(message: Message) -> tuple[Any, list[Any], dict[str, Any]]:
     return command, args, kwargs
 
 
-def decode_call_arguments(message: Message) -> tuple[list[Any], dict[str, Any]]:
-    """Verify the payload's signature, then decode it into ``(args, kwargs)``."""
-    verify_message(message)
-    return _serializer(message).loads_call(message.payload)
-
-
-def verify_message(message: Message) -> None:
-    """Raise ``SignatureMismatch`` unless the message is as it was signed."""
-    verify_payload(
-        message.id, message.command, message.serializer, message.payload,
-        message.signature, options=message.options,
-    )  # fmt: skip
-
-
-def _command(message: Message):
+def _command(message: Message) -> QueueCommand[..., Any]:
     """The registered command, or the django.tasks Task a message runs.
 
     Messages the django.tasks backend enqueued (their signed options say so)
-    run a Task the project defines, never a registered command; others run
-    only registered commands.
+    run a Task the project defines, found by the resolver that the app
+    registers for them, never a registered command; others run only
+    registered commands.
     """
     if "django_task" not in message.options:
         return registry.get(message.command)
-    try:
-        from .tasks import resolve
-    except ImportError as exc:
-        raise CommandNotFound(
-            f"the message was enqueued through django.tasks, which cannot be "
-            f"loaded here ({describe(exc)}): install django-tasks on Django "
-            "5.2, or use Django 6.0 or later"
-        ) from None
-    return resolve(message)
+    return registry.resolve("django_task", message)
 
 
-def encode_result(message: Message, value: Any) -> str:
-    """Return the signed, serialized form of a command's return value."""
-    return sign_result(message.id, _serializer(message).dumps(value))
-
-
-def decode_result(message: Message) -> Any:
-    """Return the command's return value stored with a done message."""
-    if message.result is None:
-        return None
-    return _serializer(message).loads(unsign_result(message.id, message.result))
-
-
-def describe(exc: BaseException) -> str:
-    """Return ``Type: text`` for an exception, as a failure reason."""
-    return "".join(tb.format_exception_only(type(exc), exc)).strip()
-
-
-def execute(message: Message, now=timezone.now) -> Outcome:
+def execute(message: Message, now: Callable[[], datetime] = timezone.now) -> Outcome:
     """Run ``message`` and return its outcome; never raises ``Exception``."""
     try:
         command, args, kwargs = decode_call(message)
@@ -150,9 +115,12 @@ def execute(message: Message, now=timezone.now) -> Outcome:
         if message.attempts < message.max_attempts:
             state, eta = State.SCHEDULED, now() + DECODE_RETRY_DELAY
         return Outcome(
-            state, error=error, traceback=tb.format_exc(), eta=eta,
+            state,
+            error=error,
+            traceback=tb.format_exc(),
+            eta=eta,
             exception=class_path(exc),
-        )  # fmt: skip
+        )
     signals.send(signals.message_started, message)
     try:
         with running(message):
@@ -180,13 +148,9 @@ def unstorable(exc: BaseException) -> Outcome:
     )
 
 
-def class_path(exc: BaseException) -> str:
-    """The dotted path of the class of ``exc``."""
-    kind = type(exc)
-    return f"{kind.__module__}.{kind.__qualname__}"
-
-
-def after_error(message: Message, exc: BaseException, now) -> Outcome:
+def after_error(
+    message: Message, exc: BaseException, now: Callable[[], datetime]
+) -> Outcome:
     """Retry the message if its policy allows, else fail it for good."""
     error, trace = describe(exc), "".join(tb.format_exception(exc))
     options = message.options
@@ -217,11 +181,16 @@ def after_error(message: Message, exc: BaseException, now) -> Outcome:
     )
 
 
+# What both sides need lives in djqueue.codec and djqueue.exceptions; these
+# names stay importable from here.
 __all__ = [
     "Outcome",
+    "class_path",
     "decode_call",
+    "decode_call_arguments",
     "decode_result",
     "describe",
     "encode_result",
     "execute",
+    "verify_message",
 ]

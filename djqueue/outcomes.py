@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from django.utils import timezone
 
@@ -57,8 +57,10 @@ def store_outcome(
         return queue.ack(message, outcome.result, ttl, now=now)
     record_attempt_error(message, outcome, now)
     if outcome.state == State.SCHEDULED:
+        # A retry's outcome always says when (see execution.after_error).
+        eta = cast(datetime, outcome.eta)
         return queue.retry_later(
-            message, outcome.eta, outcome.error, outcome.traceback, now=now
+            message, eta, outcome.error, outcome.traceback, now=now
         )
     return queue.fail(message, outcome.error, outcome.traceback, now=now)
 
@@ -90,7 +92,7 @@ def record_outcome(
     try made at ``started`` was answered. Return whether it was stored
     (False if the lease was lost or every try failed)."""
 
-    tried = []
+    tried: list[Exception] = []
 
     def warn(what: str, exc: Exception) -> None:
         logger.warning("Cannot %s; retrying", what, exc_info=not tried)
@@ -99,8 +101,12 @@ def record_outcome(
     answered, kept = keep_trying(
         lambda: store_outcome(queue, message, outcome, now()),
         lambda attempt: f"record the outcome of message {message.id} (try {attempt})",
-        deadline, clock, on_error or warn, on_stored, sleep=sleep,
-    )  # fmt: skip
+        deadline,
+        clock,
+        on_error or warn,
+        on_stored,
+        sleep=sleep,
+    )
     if not answered:
         logger.error(
             "Gave up recording the outcome of message %s; it will run "
@@ -154,8 +160,9 @@ def warn_lease_lost(message: Message) -> None:
     logger.warning(
         "Message %s (%s) lost its lease before its outcome was recorded; "
         "it was or will be run again",
-        message.id, message.command,
-    )  # fmt: skip
+        message.id,
+        message.command,
+    )
 
 
 def announce(message: Message, outcome: Outcome) -> None:
@@ -194,27 +201,39 @@ def log_outcome(
         logger.warning(
             "Message %s (%s) ran %.1fs, past its timeout of %ss; threads "
             "cannot be interrupted, so the timeout is only reported",
-            message.id, message.command, elapsed, timeout,
+            message.id,
+            message.command,
+            elapsed,
+            timeout,
             extra=log_fields(message),
-        )  # fmt: skip
+        )
     if outcome.state == State.DONE:
         if not logger.isEnabledFor(logging.INFO):
             return
         logger.info(
             "Done %s (%s) attempt %d in %.1f ms",
-            message.id, message.command, message.attempts, elapsed * 1000,
+            message.id,
+            message.command,
+            message.attempts,
+            elapsed * 1000,
             extra=log_fields(message),
-        )  # fmt: skip
+        )
     elif outcome.state == State.SCHEDULED:
         logger.warning(
             "Retrying %s (%s) at %s after attempt %d: %s",
-            message.id, message.command, outcome.eta.isoformat(),
-            message.attempts, outcome.error,
+            message.id,
+            message.command,
+            cast(datetime, outcome.eta).isoformat(),
+            message.attempts,
+            outcome.error,
             extra=log_fields(message),
-        )  # fmt: skip
+        )
     else:
         logger.error(
             "Failed %s (%s) attempt %d: %s",
-            message.id, message.command, message.attempts, outcome.error,
+            message.id,
+            message.command,
+            message.attempts,
+            outcome.error,
             extra=log_fields(message),
-        )  # fmt: skip
+        )

@@ -11,12 +11,18 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta, tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar, Unpack, overload
 from zoneinfo import ZoneInfo
 
+from .command_options import CommandArguments
 from .decorators import QueueCommand, queue_command
+
+if TYPE_CHECKING:
+    from .backends.base import BaseQueue
+
+R = TypeVar("R")
 
 logger = logging.getLogger("djqueue.periodic")
 
@@ -73,14 +79,16 @@ class Schedule:
         if self.every is not None:
             return now - (now - _EPOCH) % self.every
         base = now.astimezone(self.zone) + _TICK
-        return _croniter()(self.cron, base).get_prev(datetime).astimezone(UTC)
+        tick: datetime = _croniter()(self.cron, base).get_prev(datetime)
+        return tick.astimezone(UTC)
 
     def next(self, now: datetime) -> datetime:
         """Return the first tick after ``now``."""
         if self.every is not None:
             return self.latest(now) + self.every
         base = now.astimezone(self.zone)
-        return _croniter()(self.cron, base).get_next(datetime).astimezone(UTC)
+        tick: datetime = _croniter()(self.cron, base).get_next(datetime)
+        return tick.astimezone(UTC)
 
     def __str__(self) -> str:
         if self.every is not None:
@@ -88,7 +96,7 @@ class Schedule:
         return f"cron {self.cron!r} ({self.zone})"
 
 
-def _croniter():
+def _croniter() -> Any:
     try:
         from croniter import croniter
     except ImportError:
@@ -102,15 +110,35 @@ def _croniter():
 
 @dataclasses.dataclass(frozen=True)
 class Periodic:
-    command: QueueCommand
+    command: QueueCommand[[], Any]
     schedule: Schedule
 
 
 _periodic: dict[str, Periodic] = {}
 
 
+@overload
 def periodic_command(
-    func: Callable | None = None,
+    func: Callable[[], R],
+    /,
+    *,
+    every: timedelta | None = ...,
+    cron: str | None = ...,
+    timezone: str | tzinfo | None = ...,
+    catch_up: bool = ...,
+    **options: Unpack[CommandArguments],
+) -> QueueCommand[[], R]: ...
+@overload
+def periodic_command(
+    *,
+    every: timedelta | None = ...,
+    cron: str | None = ...,
+    timezone: str | tzinfo | None = ...,
+    catch_up: bool = ...,
+    **options: Unpack[CommandArguments],
+) -> Callable[[Callable[[], R]], QueueCommand[[], R]]: ...
+def periodic_command(
+    func: Callable[[], R] | None = None,
     /,
     *,
     every: timedelta | None = None,
@@ -118,7 +146,7 @@ def periodic_command(
     timezone: str | tzinfo | None = None,
     catch_up: bool = False,
     **options: Any,
-):
+) -> QueueCommand[[], R] | Callable[[Callable[[], R]], QueueCommand[[], R]]:
     """Register a function that takes no arguments as a periodic command.
 
     ``@periodic_command(every=timedelta(minutes=5))`` or
@@ -128,7 +156,7 @@ def periodic_command(
     """
     schedule = Schedule(every=every, cron=cron, timezone=timezone, catch_up=catch_up)
 
-    def decorate(function: Callable) -> QueueCommand:
+    def decorate(function: Callable[[], R]) -> QueueCommand[[], R]:
         command = queue_command(**options)(function)
         try:
             command.signature.bind()
@@ -158,7 +186,7 @@ class PeriodicTicker:
     are logged once (``manage.py check`` reports them, ``djqueue.E012``).
     """
 
-    def __init__(self, queues) -> None:
+    def __init__(self, queues: Iterable[BaseQueue]) -> None:
         self.queues = {q.name: q for q in queues if q.supports_periodic}
         self.without_ticks = {q.name: q for q in queues if not q.supports_periodic}
         self.started: datetime | None = None
@@ -192,7 +220,7 @@ class PeriodicTicker:
             self._handled[command.name] = tick
         return written
 
-    def _refuse(self, command: QueueCommand) -> None:
+    def _refuse(self, command: QueueCommand[[], Any]) -> None:
         """Say once that ``command`` gets no ticks on its queue."""
         if command.name in self._refused:
             return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
@@ -62,7 +63,7 @@ def _build(name: str) -> BaseQueue:
     return backend(name, config.connection, **config.options)
 
 
-def reset_queues(**kwargs) -> None:
+def reset_queues(**kwargs: Any) -> None:
     """Forget built queues, so the next lookup reads the settings again."""
     if kwargs.get("setting", "QUEUE").startswith("QUEUE"):
         with _lock:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from .exceptions import CommandNotFound, DuplicateCommand
 
 if TYPE_CHECKING:
     from .decorators import QueueCommand
+    from .message import Message
 
 
 def _origin(command: QueueCommand[Any, Any]) -> str:
@@ -22,11 +24,33 @@ class CommandRegistry:
     Registering a second, different function under a name that is taken
     raises ``DuplicateCommand`` naming both; registering the same function
     again (a module imported twice, a reload) replaces the entry.
+
+    Messages of another origin (the django.tasks backend's) carry an option
+    that says so, and run the command that the resolver registered for that
+    option returns, never a registered one.
     """
 
     def __init__(self) -> None:
         self._commands: dict[str, QueueCommand[Any, Any]] = {}
+        self._resolvers: dict[str, Callable[[Message], QueueCommand[Any, Any]]] = {}
         self._lock = threading.Lock()
+
+    def add_resolver(
+        self, option: str, resolver: Callable[[Message], QueueCommand[Any, Any]]
+    ) -> None:
+        """Run the messages whose options hold ``option`` with the command
+        ``resolver(message)`` returns (or raises ``CommandNotFound`` for)."""
+        self._resolvers[option] = resolver
+
+    def resolve(self, option: str, message: Message) -> QueueCommand[Any, Any]:
+        """The command that runs ``message``, marked with ``option``."""
+        resolver = self._resolvers.get(option)
+        if resolver is None:
+            raise CommandNotFound(
+                f"the message is marked {option!r}, and nothing here resolves "
+                "such messages: is djqueue in INSTALLED_APPS?"
+            )
+        return resolver(message)
 
     def register(self, command: QueueCommand[Any, Any]) -> None:
         with self._lock:
@@ -56,7 +80,7 @@ class CommandRegistry:
     def __contains__(self, name: object) -> bool:
         return name in self._commands
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[QueueCommand[Any, Any]]:
         return iter(sorted(self._commands.values(), key=lambda c: c.name))
 
     def __len__(self) -> int:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
+from .codec import decode_result
 from .exceptions import CommandFailed, MessageNotFound, ResultExpired, ResultTimeout
 from .message import Message
 from .states import FINISHED_STATES, State
+
+if TYPE_CHECKING:
+    from .backends.base import BaseQueue
 
 R = TypeVar("R")
 _MISSING = object()
@@ -113,12 +117,11 @@ class Result(Generic[R]):
 
     def _decode(self, message: Message) -> R:
         if self._value is _MISSING:
-            from .execution import decode_result
-
             self._value = decode_result(message)
-        return self._value
+        # The serializer gives back what the command returned: an R.
+        return cast(R, self._value)
 
-    def _backend(self):
+    def _backend(self) -> BaseQueue:
         from .queues import get_queue
 
         return get_queue(self.queue)
@@ -129,6 +132,9 @@ class Result(Generic[R]):
 
 class ImmediateResult(Result[R]):
     """The handle of a message run inline (``QUEUE_IMMEDIATE``); never stored."""
+
+    # Always the message as it ran: it is given, and never fetched.
+    _message: Message
 
     def refresh(self) -> None:
         pass

@@ -91,14 +91,17 @@ def delay_for(
 ) -> float:
     """Return the seconds to wait after failed attempt number ``attempt``."""
     if isinstance(policy, dict):
-        delay = min(policy["cap"], policy["first"] * 2 ** (attempt - 1))
+        delay: float = min(policy["cap"], policy["first"] * 2 ** (attempt - 1))
         return delay * (0.5 + draw() / 2) if policy.get("jitter") else delay
     if isinstance(policy, list):
-        return policy[min(attempt, len(policy)) - 1]
+        interval: float = policy[min(attempt, len(policy)) - 1]
+        return interval
     return policy or 0
 
 
-def encode_exceptions(types: Sequence[type[BaseException]] | None) -> list[str] | None:
+def encode_exceptions(
+    types: Sequence[type[BaseException]] | type[BaseException] | None,
+) -> list[str] | None:
     """Return exception classes as dotted names, for a message's options."""
     if types is None:
         return None

@@ -6,9 +6,15 @@ process that sends: the caller for ``message_enqueued``, the worker thread
 for the others; an exception in a receiver is logged and ignored.
 """
 
+from __future__ import annotations
+
 import logging
+from typing import TYPE_CHECKING, Any
 
 from django.dispatch import Signal
+
+if TYPE_CHECKING:
+    from .message import Message
 
 logger = logging.getLogger("djqueue.signals")
 
@@ -24,7 +30,7 @@ message_failed = Signal()
 message_retried = Signal()
 
 
-def send(signal: Signal, message, **kwargs) -> None:
+def send(signal: Signal, message: Message, **kwargs: Any) -> None:
     """Send ``signal`` for ``message``, logging receivers' exceptions."""
     if not signal.receivers:
         return

@@ -91,7 +91,12 @@ def _signature(key: bytes, value: str) -> str:
 
 
 def sign_payload(
-    message_id: str, command: str, serializer: str, payload: str, *, options: dict
+    message_id: str,
+    command: str,
+    serializer: str,
+    payload: str,
+    *,
+    options: dict[str, Any],
 ) -> str:
     """Return the signature of a message's payload and options under the
     current key."""

@@ -12,25 +12,16 @@ from __future__ import annotations
 
 import inspect
 import traceback as tb
+from collections.abc import Callable
 from importlib import import_module
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from django.apps import apps
 from django.core import checks
 
-try:
-    from django.tasks.backends.base import BaseTaskBackend
-    from django.tasks.base import (
-        Task,
-        TaskContext,
-        TaskError,
-        TaskResult,
-        TaskResultStatus,
-    )
-    from django.tasks.exceptions import TaskResultDoesNotExist
-    from django.tasks.signals import task_enqueued, task_finished, task_started
-    from django.utils.json import normalize_json
-except ImportError:  # Django 5.2 with the django-tasks backport
+if TYPE_CHECKING:
+    # Type-checked against the backport (typed, and what the Python 3.11
+    # lint environment has): django.tasks has the same names.
     from django_tasks.backends.base import BaseTaskBackend
     from django_tasks.base import (
         Task,
@@ -43,12 +34,41 @@ except ImportError:  # Django 5.2 with the django-tasks backport
     from django_tasks.signals import task_enqueued, task_finished, task_started
     from django_tasks.utils import normalize_json
 
+else:
+    try:
+        from django.tasks.backends.base import BaseTaskBackend
+        from django.tasks.base import (
+            Task,
+            TaskContext,
+            TaskError,
+            TaskResult,
+            TaskResultStatus,
+        )
+        from django.tasks.exceptions import TaskResultDoesNotExist
+        from django.tasks.signals import task_enqueued, task_finished, task_started
+        from django.utils.json import normalize_json
+    except ImportError:  # Django 5.2 with the django-tasks backport
+        from django_tasks.backends.base import BaseTaskBackend
+        from django_tasks.base import (
+            Task,
+            TaskContext,
+            TaskError,
+            TaskResult,
+            TaskResultStatus,
+        )
+        from django_tasks.exceptions import TaskResultDoesNotExist
+        from django_tasks.signals import task_enqueued, task_finished, task_started
+        from django_tasks.utils import normalize_json
+
+from .codec import decode_call_arguments, decode_result
+from .command_options import CommandOptions
 from .context import current_message
-from .decorators import CommandOptions, QueueCommand
+from .decorators import QueueCommand
 from .exceptions import CommandNotFound, DecodeError, UnstorableResult
 from .message import Message
 from .states import State
 
+T = TypeVar("T")
 #: OPTIONS keys passed on to every task's messages, as command options.
 COMMAND_OPTIONS = ("retries", "retry_delay", "result_ttl", "timeout")
 
@@ -74,7 +94,7 @@ class DjqueueBackend(BaseTaskBackend):
     # Higher priorities run first, -100 to 100.
     supports_priority = True
 
-    def __init__(self, alias, params):
+    def __init__(self, alias: str, params: dict[str, Any]) -> None:
         super().__init__(alias, params)
         unknown = set(self.options) - set(COMMAND_OPTIONS)
         self._unknown_options = sorted(unknown)
@@ -82,10 +102,10 @@ class DjqueueBackend(BaseTaskBackend):
             key: value for key, value in self.options.items() if key in COMMAND_OPTIONS
         }
 
-    def check(self, **kwargs):
+    def check(self, **kwargs: Any) -> list[checks.CheckMessage]:
         from .conf import queue_configs
 
-        errors = []
+        errors: list[checks.CheckMessage] = []
         configured = set(queue_configs())
         for name in sorted(self.queues - configured):
             errors.append(
@@ -107,7 +127,7 @@ class DjqueueBackend(BaseTaskBackend):
             )
         return errors
 
-    def enqueue(self, task, args, kwargs):
+    def enqueue(self, task: Task[..., T], args: Any, kwargs: Any) -> TaskResult[T]:
         """Store one call of ``task`` and return its result.
 
         Arguments must be what Django's tasks framework allows (JSON types;
@@ -128,7 +148,7 @@ class DjqueueBackend(BaseTaskBackend):
         task_enqueued.send(type(self), task_result=result)
         return result
 
-    def get_result(self, result_id):
+    def get_result(self, result_id: str) -> TaskResult[Any]:
         """Find the result in this backend's queues (every configured queue
         when ``QUEUES`` is empty, which lets tasks use any queue). Names
         djqueue does not configure hold nothing; check() reports them."""
@@ -143,11 +163,13 @@ class DjqueueBackend(BaseTaskBackend):
                 return self._result(load_task(message.command), message)
         raise TaskResultDoesNotExist(result_id)
 
-    def _result(self, task: Task, message: Message) -> TaskResult:
+    def _result(self, task: Task[..., T], message: Message) -> TaskResult[T]:
         return task_result(task, message, self.alias)
 
 
-def task_command(task: Task, options: dict[str, Any]) -> QueueCommand:
+def task_command(
+    task: Task[..., Any], options: dict[str, Any]
+) -> QueueCommand[..., Any]:
     """Return an unregistered command that runs ``task`` for djqueue.
 
     Its signature leaves out the ``context`` argument of tasks that take
@@ -166,9 +188,10 @@ def task_command(task: Task, options: dict[str, Any]) -> QueueCommand:
     return command
 
 
-def _runner(task: Task):
-    def run(*args, **kwargs):
-        message = current_message()
+def _runner(task: Task[..., Any]) -> Callable[..., Any]:
+    def run(*args: Any, **kwargs: Any) -> Any:
+        # The worker runs this inside running(message).
+        message = cast(Message, current_message())
         result = task_result(
             task, message, message.options["django_task"], running=True
         )
@@ -198,13 +221,15 @@ def _runner(task: Task):
     return run
 
 
-def _finish_failed(sender, result: TaskResult, exc: BaseException) -> None:
+def _finish_failed(
+    sender: type[BaseTaskBackend], result: TaskResult[Any], exc: BaseException
+) -> None:
     object.__setattr__(result, "status", TaskResultStatus.FAILED)
     result.errors.append(_error(type(exc), "".join(tb.format_exception(exc))))
     task_finished.send(sender, task_result=result)
 
 
-def load_task(module_path: str) -> Task:
+def load_task(module_path: str) -> Task[..., Any]:
     """Return the Task the project defines at ``module_path``; raise
     ``CommandNotFound``.
 
@@ -232,23 +257,21 @@ def load_task(module_path: str) -> Task:
     return task
 
 
-def resolve(message: Message) -> QueueCommand:
+def resolve(message: Message) -> QueueCommand[..., Any]:
     """The command that runs a message enqueued through this backend."""
     return task_command(load_task(message.command), {})
 
 
 def task_result(
-    task: Task, message: Message, alias: str, running: bool = False
-) -> TaskResult:
+    task: Task[..., T], message: Message, alias: str, running: bool = False
+) -> TaskResult[T]:
     """Describe a djqueue message as Django's TaskResult."""
-    from .execution import decode_call_arguments, decode_result
-
     try:
         args, kwargs = decode_call_arguments(message)
     except DecodeError:
         args, kwargs = [], {}
     errors = [_stored_error(entry) for entry in message.attempt_errors]
-    result = TaskResult(
+    result: TaskResult[T] = TaskResult(
         task=task,
         id=message.id,
         status=TaskResultStatus.RUNNING if running else _STATUS[message.state],

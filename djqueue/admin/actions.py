@@ -11,6 +11,15 @@ type with the message id as ``object_id``, whichever backend holds it.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest, HttpResponse
+    from django_stubs_ext import StrOrPromise
+
+    from ..message import Message
+    from .model_admin import QueueAdmin
+
 import dataclasses
 
 from django.contrib import messages
@@ -31,8 +40,8 @@ from .views import PURGEABLE, queue_or_404, render, state_or_404, url
 class Action:
     method: str
     flag: int
-    done: str
-    refused: str
+    done: StrOrPromise
+    refused: StrOrPromise
 
 
 ACTIONS = {
@@ -67,10 +76,13 @@ ACTIONS = {
 }
 
 
-def log(request, object_id: str, text: str, flag: int, change: str) -> None:
+def log(
+    request: HttpRequest, object_id: str, text: str, flag: int, change: str
+) -> None:
     """Write one admin log entry about a message (or a purge) of any backend."""
     LogEntry.objects.create(
-        user_id=request.user.pk,
+        # The user passed require(): not anonymous, so it has a key.
+        user_id=request.user.pk,  # type: ignore[misc]
         content_type=ContentType.objects.get_for_model(MessageRecord),
         object_id=object_id,
         object_repr=text[:200],
@@ -79,7 +91,13 @@ def log(request, object_id: str, text: str, flag: int, change: str) -> None:
     )
 
 
-def message_action(request, model_admin, queue: str, message_id: str, action: str):
+def message_action(
+    request: HttpRequest,
+    model_admin: QueueAdmin,
+    queue: str,
+    message_id: str,
+    action: str,
+) -> HttpResponse:
     """Apply ``action`` to one message, then go back to its page (or list)."""
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
@@ -106,7 +124,9 @@ def message_action(request, model_admin, queue: str, message_id: str, action: st
     return HttpResponseRedirect(url("message", queue, message.id))
 
 
-def apply(reader: Reader, queue: str, message_id: str | None, method: str):
+def apply(
+    reader: Reader, queue: str, message_id: str | None, method: str
+) -> tuple[Message, bool]:
     """Read the message, then call ``method`` on it: ``(message, changed)``."""
     message = None
     if message_id is not None:
@@ -118,7 +138,9 @@ def apply(reader: Reader, queue: str, message_id: str | None, method: str):
     )
 
 
-def purge(request, model_admin, queue: str, state: str):
+def purge(
+    request: HttpRequest, model_admin: QueueAdmin, queue: str, state: str
+) -> HttpResponse:
     """Confirm (GET) and purge (POST) every message of a state of a queue."""
     require(request.user, "purge")
     queue, state, reader = queue_or_404(queue), state_or_404(state), Reader()
@@ -148,12 +170,16 @@ def purge(request, model_admin, queue: str, state: str):
     except QueueUnavailable:
         count = None
     return render(
-        request, model_admin, "purge.html",
+        request,
+        model_admin,
+        "purge.html",
         _("Purge %(state)s messages of %(queue)s")
         % {"state": state.label, "queue": queue},
-        queue=queue, state=state, count=count,
+        queue=queue,
+        state=state,
+        count=count,
         unavailable=reader.unavailable.get(queue, ""),
-    )  # fmt: skip
+    )
 
 
 def unreachable(queue: str, reason: str) -> str:

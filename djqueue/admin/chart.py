@@ -10,6 +10,8 @@ import dataclasses
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
+from ..inspection import Throughput
+
 MINUTES = 60
 BAR_WIDTH = 4
 HEIGHT = 48
@@ -44,7 +46,7 @@ def hour_start(now: datetime) -> datetime:
     return now.replace(second=0, microsecond=0) - timedelta(minutes=MINUTES - 1)
 
 
-def build_chart(buckets: Iterable, now: datetime) -> Chart:
+def build_chart(buckets: Iterable[Throughput], now: datetime) -> Chart:
     """Lay out per-minute ``(minute, done, failed)`` buckets as bars.
 
     Buckets outside the hour ending at ``now`` are ignored; minutes without

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
@@ -27,8 +29,9 @@ class ListFilterForm(forms.Form):
     page = forms.IntegerField(required=False, min_value=1, max_value=10**9)
     cursor = forms.CharField(required=False, max_length=300)
 
-    def clean(self):
-        data = super().clean()
+    def clean(self) -> dict[str, Any] | None:
+        # The form's own fields were cleaned: Django returns cleaned_data.
+        data = cast("dict[str, Any]", super().clean())
         scanning = data.get("cursor") and data.get("command")
         if not scanning and (data.get("page") or 1) > MAX_PAGE:
             raise forms.ValidationError("No list goes that deep.")

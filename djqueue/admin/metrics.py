@@ -13,15 +13,16 @@ backend does not support (inspection, presence, statistics) are left out.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from datetime import datetime
 
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 from django.views.decorators.http import require_GET
 
-from .. import get_queue, queue_names
 from ..conf import settings
+from ..queues import get_queue, queue_names
 from ..states import State
 from .permissions import allowed
 
@@ -34,7 +35,7 @@ def label_value(value: object) -> str:
     return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-def sample(name: str, labels: dict[str, object], value: float) -> str:
+def sample(name: str, labels: Mapping[str, object], value: float) -> str:
     inner = ",".join(f'{key}="{label_value(v)}"' for key, v in labels.items())
     number = int(value) if float(value).is_integer() else value
     return f"{name}{{{inner}}} {number}"
@@ -55,7 +56,7 @@ FAMILIES = {
 }
 
 
-def queue_samples(name: str, now) -> dict[str, list[str]]:
+def queue_samples(name: str, now: datetime) -> dict[str, list[str]]:
     """The samples of one queue, by metric family."""
     found: dict[str, list[str]] = {family: [] for family in FAMILIES}
     try:
@@ -92,7 +93,7 @@ def queue_samples(name: str, now) -> dict[str, list[str]]:
     return found
 
 
-def render(names: Iterable[str], now) -> str:
+def render(names: Iterable[str], now: datetime) -> str:
     """The exposition text for the queues ``names``."""
     per_queue = [queue_samples(name, now) for name in names]
     lines: list[str] = []
@@ -103,13 +104,13 @@ def render(names: Iterable[str], now) -> str:
     return "\n".join(lines) + "\n"
 
 
-def bearer_token(request) -> str:
+def bearer_token(request: HttpRequest) -> str:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     return token.strip() if scheme.lower() == "bearer" else ""
 
 
-def authorized(request) -> bool:
+def authorized(request: HttpRequest) -> bool:
     """Whether the request carries the metrics token or comes from staff
     allowed to view queues."""
     expected = settings.QUEUE_METRICS_TOKEN
@@ -120,7 +121,7 @@ def authorized(request) -> bool:
 
 
 @require_GET
-def metrics_view(request) -> HttpResponse:
+def metrics_view(request: HttpRequest) -> HttpResponse:
     """Serve the metrics of every configured queue."""
     if not authorized(request):
         response = HttpResponse("Forbidden\n", status=403, content_type=CONTENT_TYPE)

@@ -9,40 +9,62 @@ are not exposed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
 from django.contrib import admin
 from django.urls import path
 
 from . import actions, views
 from .permissions import allowed
 
+if TYPE_CHECKING:
+    from django.http import HttpRequest, HttpResponse
+    from django.urls import URLPattern
 
-class QueueAdmin(admin.ModelAdmin):
+    from ..models import MessageRecord
+
+    # ModelAdmin is generic in the stubs only.
+    _ModelAdmin = admin.ModelAdmin[MessageRecord]
+else:
+    _ModelAdmin = admin.ModelAdmin
+
+
+class QueueAdmin(_ModelAdmin):
     """Overview, lists, message pages, actions and periodic commands."""
 
-    def has_module_permission(self, request) -> bool:
+    def has_module_permission(self, request: HttpRequest) -> bool:
         return allowed(request.user, "view")
 
-    def has_view_permission(self, request, obj=None) -> bool:
+    def has_view_permission(
+        self, request: HttpRequest, obj: MessageRecord | None = None
+    ) -> bool:
         return allowed(request.user, "view")
 
-    def has_add_permission(self, request) -> bool:
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None) -> bool:
+    def has_change_permission(
+        self, request: HttpRequest, obj: MessageRecord | None = None
+    ) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None) -> bool:
+    def has_delete_permission(
+        self, request: HttpRequest, obj: MessageRecord | None = None
+    ) -> bool:
         return False
 
-    def get_urls(self):
-        def page(view):
-            def bound(request, *args, **kwargs):
+    def get_urls(self) -> list[URLPattern]:
+        def page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+            def bound(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
                 return view(request, self, *args, **kwargs)
 
             return self.admin_site.admin_view(bound)
 
         name = "djqueue_messagerecord_"
-        # Queue names may contain "/": the longer patterns come first.
+        # Queue names may contain "/": the longer patterns come first. A
+        # table of routes, a pattern and its view per line, its name below
+        # (the formatter would give each argument a line of its own).
         return [
             path("", page(views.overview), name=name + "changelist"),
             path("periodic/", page(views.periodic), name=name + "periodic"),

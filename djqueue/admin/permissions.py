@@ -6,6 +6,14 @@ apply to messages of every backend, whether or not they are database rows.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, cast
+
+if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser
+    from django.contrib.auth.models import AbstractUser, AnonymousUser
+
+    AnyUser = AbstractBaseUser | AnonymousUser
+
 from django.core.exceptions import PermissionDenied
 
 #: What a user may do -> the permission it needs.
@@ -19,17 +27,22 @@ PERMISSIONS = {
 }
 
 
-def allowed(user, action: str) -> bool:
+def allowed(user: AnyUser, action: str) -> bool:
     """Whether ``user`` is active staff holding the permission of ``action``."""
-    return bool(user.is_active and user.is_staff and user.has_perm(PERMISSIONS[action]))
+    # The admin's user model has is_staff and has_perm, as Django's admin
+    # requires; the stubs type request.user as any base user.
+    staff = cast("AbstractUser | AnonymousUser", user)
+    return bool(
+        staff.is_active and staff.is_staff and staff.has_perm(PERMISSIONS[action])
+    )
 
 
-def require(user, action: str) -> None:
+def require(user: AnyUser, action: str) -> None:
     """Raise ``PermissionDenied`` (a 403) unless ``user`` may do ``action``."""
     if not allowed(user, action):
         raise PermissionDenied
 
 
-def granted(user) -> dict[str, bool]:
+def granted(user: AnyUser) -> dict[str, bool]:
     """Every action mapped to whether ``user`` may do it, for templates."""
     return {action: allowed(user, action) for action in PERMISSIONS}

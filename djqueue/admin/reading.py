@@ -15,12 +15,14 @@ import logging
 import uuid
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from .. import get_queue, queue_names
 from ..backends.base import BaseQueue
-from ..execution import describe
+from ..exceptions import describe
+from ..inspection import ConsumerInfo
+from ..message import Message
 from ..overview import QueueSummary, summarize
+from ..queues import get_queue, queue_names
 from ..states import State
 from .chart import Chart, build_chart
 
@@ -110,7 +112,7 @@ class QueueCard:
         return self.summary is not None and self.summary.counts is not None
 
     @property
-    def consumers(self) -> list:
+    def consumers(self) -> list[ConsumerInfo]:
         return (self.summary.consumers if self.summary else None) or []
 
     @property
@@ -136,16 +138,18 @@ def cards(reader: Reader, now: datetime) -> list[QueueCard]:
     return [card(reader, name, now) for name in queue_names()]
 
 
-def alive_consumers(queue_cards: list[QueueCard]) -> list:
+def alive_consumers(queue_cards: list[QueueCard]) -> list[ConsumerInfo]:
     """The consumers of all queues, each once, newest start first."""
-    seen: dict[str, Any] = {}
+    seen: dict[str, ConsumerInfo] = {}
     for each in queue_cards:
         for consumer in each.consumers:
             seen.setdefault(consumer.id, consumer)
     return sorted(seen.values(), key=lambda c: c.started_at, reverse=True)
 
 
-def find_message(reader: Reader, message_id: str, names: list[str] | None = None):
+def find_message(
+    reader: Reader, message_id: str, names: list[str] | None = None
+) -> Message | None:
     """Return the first message with ``message_id`` on the given queues
     (every queue by default), or None: one ``get`` per queue at most, none
     for a queue that is unavailable (see ``reader.unavailable``)."""

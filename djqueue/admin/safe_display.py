@@ -99,9 +99,13 @@ def show_arguments(message: Message) -> Shown:
     """Return the verified-or-not, safely decoded arguments of ``message``."""
     try:
         verify_payload(
-            message.id, message.command, message.serializer, message.payload,
-            message.signature, options=message.options,
-        )  # fmt: skip
+            message.id,
+            message.command,
+            message.serializer,
+            message.payload,
+            message.signature,
+            options=message.options,
+        )
         valid = True
     except SignatureMismatch:
         valid = False

@@ -11,6 +11,16 @@ shown as unavailable and is not asked again while the page is built.
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest, HttpResponse
+
+    from ..backends.base import BaseQueue
+    from ..message import Message
+    from .model_admin import QueueAdmin
+
 import dataclasses
 
 from django.http import Http404, HttpResponseRedirect
@@ -19,8 +29,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from .. import queue_names
 from ..periodic import periodic_commands
+from ..queues import queue_names
 from ..registry import registry
 from ..states import State
 from .forms import MAX_PAGE, PER_PAGE, ListFilterForm
@@ -50,11 +60,17 @@ ACTIONS_BY_STATE = {
 PURGEABLE = frozenset(STATES) - {State.RUNNING}
 
 
-def url(name: str, *args) -> str:
+def url(name: str, *args: object) -> str:
     return reverse(f"admin:djqueue_messagerecord_{name}", args=args)
 
 
-def render(request, model_admin, template: str, title: str, **context):
+def render(
+    request: HttpRequest,
+    model_admin: QueueAdmin,
+    template: str,
+    title: str,
+    **context: Any,
+) -> HttpResponse:
     """Render a page of ours inside the admin's layout."""
     context = {
         **model_admin.admin_site.each_context(request),
@@ -68,12 +84,17 @@ def render(request, model_admin, template: str, title: str, **context):
     return TemplateResponse(request, f"djqueue/admin/{template}", context)
 
 
-def render_unavailable(request, model_admin, title: str, reader: Reader):
+def render_unavailable(
+    request: HttpRequest, model_admin: QueueAdmin, title: str, reader: Reader
+) -> HttpResponse:
     """A page that could not be built because queues cannot be read."""
     return render(
-        request, model_admin, "unavailable.html", title,
+        request,
+        model_admin,
+        "unavailable.html",
+        title,
         unavailable=sorted(reader.unavailable.items()),
-    )  # fmt: skip
+    )
 
 
 def queue_or_404(name: str) -> str:
@@ -90,18 +111,23 @@ def state_or_404(value: str) -> State:
         raise Http404(_("No state is named %(name)s.") % {"name": value}) from None
 
 
-def overview(request, model_admin):
+def overview(request: HttpRequest, model_admin: QueueAdmin) -> HttpResponse:
     """Counts, age, throughput and consumers of every queue."""
     require(request.user, "view")
     now = timezone.now()
     queue_cards = cards(Reader(), now)
     return render(
-        request, model_admin, "overview.html", _("Queues"),
-        cards=queue_cards, consumers=alive_consumers(queue_cards), now=now,
+        request,
+        model_admin,
+        "overview.html",
+        _("Queues"),
+        cards=queue_cards,
+        consumers=alive_consumers(queue_cards),
+        now=now,
         tracks_consumers=any(
             card.tracks_consumers or card.error for card in queue_cards
         ),
-    )  # fmt: skip
+    )
 
 
 def matching_commands(text: str) -> list[str]:
@@ -118,7 +144,7 @@ class Listing:
     """What a list page shows: its messages, whether (and from which scan
     cursor) a next page goes on, and how many messages a scan examined."""
 
-    rows: list = dataclasses.field(default_factory=list)
+    rows: list[Message] = dataclasses.field(default_factory=list)
     has_next: bool = False
     cursor: str = ""
     examined: int = 0
@@ -129,7 +155,9 @@ class Listing:
         return bool(self.cursor) and len(self.rows) < PER_PAGE
 
 
-def message_list(request, model_admin, queue: str, state: str):
+def message_list(
+    request: HttpRequest, model_admin: QueueAdmin, queue: str, state: str
+) -> HttpResponse:
     """One page of the messages of ``queue`` in ``state``; never counted."""
     require(request.user, "view")
     queue, state = queue_or_404(queue), state_or_404(state)
@@ -155,21 +183,34 @@ def message_list(request, model_admin, queue: str, state: str):
             page = 1
         listing = read_listing(reader, queue, state, page, command, cursor)
     return render(
-        request, model_admin, "list.html",
+        request,
+        model_admin,
+        "list.html",
         _("%(state)s messages of %(queue)s") % {"state": state.label, "queue": queue},
-        queue=queue, state=state, rows=listing.rows, page=page,
-        has_next=listing.has_next, cursor=listing.cursor, listing=listing,
-        search=search, command=command, matches=matches,
-        commands=[c.name for c in registry], queues=queue_names(),
-        purgeable=state in PURGEABLE and listable, unsupported=not listable,
+        queue=queue,
+        state=state,
+        rows=listing.rows,
+        page=page,
+        has_next=listing.has_next,
+        cursor=listing.cursor,
+        listing=listing,
+        search=search,
+        command=command,
+        matches=matches,
+        commands=[c.name for c in registry],
+        queues=queue_names(),
+        purgeable=state in PURGEABLE and listable,
+        unsupported=not listable,
         unavailable=reader.unavailable.get(queue, ""),
         elsewhere=sorted(
             (name, why) for name, why in reader.unavailable.items() if name != queue
         ),
-    )  # fmt: skip
+    )
 
 
-def read_listing(reader, queue: str, state: State, page: int, command: str, cursor):
+def read_listing(
+    reader: Reader, queue: str, state: State, page: int, command: str, cursor: str
+) -> Listing:
     """Read one page: by page number, or for a command filter, by scan."""
     try:
         if command:
@@ -179,7 +220,7 @@ def read_listing(reader, queue: str, state: State, page: int, command: str, curs
         return Listing()
 
 
-def scan_page(backend, state: State, command: str, cursor: str) -> Listing:
+def scan_page(backend: BaseQueue, state: State, command: str, cursor: str) -> Listing:
     """The next page of a filtered scan: at most ``PER_PAGE`` matches, found
     by examining a bounded number of messages (``INSPECT_SCAN_LIMIT``)."""
     try:
@@ -189,7 +230,7 @@ def scan_page(backend, state: State, command: str, cursor: str) -> Listing:
     return Listing(scan.messages, bool(scan.cursor), scan.cursor, scan.examined)
 
 
-def read_page(backend, state: State, page: int) -> Listing:
+def read_page(backend: BaseQueue, state: State, page: int) -> Listing:
     """Read one unfiltered page by number: one extra message is read.
 
     No next page is offered past ``MAX_PAGE``: skipping that deep costs the
@@ -200,14 +241,16 @@ def read_page(backend, state: State, page: int) -> Listing:
     return Listing(found[:PER_PAGE], len(found) > PER_PAGE and page < MAX_PAGE)
 
 
-def message_detail(request, model_admin, queue: str, message_id: str):
+def message_detail(
+    request: HttpRequest, model_admin: QueueAdmin, queue: str, message_id: str
+) -> HttpResponse:
     """Everything about one message, its payload decoded without running code."""
     require(request.user, "view")
-    queue, message_id = queue_or_404(queue), parse_id(message_id)
+    queue, wanted = queue_or_404(queue), parse_id(message_id)
     reader, message = Reader(), None
-    if message_id is not None:
+    if wanted is not None:
         try:
-            message = reader.read(queue, lambda backend: backend.get(message_id))
+            message = reader.read(queue, lambda backend: backend.get(wanted))
         except QueueUnavailable:
             return render_unavailable(request, model_admin, _("Message"), reader)
     if message is None:
@@ -217,19 +260,26 @@ def message_detail(request, model_admin, queue: str, message_id: str):
     if not reader.supports(queue, "supports_inspection"):
         actions = []  # each is an inspection call
     return render(
-        request, model_admin, "message.html",
+        request,
+        model_admin,
+        "message.html",
         _("Message %(id)s") % {"id": message.id},
-        queue=queue, message=message, actions=actions,
-        arguments=show_arguments(message), result=show_result(message),
-    )  # fmt: skip
+        queue=queue,
+        message=message,
+        actions=actions,
+        arguments=show_arguments(message),
+        result=show_result(message),
+    )
 
 
-def message_anywhere(request, model_admin, message_id: str):
+def message_anywhere(
+    request: HttpRequest, model_admin: QueueAdmin, message_id: str
+) -> HttpResponse:
     """Redirect to the message page of ``message_id`` on whichever queue
     holds it (the admin log links here): one ``get`` per queue at most."""
     require(request.user, "view")
-    message_id, reader = parse_id(message_id), Reader()
-    message = None if message_id is None else find_message(reader, message_id)
+    wanted, reader = parse_id(message_id), Reader()
+    message = None if wanted is None else find_message(reader, wanted)
     if message is not None:
         return HttpResponseRedirect(url("message", message.queue, message.id))
     if reader.unavailable:
@@ -237,11 +287,11 @@ def message_anywhere(request, model_admin, message_id: str):
     raise Http404(_("No queue holds this message."))
 
 
-def periodic(request, model_admin):
+def periodic(request: HttpRequest, model_admin: QueueAdmin) -> HttpResponse:
     """Periodic commands with their schedule, last tick and next run."""
     require(request.user, "view")
     now, reader = timezone.now(), Reader()
-    ticks: dict[str, dict] = {}
+    ticks: dict[str, dict[str, datetime] | None] = {}
     rows = []
     for entry in periodic_commands():
         name = entry.command.options.queue
@@ -253,16 +303,22 @@ def periodic(request, model_admin):
         except Exception as exc:  # a cron schedule without croniter
             upcoming, error = None, str(exc)
         rows.append(
-            {"entry": entry, "queue": name, "last": last, "next": upcoming,
-             "error": error, "unavailable": reader.unavailable.get(name, ""),
-             "unsupported": ticks[name] is None}
-        )  # fmt: skip
+            {
+                "entry": entry,
+                "queue": name,
+                "last": last,
+                "next": upcoming,
+                "error": error,
+                "unavailable": reader.unavailable.get(name, ""),
+                "unsupported": ticks[name] is None,
+            }
+        )
     return render(
         request, model_admin, "periodic.html", _("Periodic commands"), rows=rows
     )
 
 
-def last_ticks(reader: Reader, name: str) -> dict | None:
+def last_ticks(reader: Reader, name: str) -> dict[str, datetime] | None:
     """The last ticks written on queue ``name``: {} if it is not configured
     (``manage.py check`` reports it) or cannot be read (the row says so),
     ``None`` if its backend does not support periodic ticks."""

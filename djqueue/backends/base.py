@@ -85,7 +85,7 @@ class BaseQueue(OptionalParts, ABC):
         Subclasses extend the list; this checks the OPTIONS every backend
         shares and reports keys the backend does not know.
         """
-        errors = []
+        errors: list[checks.CheckMessage] = []
         unknown = set(options) - cls.option_names
         if unknown:
             errors.append(

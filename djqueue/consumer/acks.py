@@ -21,7 +21,7 @@ from datetime import datetime
 
 from django.db import connections
 
-from ..backends.base import BaseQueue
+from ..backends.base import Ack, BaseQueue
 from ..execution import Outcome
 from ..message import Message
 from ..outcomes import announce, keep_trying, warn_lease_lost
@@ -167,7 +167,7 @@ class AckBuffer:
         """Acknowledge ``group`` in one call, retrying with backoff while
         the leases would hold; None if every try failed."""
         acks = [
-            (message, outcome.result, message.options.get("result_ttl", 0))
+            Ack(message, outcome.result, message.options.get("result_ttl", 0))
             for message, outcome in group
         ]
         answered, kept = keep_trying(
@@ -187,6 +187,7 @@ class AckBuffer:
             logger.error(
                 "Gave up acknowledging %d message(s) of queue %r; they run "
                 "again when their lease expires",
-                len(acks), queue.name,
-            )  # fmt: skip
+                len(acks),
+                queue.name,
+            )
         return kept

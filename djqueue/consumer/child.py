@@ -10,6 +10,12 @@ gracefully by itself.
 
 from __future__ import annotations
 
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
+
 import logging
 import os
 import signal
@@ -24,11 +30,11 @@ class ChildOrders:
     called from a thread of its own for each order, and as a graceful stop
     when the supervisor is gone (the pipe closed)."""
 
-    def __init__(self, connection) -> None:
+    def __init__(self, connection: Connection[Any, Any]) -> None:
         self.connection = connection
 
     def follow(self, on_stop: Callable[[bool], None]) -> None:
-        def listen():
+        def listen() -> None:
             while True:
                 try:
                     order = self.connection.recv()
@@ -41,7 +47,13 @@ class ChildOrders:
         threading.Thread(target=listen, name="djqueue-orders", daemon=True).start()
 
 
-def child_bootstrap(child_main, child_args, worker_id, connection, environ) -> None:
+def child_bootstrap(
+    child_main: str,
+    child_args: Any,
+    worker_id: str,
+    connection: Connection[Any, Any],
+    environ: dict[str, str],
+) -> None:
     """The entry point of a child process: its environment, Django, then
     ``child_main``; exit with the status it returns."""
     # A handler, not SIG_IGN, which the commands' own subprocesses would
@@ -60,5 +72,5 @@ def child_bootstrap(child_main, child_args, worker_id, connection, environ) -> N
     raise SystemExit(main(child_args, worker_id, ChildOrders(connection)))
 
 
-def _not_yours(signum, frame) -> None:
+def _not_yours(signum: int, frame: FrameType | None) -> None:
     logger.debug("Ignored %s: the supervisor stops this process", signum)

@@ -89,7 +89,9 @@ class Claimer:
         for queue in self.queues:
             messages = self.calls.ask(
                 f"claim from queue {queue.name!r}",
-                lambda queue=queue, limit=limit - claimed: queue.claim(
+                # The defaults bind this pass's values; mypy cannot infer
+                # the type of a lambda that has some.
+                lambda queue=queue, limit=limit - claimed: queue.claim(  # type: ignore[misc]
                     self.worker_id,
                     self.lease_seconds,
                     limit,
@@ -114,7 +116,7 @@ class Claimer:
         for queue in self.isolating:
             message = self.calls.ask(
                 f"claim from queue {queue.name!r}",
-                lambda queue=queue: queue.claim_suspect(
+                lambda queue=queue: queue.claim_suspect(  # type: ignore[misc]
                     self.worker_id, self.lease_seconds, now=self.now()
                 ),
             )
@@ -123,8 +125,10 @@ class Claimer:
             if message is not None:
                 logger.warning(
                     "Running message %s (%s) alone: its worker was lost when "
-                    "it last ran", message.id, message.command,
-                )  # fmt: skip
+                    "it last ran",
+                    message.id,
+                    message.command,
+                )
                 self._alone = message.id
                 self._take(queue, message)
                 return 1

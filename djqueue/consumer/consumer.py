@@ -103,9 +103,13 @@ class Consumer:
         capacity = concurrency + self.prefetch
         self.heartbeat_interval = self.lease_seconds / 3
         self.presence = Presence(
-            self.queues, self.worker_id, concurrency, worker_type,
-            self.lease_seconds + self.heartbeat_interval, now,
-        )  # fmt: skip
+            self.queues,
+            self.worker_id,
+            concurrency,
+            worker_type,
+            self.lease_seconds + self.heartbeat_interval,
+            now,
+        )
         self._ticks = PeriodicTicker(self.queues) if periodic and not burst else None
         self._ready = False
         self.inflight = InFlight()
@@ -118,14 +122,26 @@ class Consumer:
         self.watch = CallWatch(self.outage.stalled, self._feed_watchdog)
         self.calls = BackendCalls(self.watch, self.outage, clock)
         self.acks = AckBuffer(
-            self.inflight, self.outage, self.lease_seconds, batch=capacity,
-            interval=settings.QUEUE_ACK_INTERVAL, clock=clock, now=now,
+            self.inflight,
+            self.outage,
+            self.lease_seconds,
+            batch=capacity,
+            interval=settings.QUEUE_ACK_INTERVAL,
+            clock=clock,
+            now=now,
             on_stored=self.wake,
-        )  # fmt: skip
+        )
         self.claimer = Claimer(
-            self.queues, self.worker_id, self.lease_seconds, capacity,
-            self.inflight, self._held, self.calls, self.workers.give, now,
-        )  # fmt: skip
+            self.queues,
+            self.worker_id,
+            self.lease_seconds,
+            capacity,
+            self.inflight,
+            self._held,
+            self.calls,
+            self.workers.give,
+            now,
+        )
         self._watchdog_fed = 0.0
         #: Whether the consumer stopped without the backend's answer: a call
         #: abandoned, or messages it could not release (they run again once
@@ -308,8 +324,9 @@ class Consumer:
             logger.error(
                 "Gave up waiting %.1fs for the queue backend to %s; stopping "
                 "without its answer",
-                seconds, what,
-            )  # fmt: skip
+                seconds,
+                what,
+            )
         self.unanswered = True
 
     # -- Shutdown ----------------------------------------------------------------
@@ -323,8 +340,9 @@ class Consumer:
         if self._finishing() and not self._force:
             logger.info(
                 "Waiting up to %.0fs for %d running message(s)",
-                self.grace_period, self.workers.running,
-            )  # fmt: skip
+                self.grace_period,
+                self.workers.running,
+            )
         while self._finishing() and not self._force and self.clock() < deadline:
             self._watchdog()
             if not self.unanswered and self._schedule.every(
@@ -364,8 +382,9 @@ class Consumer:
                     released = queue.release(messages)
                 logger.warning(
                     "Released %d unfinished message(s) back to queue %r",
-                    released, queue.name,
-                )  # fmt: skip
+                    released,
+                    queue.name,
+                )
                 return
         except CallAbandoned as exc:
             self._abandoned(exc)
@@ -376,8 +395,9 @@ class Consumer:
         logger.warning(
             "Did not release %d unfinished message(s) of queue %r; they run "
             "again once their lease expires",
-            len(messages), queue.name,
-        )  # fmt: skip
+            len(messages),
+            queue.name,
+        )
 
     def _sign_off(self) -> None:
         """Store the last run statistics and leave the consumer lists of the

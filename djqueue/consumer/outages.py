@@ -23,6 +23,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
+from types import FrameType
 from typing import Any
 
 logger = logging.getLogger("djqueue.consumer")
@@ -142,7 +143,7 @@ class CallWatch:
                 self._interrupted = serial
                 signal.pthread_kill(self._main_thread, INTERRUPT_SIGNAL)
 
-    def _interrupt(self, signum, frame) -> None:
+    def _interrupt(self, signum: int, frame: FrameType | None) -> None:
         call, deadline = self._call, self.deadline
         if call is None or deadline is None:
             return
@@ -181,8 +182,10 @@ class Outage:
         if first:
             logger.error(
                 "Cannot %s (%s); retrying with backoff until it answers",
-                what, exc, exc_info=exc,
-            )  # fmt: skip
+                what,
+                exc,
+                exc_info=exc,
+            )
         else:
             logger.debug("Still cannot %s: %s", what, exc)
 
@@ -197,8 +200,9 @@ class Outage:
             logger.warning(
                 "The queue backend has not answered for %.1fs (trying to %s); "
                 "waiting for it. The consumer still stops on SIGTERM.",
-                seconds, what,
-            )  # fmt: skip
+                seconds,
+                what,
+            )
 
     def answered(self, started: float) -> None:
         """A call made at ``started`` (on ``clock``) reached the backend and

@@ -15,13 +15,22 @@ import logging
 import multiprocessing
 import os
 import signal
-from typing import Protocol
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..exceptions import WorkerLost
 from ..execution import Outcome, after_error, class_path, execute
 from ..message import Message
 from ..options import run_timeout
 from ..states import State
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
+    from multiprocessing.context import SpawnProcess
+
+    #: The pipe to a child: messages go out, (outcome, retire) pairs come back.
+    Pipe = Connection[Any, Any]
 
 logger = logging.getLogger("djqueue.consumer")
 
@@ -32,7 +41,7 @@ STARTUP_TIMEOUT = 120
 class Runner(Protocol):
     enforces_timeouts: bool
 
-    def run(self, message: Message, now) -> Outcome: ...
+    def run(self, message: Message, now: Callable[[], datetime]) -> Outcome: ...
     def kill(self) -> None: ...
     def close(self) -> None: ...
 
@@ -43,7 +52,7 @@ class ThreadRunner:
     #: A thread cannot be interrupted: timeouts are only reported.
     enforces_timeouts = False
 
-    def run(self, message: Message, now) -> Outcome:
+    def run(self, message: Message, now: Callable[[], datetime]) -> Outcome:
         return execute(message, now=now)
 
     def kill(self) -> None:
@@ -65,33 +74,37 @@ class ProcessRunner:
     def __init__(self, max_messages: int | None = None, max_memory: int | None = None):
         self.max_messages = max_messages
         self.max_memory = max_memory
-        self._process = None
-        self._connection = None
+        self._process: SpawnProcess | None = None
+        self._connection: Pipe | None = None
 
-    def run(self, message: Message, now) -> Outcome:
-        if self._process is None:
-            self._start()
-        self._connection.send(message)
+    def run(self, message: Message, now: Callable[[], datetime]) -> Outcome:
+        process, connection = self._process, self._connection
+        if process is None or connection is None:
+            process, connection = self._start()
+        connection.send(message)
         timeout = run_timeout(message)
-        if not self._connection.poll(timeout):
-            self._process.kill()
-            self._process.join(timeout=5)
+        if not connection.poll(timeout):
+            process.kill()
+            process.join(timeout=5)
             self._forget()
             return after_error(
                 message, CommandTimedOut(f"timed out after {timeout}s"), now
             )
         try:
-            outcome, retire = self._connection.recv()
+            outcome: Outcome
+            outcome, retire = connection.recv()
         except (EOFError, OSError):
-            return self._lost(message, now)
+            return self._lost(process, message, now)
         if retire:
-            self._process.join(timeout=10)
+            process.join(timeout=10)
             self._forget()
         return outcome
 
-    def _lost(self, message: Message, now) -> Outcome:
-        self._process.join(timeout=5)
-        code = self._process.exitcode
+    def _lost(
+        self, process: SpawnProcess, message: Message, now: Callable[[], datetime]
+    ) -> Outcome:
+        process.join(timeout=5)
+        code = process.exitcode
         self._forget()
         error = f"worker lost: its process died (exit code {code}) while running it"
         lost = class_path(WorkerLost())
@@ -99,16 +112,18 @@ class ProcessRunner:
             return Outcome(State.SCHEDULED, error=error, eta=now(), exception=lost)
         return Outcome(State.FAILED, error=error, exception=lost)
 
-    def _start(self) -> None:
+    def _start(self) -> tuple[SpawnProcess, Pipe]:
+        """Start the child and return it with its pipe, once Django is set
+        up in it."""
         context = multiprocessing.get_context("spawn")
         parent, child = context.Pipe()
-        self._process = context.Process(
+        process = self._process = context.Process(
             target=child_main,
             args=(child, self.max_messages, self.max_memory),
             name="djqueue-process-worker",
             daemon=True,
         )
-        self._process.start()
+        process.start()
         child.close()
         self._connection = parent
         # Wait for Django to be set up in the child, so that its start-up
@@ -116,6 +131,7 @@ class ProcessRunner:
         if not parent.poll(STARTUP_TIMEOUT) or parent.recv() != "ready":
             self.kill()
             raise RuntimeError(f"A process worker did not start in {STARTUP_TIMEOUT}s.")
+        return process, parent
 
     def _forget(self) -> None:
         if self._connection is not None:
@@ -131,7 +147,7 @@ class ProcessRunner:
 
     def close(self) -> None:
         """Stop the child: it finishes nothing more and exits."""
-        if self._process is not None:
+        if self._process is not None and self._connection is not None:
             self._connection.close()
             self._process.join(timeout=5)
             if self._process.is_alive():
@@ -139,7 +155,9 @@ class ProcessRunner:
             self._process = self._connection = None
 
 
-def child_main(connection, max_messages: int | None, max_memory: int | None) -> None:
+def child_main(
+    connection: Pipe, max_messages: int | None, max_memory: int | None
+) -> None:
     """The loop of a child process: receive, run, send back, until retired."""
     # The consumer decides when children stop; a Ctrl-C or a SIGTERM sent to
     # the whole process group must not cut a run short.
@@ -171,7 +189,9 @@ def child_main(connection, max_messages: int | None, max_memory: int | None) -> 
 
 
 def _over(max_memory: int | None) -> bool:
-    return bool(max_memory) and resident_mib() > max_memory
+    if not max_memory:
+        return False
+    return resident_mib() > max_memory
 
 
 def resident_mib() -> float:

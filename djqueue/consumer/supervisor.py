@@ -176,8 +176,9 @@ class Supervisor:
         self._selector.register(self._wakeup_read, selectors.EVENT_READ, "wakeup")
         logger.info(
             "Supervisor %s started: %d consumer process(es)",
-            self.worker_id, len(self.slots),
-        )  # fmt: skip
+            self.worker_id,
+            len(self.slots),
+        )
         try:
             while self._step():
                 pass
@@ -256,9 +257,11 @@ class Supervisor:
                 logger.error(
                     "Consumer process %s/%d (pid %d) did not stop in %.0fs; "
                     "killing it: its messages run again once their lease expires",
-                    self.worker_id, slot.number, child.process.pid,
+                    self.worker_id,
+                    slot.number,
+                    child.process.pid,
                     self.grace_period + STOP_MARGIN,
-                )  # fmt: skip
+                )
                 child.killed = True
                 child.process.kill()
 
@@ -349,9 +352,11 @@ class Supervisor:
             if self._start_deaths >= MAX_START_DEATHS:
                 logger.error(
                     "Consumer process %s %s before it was ready, the %d-th such "
-                    "death in a row; giving up", name, describe(status),
+                    "death in a row; giving up",
+                    name,
+                    describe(status),
                     self._start_deaths,
-                )  # fmt: skip
+                )
                 self._give_up(EXIT_START_FAILED, "children dying at start-up")
                 return
         slot.deaths = 1 if lived >= BACKOFF_RESET else slot.deaths + 1
@@ -360,8 +365,10 @@ class Supervisor:
         logger.error(
             "Consumer process %s %s; its running messages run again once their "
             "lease expires; replacing it in %.1fs",
-            name, describe(status), delay,
-        )  # fmt: skip
+            name,
+            describe(status),
+            delay,
+        )
 
     def _give_up(self, status: int, why: str) -> None:
         """Stop every child and exit with ``status`` once they are gone."""

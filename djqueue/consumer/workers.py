@@ -39,7 +39,9 @@ class Workers:
         #: When fewer claimed messages than this wait for a worker, a worker
         #: that finishes one asks the main thread for more.
         self.low_water = low_water
-        self.work: queue_module.SimpleQueue = queue_module.SimpleQueue()
+        self.work: queue_module.SimpleQueue[tuple[BaseQueue, Message] | None] = (
+            queue_module.SimpleQueue()
+        )
         self.runners: list[Runner] = []
         #: How many messages the workers are running now.
         self.running = 0
@@ -124,11 +126,15 @@ class Workers:
         if succeeded:
             consumer.acks.add(queue, message, outcome)
         elif record_outcome(
-            queue, message, outcome,
+            queue,
+            message,
+            outcome,
             deadline=consumer.clock() + consumer.lease_seconds,
-            clock=consumer.clock, on_error=consumer.outage.failed,
-            on_stored=consumer.outage.answered, now=consumer.now,
-        ):  # fmt: skip
+            clock=consumer.clock,
+            on_error=consumer.outage.failed,
+            on_stored=consumer.outage.answered,
+            now=consumer.now,
+        ):
             announce(message, outcome)
         if consumer.max_messages and processed >= consumer.max_messages:
             logger.info("Stopping after %d message(s) (--max-messages)", processed)

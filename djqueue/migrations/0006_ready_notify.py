@@ -3,7 +3,15 @@ ready, in the transaction that makes it ready, so that waiting consumers wake
 when it commits (see ``djqueue.backends.database.pg_notify``). Other
 databases get nothing: their consumers poll."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from django.db import migrations
+
+if TYPE_CHECKING:
+    from django.apps.registry import Apps as StateApps
+    from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 
 CREATE = """
 CREATE OR REPLACE FUNCTION djqueue_message_ready() RETURNS trigger AS $$
@@ -31,12 +39,12 @@ DROP FUNCTION IF EXISTS djqueue_message_ready();
 """
 
 
-def create_trigger(apps, schema_editor):
+def create_trigger(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
     if schema_editor.connection.vendor == "postgresql":
         schema_editor.execute(CREATE)
 
 
-def drop_trigger(apps, schema_editor):
+def drop_trigger(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
     if schema_editor.connection.vendor == "postgresql":
         schema_editor.execute(DROP)
 

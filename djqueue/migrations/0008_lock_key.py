@@ -5,7 +5,15 @@ On PostgreSQL, a message that gives up its hold NOTIFYs its queue's channel
 consumers waiting while every ready message's key was held wake when it
 commits."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from django.db import migrations, models
+
+if TYPE_CHECKING:
+    from django.apps.registry import Apps as StateApps
+    from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 
 CREATE = """
 CREATE OR REPLACE FUNCTION djqueue_message_unlocked() RETURNS trigger AS $$
@@ -33,12 +41,12 @@ DROP FUNCTION IF EXISTS djqueue_message_unlocked();
 """
 
 
-def create_trigger(apps, schema_editor):
+def create_trigger(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
     if schema_editor.connection.vendor == "postgresql":
         schema_editor.execute(CREATE)
 
 
-def drop_trigger(apps, schema_editor):
+def drop_trigger(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
     if schema_editor.connection.vendor == "postgresql":
         schema_editor.execute(DROP)
 

@@ -7,6 +7,7 @@ is always decoded by the serializer that encoded it.
 from __future__ import annotations
 
 from functools import cache
+from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
@@ -31,7 +32,8 @@ def load_serializer(path: str) -> BaseSerializer:
             f"Cannot import the serializer {path!r}: {exc}. Use 'json', "
             "'pickle' or the dotted path of a BaseSerializer subclass."
         ) from exc
-    return serializer_class()
+    serializer: BaseSerializer = serializer_class()
+    return serializer
 
 
 __all__ = [
@@ -67,7 +69,7 @@ def queue_serializer(queue: str) -> BaseSerializer:
     return load_serializer(queue_configs()[queue].serializer)
 
 
-def _reset(**kwargs) -> None:
+def _reset(**kwargs: Any) -> None:
     if kwargs["setting"].startswith("QUEUE"):
         serializers_by_name.cache_clear()
         queue_serializer.cache_clear()

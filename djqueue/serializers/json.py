@@ -14,6 +14,7 @@ import datetime
 import decimal
 import json
 import uuid
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.apps import apps
@@ -114,7 +115,10 @@ def _decode_instance(data: dict[str, Any]) -> models.Model:
         raise DecodeError(f"unknown model {data['m']!r} in the payload") from exc
     pk = data["pk"]
     try:
-        return model._base_manager.using(data.get("db", "default")).get(pk=pk)
+        instance: models.Model = model._base_manager.using(
+            data.get("db", "default")
+        ).get(pk=pk)
+        return instance
     except model.DoesNotExist:
         raise ObjectGone(
             f"{model._meta.label} with primary key {pk!r} no longer exists "
@@ -126,7 +130,7 @@ def _decode_tagged(data: dict[str, Any]) -> Any:
     tag = data.get(TAG)
     if tag is None:
         return data
-    value = data.get("v")
+    value: Any = data.get("v")
     if tag == "tuple":
         return tuple(value)
     if tag == "datetime":
@@ -164,7 +168,13 @@ class JSONSerializer(BaseSerializer):
     def dumps(self, value: Any) -> str:
         return _ENCODER.encode(encode(value))
 
-    def dumps_call(self, args, kwargs, command, names=()):
+    def dumps_call(
+        self,
+        args: Sequence[Any],
+        kwargs: Mapping[str, Any],
+        command: str,
+        names: Sequence[str] = (),
+    ) -> str:
         # Most calls pass only JSON's own scalars: nothing to tag.
         if (
             all(type(value) in _PLAIN_TYPES for value in args)

@@ -15,7 +15,7 @@ by primary key alone.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Sequence, Sized
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -24,6 +24,7 @@ from django.db import OperationalError, connections, transaction
 
 from ...states import State
 from ..base import Ack
+from .part import DatabasePart
 
 #: The most acknowledgements one statement carries (SQLite allows 999
 #: parameters per statement by default; each takes up to five).
@@ -38,7 +39,7 @@ DEADLOCK_TRIES = 3
 Lease = tuple[str, str]
 
 
-class DatabaseAcks:
+class DatabaseAcks(DatabasePart):
     """``ack_many`` for :class:`~djqueue.backends.database.DatabaseQueue`."""
 
     def ack_many(self, acks: Sequence[Ack], now: datetime | None = None) -> list[bool]:
@@ -67,7 +68,9 @@ class DatabaseAcks:
         held = {firsts[lease] for lease in acked}
         return [position in held for position in range(len(acks))]
 
-    def _finish_batches(self, batches, now) -> set[Lease]:
+    def _finish_batches(
+        self, batches: list[list[tuple[Lease, Ack]]], now: datetime
+    ) -> set[Lease]:
         """The leases of ``batches`` that were held, now given up."""
         if connections[self.using].vendor != "postgresql":
             finish = self._ack_selected
@@ -81,7 +84,9 @@ class DatabaseAcks:
                 acked |= finish(batch, now)
         return acked
 
-    def _ack_returning(self, batch: list[tuple[Lease, Ack]], now) -> set[Lease]:
+    def _ack_returning(
+        self, batch: list[tuple[Lease, Ack]], now: datetime
+    ) -> set[Lease]:
         connection = connections[self.using]
         table = connection.ops.quote_name(self.records.model._meta.db_table)
         adapt = connection.ops.adapt_datetimefield_value
@@ -90,7 +95,10 @@ class DatabaseAcks:
         # on the queue (and walk all its rows) over the primary key.
         lease = "(%s::uuid, %s, %s, %s"
         running = [self.name, State.RUNNING.value]
-        dropped, kept, params, parts = [], [], [], []
+        dropped: list[tuple[str, list[Any]]] = []
+        kept: list[tuple[str, list[Any]]] = []
+        params: list[Any] = []
+        parts: list[str] = []
         for (message_id, token), (_, result, result_ttl) in batch:
             row = [uuid.UUID(message_id), token, *running]
             if result_ttl:
@@ -133,7 +141,9 @@ class DatabaseAcks:
             cursor.execute(f"WITH {', '.join(parts)} {found}", params)
             return {(str(message_id), token) for message_id, token in cursor}
 
-    def _ack_selected(self, batch: list[tuple[Lease, Ack]], now) -> set[Lease]:
+    def _ack_selected(
+        self, batch: list[tuple[Lease, Ack]], now: datetime
+    ) -> set[Lease]:
         """Inside a transaction: read the lease tokens of the batch's
         rows, locking them where the database can, then finish the running
         rows of this queue whose lease is held."""
@@ -169,7 +179,9 @@ class DatabaseAcks:
                 cursor.execute(*self._finish_statement(table, kept, now))
         return current & {lease for lease, _ in batch}
 
-    def _finish_statement(self, table, kept, now) -> tuple[str, list]:
+    def _finish_statement(
+        self, table: str, kept: list[tuple[Any, Ack]], now: datetime
+    ) -> tuple[str, list[Any]]:
         """The ``UPDATE`` that marks the ``kept`` rows done, each with its
         own result and expiry."""
         adapt = connections[self.using].ops.adapt_datetimefield_value
@@ -198,7 +210,7 @@ def _first_of_each_lease(acks: Sequence[Ack]) -> dict[Lease, int]:
     return firsts
 
 
-def _by_id(values: list[tuple[Any, Any]]) -> tuple[str, list]:
+def _by_id(values: list[tuple[Any, Any]]) -> tuple[str, list[Any]]:
     """SQL for the value of each row id in ``values``, and its parameters:
     one parameter if the values are all equal."""
     distinct = {value for _, value in values}
@@ -208,7 +220,7 @@ def _by_id(values: list[tuple[Any, Any]]) -> tuple[str, list]:
     return f"CASE id {' '.join(['WHEN %s THEN %s'] * len(values))} END", params
 
 
-def _marks(values) -> str:
+def _marks(values: Sized) -> str:
     return ", ".join(["%s"] * len(values))
 
 
@@ -219,4 +231,4 @@ def _deadlock(exc: OperationalError) -> bool:
     state = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)
     if state == "40P01":
         return True
-    return bool(getattr(cause, "args", None)) and cause.args[0] == 1213
+    return cause is not None and bool(cause.args) and cause.args[0] == 1213

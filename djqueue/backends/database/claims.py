@@ -13,45 +13,70 @@ On PostgreSQL, ``ack_and_claim`` acknowledges and claims in one statement.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from datetime import datetime
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from django.db import IntegrityError, OperationalError, connections, transaction
 from django.db.models import Exists, F, OuterRef, Q
 
+from ...message import Message
 from ...states import State
+from .part import DatabasePart
 from .rows import FIELDS as _FIELDS
 from .rows import fetch_rows, record_model, rows_to_messages
 
+T = TypeVar("T")
 
-class DatabaseClaims:
+
+class DatabaseClaims(DatabasePart):
     """Mixed into ``DatabaseQueue``; relies on its ``name``, ``using``,
     ``records``, ``now`` and ``expiry``."""
 
-    def claim(self, worker, lease_seconds, limit=1, now=None, timeout=0):
+    def claim(
+        self,
+        worker: str,
+        lease_seconds: float,
+        limit: int = 1,
+        now: datetime | None = None,
+        timeout: float = 0,
+    ) -> list[Message]:
         messages = self._claim(worker, lease_seconds, limit, now, suspect=False)
         messages.sort(key=lambda m: (-m.priority, m.eta, m.id))
         return messages
 
-    def claim_suspect(self, worker, lease_seconds, now=None):
+    def claim_suspect(
+        self, worker: str, lease_seconds: float, now: datetime | None = None
+    ) -> Message | None:
         claimed = self._claim(worker, lease_seconds, 1, now, suspect=True)
         return claimed[0] if claimed else None
 
-    def has_suspects(self):
+    def has_suspects(self) -> bool:
         return self.records.filter(state=State.QUEUED, suspect=True).exists()
 
-    def _claim(self, worker, lease_seconds, limit, now, suspect):
+    def _claim(
+        self,
+        worker: str,
+        lease_seconds: float,
+        limit: int,
+        now: datetime | None,
+        suspect: bool,
+    ) -> list[Message]:
         now = now or self.now()
         lease = (worker, uuid.uuid4().hex, self.expiry(now, lease_seconds), now)
         vendor = connections[self.using].vendor
         if vendor in ("postgresql", "sqlite"):
-            claim = partial(self._claim_returning, vendor, *lease, limit, suspect)
+            claim: Callable[[], list[tuple[Any, ...]]] = partial(
+                self._claim_returning, vendor, *lease, limit, suspect
+            )
         else:
             claim = partial(self._claim_locking, *lease, limit, suspect)
         return rows_to_messages(self.using, self._settling_lock_conflicts(claim))
 
-    def _settling_lock_conflicts(self, claim, tries: int = 3):
+    def _settling_lock_conflicts(
+        self, claim: Callable[[], T], tries: int = 3
+    ) -> T | list[Any]:
         """Run ``claim``, again if a concurrent claim took the same lock key
         first (the lock's unique constraint decides); ``[]`` if it keeps
         losing."""
@@ -68,16 +93,30 @@ class DatabaseClaims:
         return []
 
     def _claim_returning(
-        self, vendor, worker, token, lease_expires_at, now, limit, suspect
-    ):
+        self,
+        vendor: str,
+        worker: str,
+        token: str,
+        lease_expires_at: datetime | None,
+        now: datetime,
+        limit: int,
+        suspect: bool,
+    ) -> list[tuple[Any, ...]]:
         sql, params = self._claim_statement(
             vendor, worker, token, lease_expires_at, now, limit, suspect
         )
         return fetch_rows(self.using, sql, params)
 
     def _claim_statement(
-        self, vendor, worker, token, lease_expires_at, now, limit, suspect=False
-    ):
+        self,
+        vendor: str,
+        worker: str,
+        token: str,
+        lease_expires_at: datetime | None,
+        now: datetime,
+        limit: int,
+        suspect: bool = False,
+    ) -> tuple[str, list[Any]]:
         """``UPDATE … RETURNING`` of up to ``limit`` ordinary messages in
         claim order, or of suspect ones, the longest waiting first; at most
         one per lock key, none whose key a running message holds."""
@@ -109,13 +148,31 @@ class DatabaseClaims:
             f"lock_held = lock_key WHERE id IN ({first_of_key}) RETURNING {columns}"
         )
         adapt = connection.ops.adapt_datetimefield_value
+        # In the order of the placeholders: the SET clause, the ready rows'
+        # queue, state and suspect flag, the holders' queue, the LIMIT.
         params = [
-            State.RUNNING.value, token, adapt(lease_expires_at), worker, adapt(now),
-            self.name, State.QUEUED.value, suspect, self.name, limit,
-        ]  # fmt: skip
+            State.RUNNING.value,
+            token,
+            adapt(lease_expires_at),
+            worker,
+            adapt(now),
+            self.name,
+            State.QUEUED.value,
+            suspect,
+            self.name,
+            limit,
+        ]
         return sql, params
 
-    def _claim_locking(self, worker, token, lease_expires_at, now, limit, suspect):
+    def _claim_locking(
+        self,
+        worker: str,
+        token: str,
+        lease_expires_at: datetime | None,
+        now: datetime,
+        limit: int,
+        suspect: bool,
+    ) -> list[tuple[Any, ...]]:
         model = record_model()
         features = connections[self.using].features
         order = ("eta", "id") if suspect else ("-priority", "eta", "id")
@@ -149,8 +206,14 @@ class DatabaseClaims:
             return fetch_rows(self.using, sql, params)
 
     def ack_and_claim(
-        self, message, result, result_ttl, worker, lease_seconds, now=None
-    ):
+        self,
+        message: Message,
+        result: str | None,
+        result_ttl: float,
+        worker: str,
+        lease_seconds: float,
+        now: datetime | None = None,
+    ) -> tuple[bool, list[Message]]:
         """On PostgreSQL, one statement (so one commit) for both; the claim
         does not see the lock key the ack gives up (it runs on the statement's
         snapshot), whose release wakes waiting consumers instead. On SQLite,
@@ -177,16 +240,27 @@ class DatabaseClaims:
             return super().ack_and_claim(
                 message, result, result_ttl, worker, lease_seconds, now=now
             )
-        return combined
+        # Not the empty list of a lost claim: the statement's pair.
+        return cast("tuple[bool, list[Message]]", combined)
 
     def _ack_and_claim_statement(
-        self, message, result, result_ttl, worker, lease_seconds, now
-    ):
+        self,
+        message: Message,
+        result: str | None,
+        result_ttl: float,
+        worker: str,
+        lease_seconds: float,
+        now: datetime,
+    ) -> tuple[bool, list[Message]]:
         ack, ack_params = self._ack_statement(message, result, result_ttl, now)
         claim, claim_params = self._claim_statement(
-            "postgresql", worker, uuid.uuid4().hex,
-            self.expiry(now, lease_seconds), now, 1,
-        )  # fmt: skip
+            "postgresql",
+            worker,
+            uuid.uuid4().hex,
+            self.expiry(now, lease_seconds),
+            now,
+            1,
+        )
         sql = (
             f"WITH acked AS ({ack}), claimed AS ({claim}) "
             "SELECT (SELECT count(*) FROM acked) AS acked, claimed.* "
@@ -196,7 +270,9 @@ class DatabaseClaims:
         leased = rows_to_messages(self.using, [row[1:] for row in rows if row[1]])
         return bool(rows[0][0]), leased
 
-    def _ack_statement(self, message, result, result_ttl, now):
+    def _ack_statement(
+        self, message: Message, result: str | None, result_ttl: float, now: datetime
+    ) -> tuple[str, list[Any]]:
         """``DELETE`` or ``UPDATE … RETURNING id`` of a leased message."""
         connection = connections[self.using]
         table = connection.ops.quote_name(record_model()._meta.db_table)
@@ -223,7 +299,8 @@ def _claim_order(suspect: bool) -> str:
 def _first_of_each_key(rows: Iterable[tuple[Any, str | None]]) -> list[Any]:
     """The ids of ``rows`` (in claim order), leaving out each one whose lock
     key an earlier row has."""
-    ids, keys = [], set()
+    ids: list[Any] = []
+    keys: set[str | None] = set()
     for message_id, lock_key in rows:
         if lock_key is None or lock_key not in keys:
             ids.append(message_id)
@@ -240,5 +317,5 @@ def _lock_conflict(exc: Exception) -> bool:
     cause = exc.__cause__
     state = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)
     return state == "40P01" or (
-        bool(getattr(cause, "args", None)) and cause.args[0] == 1213
+        cause is not None and bool(cause.args) and cause.args[0] == 1213
     )

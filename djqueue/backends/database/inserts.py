@@ -11,6 +11,7 @@ exactly as the ORM would store it. Model signals are not sent, as with
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -35,7 +36,9 @@ def insert_row(using: str, values: dict[str, Any]) -> None:
 
 
 @lru_cache(maxsize=8)
-def _plan(vendor: str, quote) -> tuple[str, list[tuple[str, Any, Any]]]:
+def _plan(
+    vendor: str, quote: Callable[[str], str]
+) -> tuple[str, list[tuple[str, Any, Any]]]:
     """The INSERT of every column, and per column (attribute name, the field
     if its value must be prepared, its default)."""
     from ...models import MessageRecord

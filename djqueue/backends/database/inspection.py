@@ -6,11 +6,19 @@ statement."""
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 from django.db.models import Count, Min
 
 from ...message import Message
 from ...states import State
+from .part import DatabasePart
+
+if TYPE_CHECKING:
+    from django.db.models import QuerySet
+
+    from ...models import MessageRecord
 from .rows import FIELDS as _FIELDS
 from .rows import values_to_message
 
@@ -21,22 +29,22 @@ _LIST_ORDER = {
 }
 
 
-class DatabaseInspection:
+class DatabaseInspection(DatabasePart):
     """Mixed into ``DatabaseQueue``; relies on its ``records``, ``now``,
     ``expiry`` and ``failed_ttl``."""
 
-    def get(self, message_id):
+    def get(self, message_id: str) -> Message | None:
         record = self._by_id(message_id).first()
         return None if record is None else _to_message(record)
 
-    def _by_id(self, message_id: str):
+    def _by_id(self, message_id: str) -> QuerySet[MessageRecord]:
         try:
             key = uuid.UUID(str(message_id))
         except ValueError:
             return self.records.none()
         return self.records.filter(id=key)
 
-    def counts(self):
+    def counts(self) -> dict[State, int]:
         found = dict(
             self.records.order_by()
             .values_list("state")
@@ -45,7 +53,9 @@ class DatabaseInspection:
         )
         return {state: found.get(state.value, 0) for state in State}
 
-    def list_messages(self, state, offset=0, limit=50, command=None):
+    def list_messages(
+        self, state: State, offset: int = 0, limit: int = 50, command: str | None = None
+    ) -> list[Message]:
         order = _LIST_ORDER.get(state, ("-finished_at",))
         page = self.records.filter(state=state)
         if command is not None:
@@ -53,7 +63,7 @@ class DatabaseInspection:
         page = page.order_by(*order, "id")
         return [_to_message(row) for row in page[offset : offset + limit]]
 
-    def retry(self, message_id, now=None):
+    def retry(self, message_id: str, now: datetime | None = None) -> bool:
         return bool(
             self._by_id(message_id)
             .filter(state__in=[State.FAILED, State.CANCELLED])
@@ -69,7 +79,7 @@ class DatabaseInspection:
             )
         )
 
-    def cancel(self, message_id, now=None):
+    def cancel(self, message_id: str, now: datetime | None = None) -> bool:
         now = now or self.now()
         return bool(
             self._by_id(message_id)
@@ -83,24 +93,24 @@ class DatabaseInspection:
             )
         )
 
-    def delete(self, message_id):
+    def delete(self, message_id: str) -> bool:
         return self._by_id(message_id).delete()[0] > 0
 
-    def purge(self, state):
+    def purge(self, state: State) -> int:
         return self.records.filter(state=state).delete()[0]
 
-    def run_now(self, message_id, now=None):
+    def run_now(self, message_id: str, now: datetime | None = None) -> bool:
         return bool(
             self._by_id(message_id)
             .filter(state=State.SCHEDULED)
             .update(state=State.QUEUED, eta=now or self.now())
         )
 
-    def oldest_queued_at(self):
-        return self.records.filter(state=State.QUEUED).aggregate(oldest=Min("eta"))[
-            "oldest"
-        ]
+    def oldest_queued_at(self) -> datetime | None:
+        queued = self.records.filter(state=State.QUEUED)
+        oldest: datetime | None = queued.aggregate(oldest=Min("eta"))["oldest"]
+        return oldest
 
 
-def _to_message(record) -> Message:
+def _to_message(record: MessageRecord) -> Message:
     return values_to_message({name: getattr(record, name) for name in _FIELDS})

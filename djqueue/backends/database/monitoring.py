@@ -4,44 +4,55 @@ or a short transaction."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
 
 from ...inspection import THROUGHPUT_RETENTION, ConsumerInfo, Throughput, minute_of
 from ...states import State
+from .part import DatabasePart
+
+if TYPE_CHECKING:
+    from django.db.models import QuerySet
+
+    from ...models import ConsumerRecord, RunCount
 
 
-def _models():
-    from ... import models
+def _totals_minute() -> datetime:
+    # The models are imported when used: the app registry must be ready.
+    from ...models import TOTALS_MINUTE
 
-    return models
+    return TOTALS_MINUTE
 
 
-class DatabaseMonitoring:
+class DatabaseMonitoring(DatabasePart):
     """Mixed into ``DatabaseQueue``; relies on its ``name``, ``using``,
     ``now`` and ``expiry``."""
 
     # -- Consumers -----------------------------------------------------------------
 
     @property
-    def _consumer_rows(self):
-        return (
-            _models().ConsumerRecord.objects.using(self.using).filter(queue=self.name)
-        )
+    def _consumer_rows(self) -> QuerySet[ConsumerRecord]:
+        from ...models import ConsumerRecord
 
-    def register_consumer(self, info, ttl, now=None):
+        return ConsumerRecord.objects.using(self.using).filter(queue=self.name)
+
+    def register_consumer(
+        self, info: ConsumerInfo, ttl: float, now: datetime | None = None
+    ) -> None:
         alive_until = self.expiry(now or self.now(), ttl)
         values = {"info": info.to_json(), "alive_until": alive_until}
         self._update_or_insert(
             self._consumer_rows, {"consumer_id": info.id}, values, values
         )
 
-    def unregister_consumer(self, consumer_id):
+    def unregister_consumer(self, consumer_id: str) -> None:
         self._consumer_rows.filter(consumer_id=consumer_id).delete()
 
-    def consumers(self, now=None):
+    def consumers(self, now: datetime | None = None) -> list[ConsumerInfo]:
         rows = self._consumer_rows.filter(alive_until__gt=now or self.now())
         found = []
         for stored in rows.values_list("info", flat=True):
@@ -57,10 +68,14 @@ class DatabaseMonitoring:
     # -- Statistics ----------------------------------------------------------------
 
     @property
-    def _count_rows(self):
-        return _models().RunCount.objects.using(self.using).filter(queue=self.name)
+    def _count_rows(self) -> QuerySet[RunCount]:
+        from ...models import RunCount
 
-    def record_runs(self, counts, now=None):
+        return RunCount.objects.using(self.using).filter(queue=self.name)
+
+    def record_runs(
+        self, counts: Mapping[tuple[str, State], int], now: datetime | None = None
+    ) -> None:
         minute = minute_of(now or self.now())
         added: dict[str, dict[str, int]] = {}
         for (command, state), number in counts.items():
@@ -71,10 +86,12 @@ class DatabaseMonitoring:
             return
         with transaction.atomic(using=self.using):
             for command, numbers in added.items():
-                for moment in (minute, _models().TOTALS_MINUTE):
+                for moment in (minute, _totals_minute()):
                     self._add_runs(command, moment, numbers)
 
-    def _add_runs(self, command: str, minute: datetime, numbers: dict[str, int]):
+    def _add_runs(
+        self, command: str, minute: datetime, numbers: dict[str, int]
+    ) -> None:
         increments = {name: F(name) + value for name, value in numbers.items()}
         self._update_or_insert(
             self._count_rows,
@@ -83,7 +100,13 @@ class DatabaseMonitoring:
             numbers,
         )
 
-    def _update_or_insert(self, rows, key: dict, changes: dict, initial: dict):
+    def _update_or_insert(
+        self,
+        rows: QuerySet[Any],
+        key: dict[str, Any],
+        changes: dict[str, Any],
+        initial: dict[str, Any],
+    ) -> None:
         """Apply ``changes`` to the row of this queue with ``key``, or insert
         it with ``initial`` values; a concurrent insert is updated instead."""
         if rows.filter(**key).update(**changes):
@@ -94,7 +117,9 @@ class DatabaseMonitoring:
         except IntegrityError:
             rows.filter(**key).update(**changes)
 
-    def throughput(self, since, now=None):
+    def throughput(
+        self, since: datetime, now: datetime | None = None
+    ) -> list[Throughput]:
         rows = (
             self._count_rows.filter(
                 minute__gte=minute_of(since), minute__lte=now or self.now()
@@ -109,8 +134,8 @@ class DatabaseMonitoring:
             if row["done"] or row["failed"]
         ]
 
-    def command_totals(self):
-        rows = self._count_rows.filter(minute=_models().TOTALS_MINUTE)
+    def command_totals(self) -> dict[str, tuple[int, int]]:
+        rows = self._count_rows.filter(minute=_totals_minute())
         return {
             command: (done, failed)
             for command, done, failed in rows.values_list("command", "done", "failed")
@@ -118,11 +143,13 @@ class DatabaseMonitoring:
 
     def _forget_old_statistics(self, now: datetime) -> int:
         old = self._count_rows.filter(
-            minute__gt=_models().TOTALS_MINUTE,
+            minute__gt=_totals_minute(),
             minute__lt=minute_of(now - THROUGHPUT_RETENTION),
         )
         return old.delete()[0]
 
-    def last_ticks(self):
-        ticks = _models().PeriodicTick.objects.using(self.using)
+    def last_ticks(self) -> dict[str, datetime]:
+        from ...models import PeriodicTick
+
+        ticks = PeriodicTick.objects.using(self.using)
         return dict(ticks.values_list("name", "last_tick"))

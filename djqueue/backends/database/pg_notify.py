@@ -94,8 +94,9 @@ class Listener:
                 logger.warning(
                     "Cannot LISTEN for new messages on database %r (%s); "
                     "polling, and trying again with backoff",
-                    self.alias, exc,
-                )  # fmt: skip
+                    self.alias,
+                    exc,
+                )
             self._failing = True
             self._delay = min(self._delay * 2, RECONNECT_DELAYS[1])
             return False
@@ -118,8 +119,9 @@ class Listener:
         logger.warning(
             "Lost the connection that listens for new messages on %r (%s); "
             "polling until it is back",
-            self.alias, exc,
-        )  # fmt: skip
+            self.alias,
+            exc,
+        )
         self.close()
         self._failing = True
         self._retry_at = time.monotonic() + self._delay

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core import checks
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, transaction
@@ -38,6 +38,11 @@ from .monitoring import DatabaseMonitoring
 from .pg_notify import Listener
 from .rows import FIELDS as _FIELDS
 from .rows import record_model
+
+if TYPE_CHECKING:
+    from django.db.models import QuerySet
+
+    from ...models import MessageRecord
 
 _PURGE_BATCH = 1000
 
@@ -70,17 +75,21 @@ class DatabaseQueue(
         self.using = connection or DEFAULT_DB_ALIAS
         self._listener: Listener | None = None
 
+    # The flag is computed from the database's driver; callers only read it.
     @property
-    def supports_wakeup(self) -> bool:
+    def supports_wakeup(self) -> bool:  # type: ignore[override]
         """PostgreSQL wakes waiters with NOTIFY (with psycopg 3); others poll."""
         wrapper = connections[self.using]
         return (
             wrapper.vendor == "postgresql"
-            and getattr(wrapper.Database, "__name__", "") == "psycopg"
+            # Every wrapper holds its driver module; the stubs do not say so.
+            and getattr(wrapper.Database, "__name__", "") == "psycopg"  # type: ignore[attr-defined]
         )
 
     @classmethod
-    def check_config(cls, name, connection, options):
+    def check_config(
+        cls, name: str, connection: Any, options: dict[str, Any]
+    ) -> list[checks.CheckMessage]:
         from django.conf import settings
 
         errors = super().check_config(name, connection, options)
@@ -102,7 +111,7 @@ class DatabaseQueue(
             self._listener = None
 
     @property
-    def records(self):
+    def records(self) -> QuerySet[MessageRecord]:
         return record_model().objects.using(self.using).filter(queue=self.name)
 
     # -- Writing -------------------------------------------------------------
@@ -138,7 +147,7 @@ class DatabaseQueue(
         values["suspect"] = False
         return values
 
-    def _record(self, message: Message, now: datetime):
+    def _record(self, message: Message, now: datetime) -> MessageRecord:
         return record_model()(**self._values(message, now))
 
     def write_tick(self, message: Message, name: str, tick: datetime) -> bool:
@@ -177,12 +186,18 @@ class DatabaseQueue(
             self._listener = Listener(self.using, self.name)
         return self._listener.wait(timeout)
 
-    def _leased(self, message: Message):
+    def _leased(self, message: Message) -> QuerySet[MessageRecord]:
         return self.records.filter(
             id=message.id, state=State.RUNNING, lease_token=message.lease_token
         )
 
-    def ack(self, message, result=None, result_ttl=0, now=None):
+    def ack(
+        self,
+        message: Message,
+        result: str | None = None,
+        result_ttl: float = 0,
+        now: datetime | None = None,
+    ) -> bool:
         leased = self._leased(message)
         if not result_ttl:
             return leased.delete()[0] > 0
@@ -203,7 +218,13 @@ class DatabaseQueue(
             )
         )
 
-    def fail(self, message, error, traceback="", now=None):
+    def fail(
+        self,
+        message: Message,
+        error: str,
+        traceback: str = "",
+        now: datetime | None = None,
+    ) -> bool:
         now = now or self.now()
         return bool(
             self._leased(message).update(
@@ -221,7 +242,14 @@ class DatabaseQueue(
             )
         )
 
-    def retry_later(self, message, eta, error="", traceback="", now=None):
+    def retry_later(
+        self,
+        message: Message,
+        eta: datetime,
+        error: str = "",
+        traceback: str = "",
+        now: datetime | None = None,
+    ) -> bool:
         now = now or self.now()
         return bool(
             self._leased(message).update(
@@ -251,7 +279,12 @@ class DatabaseQueue(
             )
         return released
 
-    def extend(self, messages, lease_seconds, now=None):
+    def extend(
+        self,
+        messages: Iterable[Message],
+        lease_seconds: float,
+        now: datetime | None = None,
+    ) -> int:
         lease_expires_at = self.expiry(now or self.now(), lease_seconds)
         extended = 0
         for token, ids in _by_token(messages).items():
@@ -260,12 +293,12 @@ class DatabaseQueue(
             ).update(lease_expires_at=lease_expires_at)
         return extended
 
-    def promote_due(self, now=None):
+    def promote_due(self, now: datetime | None = None) -> int:
         return self.records.filter(
             state=State.SCHEDULED, eta__lte=now or self.now()
         ).update(state=State.QUEUED)
 
-    def reclaim_expired(self, now=None):
+    def reclaim_expired(self, now: datetime | None = None) -> int:
         now = now or self.now()
         expired = self.records.filter(state=State.RUNNING, lease_expires_at__lt=now)
         lost = expired.filter(attempts__gte=F("max_attempts")).update(
@@ -288,7 +321,7 @@ class DatabaseQueue(
         )
         return lost + requeued
 
-    def purge_expired(self, now=None):
+    def purge_expired(self, now: datetime | None = None) -> int:
         now = now or self.now()
         expired = self.records.filter(expires_at__lt=now)
         purged = 0

@@ -15,7 +15,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.conf import settings
 from django.db import connections
@@ -23,22 +23,53 @@ from django.db import connections
 from ...message import Message
 from ...states import State
 
+if TYPE_CHECKING:
+    from django.db.backends.base.base import BaseDatabaseWrapper
+    from django.db.models import Field
+    from django.db.models.expressions import Col
+
+    from ...models import MessageRecord
+
+    #: A column's name, the column and its converters.
+    Reader = tuple[str, Col, list[Any]]
+
 FIELDS = (
-    "id", "queue", "command", "state", "priority", "eta", "enqueued_at",
-    "attempts", "max_attempts", "serializer", "payload", "signature", "options",
-    "lease_token", "lease_expires_at", "worker", "started_at", "finished_at",
-    "result", "error", "traceback", "expires_at", "unique_key", "attempt_errors",
-    "lock_key", "suspect",
-)  # fmt: skip
+    "id",
+    "queue",
+    "command",
+    "state",
+    "priority",
+    "eta",
+    "enqueued_at",
+    "attempts",
+    "max_attempts",
+    "serializer",
+    "payload",
+    "signature",
+    "options",
+    "lease_token",
+    "lease_expires_at",
+    "worker",
+    "started_at",
+    "finished_at",
+    "result",
+    "error",
+    "traceback",
+    "expires_at",
+    "unique_key",
+    "attempt_errors",
+    "lock_key",
+    "suspect",
+)
 _INTEGERS = {"priority": 0, "attempts": 0, "max_attempts": 1}
-_MOMENTS = ("eta", "enqueued_at", "lease_expires_at", "started_at")
+_MOMENTS: tuple[str, ...] = ("eta", "enqueued_at", "lease_expires_at", "started_at")
 _MOMENTS += ("finished_at", "expires_at")
 _EPOCH = datetime.fromtimestamp(0, UTC)
 #: The value of a column whose converters raised.
 _UNREADABLE = object()
 
 
-def record_model():
+def record_model() -> type[MessageRecord]:
     """The model of the table (imported when called: the app registry must
     be ready)."""
     from ...models import MessageRecord
@@ -46,11 +77,12 @@ def record_model():
     return MessageRecord
 
 
-def fetch_rows(using: str, sql: str, params: Sequence[Any]) -> list[tuple]:
+def fetch_rows(using: str, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
     """Run ``sql`` and return its rows as the database gave them."""
     with connections[using].cursor() as cursor:
         cursor.execute(sql, params)
-        return cursor.fetchall()
+        rows: list[tuple[Any, ...]] = cursor.fetchall()
+        return rows
 
 
 def rows_to_messages(using: str, rows: Sequence[Sequence[Any]]) -> list[Message]:
@@ -61,16 +93,20 @@ def rows_to_messages(using: str, rows: Sequence[Sequence[Any]]) -> list[Message]
 
     connection = connections[using]
     table = MessageRecord._meta.db_table
-    readers = []
+    readers: list[Reader] = []
     for name in FIELDS:
-        column = MessageRecord._meta.get_field(name).get_col(table)
+        # Every name in FIELDS is a column of the model, not a relation.
+        field = cast("Field[Any, Any]", MessageRecord._meta.get_field(name))
+        column = field.get_col(table)
         converters = connection.ops.get_db_converters(column)
         converters += column.get_db_converters(connection)
         readers.append((name, column, converters))
     return [values_to_message(_read(readers, row, connection)) for row in rows]
 
 
-def _read(readers, row: Sequence[Any], connection) -> dict[str, Any]:
+def _read(
+    readers: Sequence[Reader], row: Sequence[Any], connection: BaseDatabaseWrapper
+) -> dict[str, Any]:
     values = {}
     for (name, column, converters), value in zip(readers, row, strict=True):
         try:

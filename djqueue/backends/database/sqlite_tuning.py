@@ -26,6 +26,12 @@ when a queue's database stays on the slow path.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from django.db.backends.base.base import BaseDatabaseWrapper
+
 import dataclasses
 import logging
 import re
@@ -56,7 +62,7 @@ class Tuning:
     timeout: bool
 
     @classmethod
-    def of(cls, settings_dict: dict) -> Tuning:
+    def of(cls, settings_dict: dict[str, Any]) -> Tuning:
         options = settings_dict.get("OPTIONS") or {}
         init_command = options.get("init_command") or ""
         return cls(
@@ -106,11 +112,14 @@ def _sqlite_files() -> dict[str, list[str]]:
     }
 
 
-def _is_sqlite_file(connection) -> bool:
-    return connection.vendor == "sqlite" and not connection.is_in_memory_db()
+def _is_sqlite_file(connection: BaseDatabaseWrapper) -> bool:
+    # Only SQLite's wrapper has is_in_memory_db, and vendor is checked first.
+    return connection.vendor == "sqlite" and not connection.is_in_memory_db()  # type: ignore[attr-defined]
 
 
-def tune_connection(sender, connection, **kwargs) -> None:
+def tune_connection(
+    sender: object, connection: BaseDatabaseWrapper, **kwargs: Any
+) -> None:
     """Receive ``connection_created``: tune a new connection to a queue's
     SQLite database, as the module's docstring says."""
     if not _is_sqlite_file(connection) or not settings.QUEUE_SQLITE_TUNING:
@@ -119,7 +128,8 @@ def tune_connection(sender, connection, **kwargs) -> None:
         return
     tuning = Tuning.of(connection.settings_dict)
     if tuning.transaction_mode:
-        connection.transaction_mode = "IMMEDIATE"
+        # SQLite's wrapper has it (Django 5.1+); the stubs do not say so.
+        connection.transaction_mode = "IMMEDIATE"  # type: ignore[attr-defined]
     raw = connection.connection
     try:
         if tuning.timeout:
@@ -130,12 +140,14 @@ def tune_connection(sender, connection, **kwargs) -> None:
             mode = raw.execute("PRAGMA journal_mode").fetchone()[0]
         if tuning.synchronous and mode.lower() == "wal":
             raw.execute("PRAGMA synchronous = NORMAL")
-    except connection.Database.Error as exc:
+    # Every wrapper holds its driver module; the stubs do not say so.
+    except connection.Database.Error as exc:  # type: ignore[attr-defined]
         # The next connection tries again; this one works as configured.
         logger.warning(
             "Cannot tune the SQLite database %r; it stays as configured: %s",
-            connection.alias, exc,
-        )  # fmt: skip
+            connection.alias,
+            exc,
+        )
 
 
 def _slow_parts(journal: str, begin: str) -> list[str]:
@@ -155,7 +167,7 @@ def _slow_parts(journal: str, begin: str) -> list[str]:
     return slow
 
 
-def _configured(settings_dict: dict) -> tuple[str, str]:
+def _configured(settings_dict: dict[str, Any]) -> tuple[str, str]:
     """The journal and transaction modes a database gets from its settings
     and djqueue's tuning (a file switched to WAL by hand is not seen)."""
     options = settings_dict.get("OPTIONS") or {}
@@ -179,7 +191,7 @@ def _advice(alias: str) -> str:
 
 def check_databases() -> list[checks.CheckMessage]:
     """``djqueue.W010`` for each queue database that stays on the slow path."""
-    warnings = []
+    warnings: list[checks.CheckMessage] = []
     for alias, queues in _sqlite_files().items():
         slow = _slow_parts(*_configured(connections[alias].settings_dict))
         if slow:
@@ -195,7 +207,7 @@ def check_databases() -> list[checks.CheckMessage]:
     return warnings
 
 
-def log_databases(queue_names) -> None:
+def log_databases(queue_names: Iterable[str]) -> None:
     """Log, at a consumer's start, how each SQLite database of the queues it
     consumes is set up, and what to add to its OPTIONS when it is slow."""
     for alias, queues in _sqlite_files().items():
@@ -211,7 +223,8 @@ def log_databases(queue_names) -> None:
         except DatabaseError as exc:
             logger.debug("Cannot read the SQLite settings of %r: %s", alias, exc)
             continue
-        begin = connection.transaction_mode or "DEFERRED"
+        # SQLite's wrapper has it (Django 5.1+); the stubs do not say so.
+        begin = connection.transaction_mode or "DEFERRED"  # type: ignore[attr-defined]
         state = (
             f"journal_mode={journal.lower()}, synchronous="
             f"{_SYNC_MODES.get(sync, sync)}, transactions {begin}, "
@@ -221,7 +234,10 @@ def log_databases(queue_names) -> None:
         if slow:
             logger.warning(
                 "SQLite database %r: %s. It uses %s. %s",
-                alias, state, " and ".join(slow), _advice(alias),
-            )  # fmt: skip
+                alias,
+                state,
+                " and ".join(slow),
+                _advice(alias),
+            )
         else:
             logger.info("SQLite database %r: %s", alias, state)

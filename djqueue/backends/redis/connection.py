@@ -45,7 +45,7 @@ def connection_kwargs(connection: Any) -> dict[str, Any]:
         }
     except ValueError:
         kwargs = None
-    if kwargs is None or not _HOST.fullmatch(kwargs["host"]):
+    if kwargs is None or not _HOST.fullmatch(str(kwargs["host"])):
         raise ValueError(f"{text!r} is neither a URL nor of the form 'host:port:db'")
     return kwargs
 

@@ -24,8 +24,13 @@ from ...message import Message
 from ...states import State
 
 _DATETIMES = (
-    "eta", "enqueued_at", "lease_expires_at", "started_at", "finished_at", "expires_at",
-)  # fmt: skip
+    "eta",
+    "enqueued_at",
+    "lease_expires_at",
+    "started_at",
+    "finished_at",
+    "expires_at",
+)
 _EPOCH = datetime.fromtimestamp(0, UTC)
 _COUNTS = ("priority", "attempts", "max_attempts")
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
@@ -71,11 +76,20 @@ def placed(message: Message, stamps: dict[datetime, str]) -> list[str | int]:
     if enqueued is None:
         enqueued = stamps[message.enqueued_at] = stamp(message.enqueued_at)
     return [
-        message.id, message.command, eta, message.priority, message.attempts,
-        message.max_attempts, message.payload, message.signature, enqueued,
-        "" if serializer == "json" else serializer, pack_options(message.options),
-        message.unique_key, message.lock_key,
-    ]  # fmt: skip
+        message.id,
+        message.command,
+        eta,
+        message.priority,
+        message.attempts,
+        message.max_attempts,
+        message.payload,
+        message.signature,
+        enqueued,
+        "" if serializer == "json" else serializer,
+        pack_options(message.options),
+        message.unique_key,
+        message.lock_key,
+    ]
 
 
 def pack_options(options: dict[str, Any]) -> str:

@@ -6,10 +6,17 @@ call costs one or two round trips.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Self
+
+from ...inspection import MessageScan
 from ...message import Message
 from ...states import FINISHED_STATES, State
+from ..base import BaseQueue
 from .connection import connection_kwargs
 from .hashes import moment, stamp, text, to_message
+from .part import RedisPart
 
 _SET_OF_STATE = {
     State.QUEUED: "ready",
@@ -23,13 +30,13 @@ _SET_OF_STATE = {
 _NEWEST_FIRST = FINISHED_STATES
 
 
-class RedisInspection:
+class RedisInspection(RedisPart):
     """Mixed into ``RedisQueue``; relies on its ``client``, ``key``,
     ``_run``, ``_scan_ids``, ``expiry`` and ``now``."""
 
-    _inspection_twin = None
+    _inspection_twin: BaseQueue | None = None
 
-    def for_inspection(self):
+    def for_inspection(self) -> BaseQueue:
         """Return a twin of this queue whose client waits at most
         ``INSPECT_TIMEOUT`` seconds to connect and for each reply, and
         retries nothing; a queue given a ready ``CLIENT`` is its own twin."""
@@ -39,7 +46,7 @@ class RedisInspection:
             self._inspection_twin = self._bounded_twin()
         return self._inspection_twin
 
-    def _bounded_twin(self):
+    def _bounded_twin(self) -> Self:
         from redis.backoff import NoBackoff
         from redis.retry import Retry
 
@@ -58,25 +65,27 @@ class RedisInspection:
             pool_kwargs.update(bounds)
         return twin
 
-    def _close_inspection(self):
+    def _close_inspection(self) -> None:
         if self._inspection_twin is not None:
             self._inspection_twin.close()
             self._inspection_twin = None
 
-    def run_now(self, message_id, now=None):
+    def run_now(self, message_id: str, now: datetime | None = None) -> bool:
         return bool(self._run("run_now", message_id, stamp(now or self.now())))
 
-    def oldest_queued_at(self):
+    def oldest_queued_at(self) -> datetime | None:
         eta = self._run("oldest_queued")
         return moment(text(eta)) if eta else None
 
-    def counts(self):
+    def counts(self) -> dict[State, int]:
         pipe = self.client.pipeline(transaction=False)
         for state in State:
             pipe.zcard(self.key(_SET_OF_STATE[state]))
         return dict(zip(State, pipe.execute(), strict=True))
 
-    def list_messages(self, state, offset=0, limit=50, command=None):
+    def list_messages(
+        self, state: State, offset: int = 0, limit: int = 50, command: str | None = None
+    ) -> list[Message]:
         newest_first = state in _NEWEST_FIRST
         if command is None:
             ids = self.client.zrange(
@@ -87,19 +96,29 @@ class RedisInspection:
             )
         else:
             pairs, _, _ = self._scan_ids(
-                _SET_OF_STATE[state], newest_first, None, offset, limit,
+                _SET_OF_STATE[state],
+                newest_first,
+                None,
+                offset,
+                limit,
                 {"command": command},
-            )  # fmt: skip
+            )
             ids = [message_id for message_id, _ in pairs]
         return self._load(ids)
 
-    def scan_messages(self, state, cursor="", limit=50, command=None):
+    def scan_messages(
+        self,
+        state: State,
+        cursor: str = "",
+        limit: int = 50,
+        command: str | None = None,
+    ) -> MessageScan:
         match = {} if command is None else {"command": command}
         return self._scan_messages(
             _SET_OF_STATE[state], state in _NEWEST_FIRST, cursor, limit, match
         )
 
-    def _load(self, ids) -> list[Message]:
+    def _load(self, ids: Sequence[str | bytes]) -> list[Message]:
         """The messages of ``ids`` that are still stored, in one pipeline."""
         if not ids:
             return []
@@ -112,10 +131,10 @@ class RedisInspection:
             if fields
         ]
 
-    def retry(self, message_id, now=None):
+    def retry(self, message_id: str, now: datetime | None = None) -> bool:
         return bool(self._run("retry", message_id, stamp(now or self.now())))
 
-    def cancel(self, message_id, now=None):
+    def cancel(self, message_id: str, now: datetime | None = None) -> bool:
         now = now or self.now()
         return bool(
             self._run(
@@ -126,8 +145,9 @@ class RedisInspection:
             )
         )
 
-    def delete(self, message_id):
+    def delete(self, message_id: str) -> bool:
         return bool(self._run("delete", message_id))
 
-    def purge(self, state):
-        return self._run("purge", _SET_OF_STATE[State(state)])
+    def purge(self, state: State) -> int:
+        purged: int = self._run("purge", _SET_OF_STATE[State(state)])
+        return purged

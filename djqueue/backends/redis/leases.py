@@ -4,21 +4,31 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from datetime import datetime
 
 from ...message import Message
+from ..base import Ack
 from ..reasons import WORKER_LOST
 from .hashes import attempt_errors, stamp, to_message
+from .part import RedisPart
 
 #: Messages acknowledged per script call by ack_many().
 ACK_BATCH = 1000
 
 
-class RedisLeases:
+class RedisLeases(RedisPart):
     """Mixed into ``RedisQueue``; relies on its ``client``, ``key``,
     ``_run``, ``_script``, ``_block_slice``, ``expiry`` and ``now``."""
 
-    def claim(self, worker, lease_seconds, limit=1, now=None, timeout=0):
+    def claim(
+        self,
+        worker: str,
+        lease_seconds: float,
+        limit: int = 1,
+        now: datetime | None = None,
+        timeout: float = 0,
+    ) -> list[Message]:
         now = now or self.now()
         messages = self._claim(worker, lease_seconds, limit, now)
         if messages or timeout <= 0:
@@ -40,30 +50,36 @@ class RedisLeases:
             return self._claim(worker, lease_seconds, limit, None)
         return [to_message(row, self.name) for row in rows]
 
-    def wait_for_messages(self, timeout):
+    def wait_for_messages(self, timeout: float) -> bool:
         if timeout <= 0:
             return False
         wait = min(timeout, self._block_slice())
         return self.client.blpop([self.key("notify")], timeout=wait) is not None
 
-    def _claim(self, worker, lease_seconds, limit, now):
+    def _claim(
+        self, worker: str, lease_seconds: float, limit: int, now: datetime | None
+    ) -> list[Message]:
         now = now or self.now()
         rows = self._run(
             "claim", *self._claim_arguments(worker, lease_seconds, limit, now)
         )
         return [to_message(row, self.name) for row in rows]
 
-    def claim_suspect(self, worker, lease_seconds, now=None):
+    def claim_suspect(
+        self, worker: str, lease_seconds: float, now: datetime | None = None
+    ) -> Message | None:
         now = now or self.now()
         rows = self._run(
             "claim_suspect", *self._claim_arguments(worker, lease_seconds, 1, now)
         )
         return to_message(rows[0], self.name) if rows else None
 
-    def has_suspects(self):
+    def has_suspects(self) -> bool:
         return bool(self._run("has_suspects"))
 
-    def _claim_arguments(self, worker, lease_seconds, limit, now) -> list:
+    def _claim_arguments(
+        self, worker: str, lease_seconds: float, limit: int, now: datetime
+    ) -> list[str | int]:
         return [
             limit,
             stamp(self.expiry(now, lease_seconds)),
@@ -73,75 +89,121 @@ class RedisLeases:
             stamp(self.expiry(now, self.failed_ttl)),
         ]
 
-    def ack(self, message, result=None, result_ttl=0, now=None):
+    def ack(
+        self,
+        message: Message,
+        result: str | None = None,
+        result_ttl: float = 0,
+        now: datetime | None = None,
+    ) -> bool:
         now = now or self.now()
         acked = self._ack_arguments(message, result, result_ttl, now)
         return bool(self._run("ack", stamp(now), *acked))
 
-    def ack_many(self, acks, now=None):
+    def ack_many(self, acks: Sequence[Ack], now: datetime | None = None) -> list[bool]:
         """One script call per ``ACK_BATCH`` acknowledgements, which runs
         :meth:`ack`'s for each in turn."""
         now, acks = now or self.now(), list(acks)
         moment, kept = stamp(now), []
         for start in range(0, len(acks), ACK_BATCH):
-            values = [moment]
+            values: list[str | int] = [moment]
             for message, result, result_ttl in acks[start : start + ACK_BATCH]:
                 values += self._ack_arguments(message, result, result_ttl, now)
             kept += [bool(done) for done in self._run("ack_many", *values)]
         return kept
 
-    def _ack_arguments(self, message, result, result_ttl, now) -> list:
+    def _ack_arguments(
+        self, message: Message, result: str | None, result_ttl: float, now: datetime
+    ) -> list[str | int]:
         """The values of one acknowledgement for the scripts' ``ack()``."""
         ttl_ms = math.ceil(result_ttl * 1000) if result_ttl else 0
         expires = self.expiry(now, result_ttl) if ttl_ms else None
         return [message.id, message.lease_token, result or "", ttl_ms, stamp(expires)]
 
     def ack_and_claim(
-        self, message, result, result_ttl, worker, lease_seconds, now=None
-    ):
+        self,
+        message: Message,
+        result: str | None,
+        result_ttl: float,
+        worker: str,
+        lease_seconds: float,
+        now: datetime | None = None,
+    ) -> tuple[bool, list[Message]]:
         now = now or self.now()
         kept, rows = self._run(
-            "ack_and_claim", stamp(now),
+            "ack_and_claim",
+            stamp(now),
             *self._ack_arguments(message, result, result_ttl, now),
             *self._claim_arguments(worker, lease_seconds, 1, now),
-        )  # fmt: skip
+        )
         return bool(kept), [to_message(row, self.name) for row in rows]
 
-    def fail(self, message, error, traceback="", now=None):
+    def fail(
+        self,
+        message: Message,
+        error: str,
+        traceback: str = "",
+        now: datetime | None = None,
+    ) -> bool:
         now = now or self.now()
         return bool(
             self._run(
-                "fail", message.id, message.lease_token, error, traceback,
-                stamp(now), stamp(self.expiry(now, self.failed_ttl)),
+                "fail",
+                message.id,
+                message.lease_token,
+                error,
+                traceback,
+                stamp(now),
+                stamp(self.expiry(now, self.failed_ttl)),
                 attempt_errors(message),
             )
-        )  # fmt: skip
+        )
 
-    def retry_later(self, message, eta, error="", traceback="", now=None):
+    def retry_later(
+        self,
+        message: Message,
+        eta: datetime,
+        error: str = "",
+        traceback: str = "",
+        now: datetime | None = None,
+    ) -> bool:
         now = now or self.now()
         return bool(
             self._run(
-                "retry_later", message.id, message.lease_token, stamp(eta),
-                error, traceback, stamp(now), attempt_errors(message),
+                "retry_later",
+                message.id,
+                message.lease_token,
+                stamp(eta),
+                error,
+                traceback,
+                stamp(now),
+                attempt_errors(message),
             )
-        )  # fmt: skip
+        )
 
     def release(self, messages: Iterable[Message]) -> int:
         pairs = [value for m in messages for value in (m.id, m.lease_token)]
         return self._run("release", *pairs) if pairs else 0
 
-    def extend(self, messages, lease_seconds, now=None):
+    def extend(
+        self,
+        messages: Iterable[Message],
+        lease_seconds: float,
+        now: datetime | None = None,
+    ) -> int:
         pairs = [value for m in messages for value in (m.id, m.lease_token)]
         if not pairs:
             return 0
         lease = stamp(self.expiry(now or self.now(), lease_seconds))
-        return self._run("extend", lease, *pairs)
+        extended: int = self._run("extend", lease, *pairs)
+        return extended
 
-    def reclaim_expired(self, now=None):
+    def reclaim_expired(self, now: datetime | None = None) -> int:
         now = now or self.now()
-        return self._run(
+        reclaimed: int = self._run(
             "reclaim_expired",
             stamp(now),
             stamp(self.expiry(now, self.failed_ttl)),
             WORKER_LOST,
         )
+        return reclaimed

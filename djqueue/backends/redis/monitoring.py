@@ -11,33 +11,41 @@ statistics began; ``:ticks`` a hash of periodic command name to last tick.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
 from ...inspection import THROUGHPUT_RETENTION, ConsumerInfo, Throughput, minute_of
 from ...states import State
 from .hashes import integer, moment, stamp, text
+from .part import RedisPart
 
 
-class RedisMonitoring:
+class RedisMonitoring(RedisPart):
     """Mixed into ``RedisQueue``; relies on its ``client``, ``key``,
     ``_run``, ``expiry`` and ``now``."""
 
     # -- Consumers -----------------------------------------------------------------
 
-    def register_consumer(self, info, ttl, now=None):
+    def register_consumer(
+        self, info: ConsumerInfo, ttl: float, now: datetime | None = None
+    ) -> None:
         now = now or self.now()
         self._run(
-            "register_consumer", info.id, info.to_json(),
-            stamp(self.expiry(now, ttl)), stamp(now),
-        )  # fmt: skip
+            "register_consumer",
+            info.id,
+            info.to_json(),
+            stamp(self.expiry(now, ttl)),
+            stamp(now),
+        )
 
-    def unregister_consumer(self, consumer_id):
+    def unregister_consumer(self, consumer_id: str) -> None:
         pipe = self.client.pipeline(transaction=True)
         pipe.hdel(self.key("consumers"), consumer_id)
         pipe.zrem(self.key("consumers:alive"), consumer_id)
         pipe.execute()
 
-    def consumers(self, now=None):
+    def consumers(self, now: datetime | None = None) -> list[ConsumerInfo]:
         found = []
         for stored in self._run("consumers", stamp(now or self.now())):
             if stored is None:
@@ -50,7 +58,9 @@ class RedisMonitoring:
 
     # -- Statistics ----------------------------------------------------------------
 
-    def record_runs(self, counts, now=None):
+    def record_runs(
+        self, counts: Mapping[tuple[str, State], int], now: datetime | None = None
+    ) -> None:
         minute_key = self.key(f"runs:{_epoch(minute_of(now or self.now()))}")
         pipe = self.client.pipeline(transaction=True)
         for (command, state), number in counts.items():
@@ -62,7 +72,9 @@ class RedisMonitoring:
             pipe.expire(minute_key, int(THROUGHPUT_RETENTION.total_seconds()) + 60)
             pipe.execute()
 
-    def throughput(self, since, now=None):
+    def throughput(
+        self, since: datetime, now: datetime | None = None
+    ) -> list[Throughput]:
         first, last = minute_of(since), minute_of(now or self.now())
         minutes = []
         while first <= last:
@@ -80,7 +92,7 @@ class RedisMonitoring:
                 found.append(Throughput(minute, done, failed))
         return found
 
-    def command_totals(self):
+    def command_totals(self) -> dict[str, tuple[int, int]]:
         totals: dict[str, list[int]] = {}
         for field, value in self.client.hgetall(self.key("runs:total")).items():
             outcome, _, command = text(field).partition(":")
@@ -89,7 +101,7 @@ class RedisMonitoring:
                 totals.setdefault(command, [0, 0])[slot] += integer(text(value))
         return {command: (done, failed) for command, (done, failed) in totals.items()}
 
-    def last_ticks(self):
+    def last_ticks(self) -> dict[str, datetime]:
         ticks = {}
         for name, stored in self.client.hgetall(self.key("ticks")).items():
             tick = moment(text(stored))
@@ -102,7 +114,7 @@ def _epoch(minute: datetime) -> int:
     return int(minute.timestamp())
 
 
-def _sum_counters(fields: dict) -> tuple[int, int]:
+def _sum_counters(fields: dict[Any, Any]) -> tuple[int, int]:
     done = failed = 0
     for field, value in fields.items():
         outcome = text(field).partition(":")[0]

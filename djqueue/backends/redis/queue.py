@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
+
+from django.core import checks
 
 from ...message import Message
 from ...states import FINISHED_STATES as _FINISHED
@@ -82,19 +85,21 @@ class RedisQueue(
         self.inspect_timeout = options.get("INSPECT_TIMEOUT", DEFAULT_INSPECT_TIMEOUT)
 
     @classmethod
-    def check_config(cls, name, connection, options):
+    def check_config(
+        cls, name: str, connection: Any, options: dict[str, Any]
+    ) -> list[checks.CheckMessage]:
         errors = super().check_config(name, connection, options)
         return errors + config_errors(name, connection, options)
 
     # -- The client --------------------------------------------------------------
 
     @property
-    def client(self):
+    def client(self) -> Any:
         if self._client is None:
             self._client = self._make_client()
         return self._client
 
-    def _make_client(self):
+    def _make_client(self) -> Any:
         return make_client(
             self.connection, self.options.get("CLIENT_FACTORY"), self.prefix
         )
@@ -122,7 +127,8 @@ class RedisQueue(
         socket_timeout = kwargs.get("socket_timeout")
         if not socket_timeout:
             return 10.0
-        return max(0.1, min(10.0, socket_timeout - 1))
+        seconds: float = max(0.1, min(10.0, socket_timeout - 1))
+        return seconds
 
     def key(self, suffix: str) -> str:
         return f"{self.base}:{suffix}"
@@ -135,15 +141,16 @@ class RedisQueue(
     def write_many(self, messages: Sequence[Message]) -> None:
         """Write in batches of ``WRITE_BATCH``, one call of the write script
         each, which places every message as :meth:`write` does."""
-        now, stamps = self.now(), {}
+        now = self.now()
+        stamps: dict[datetime, str] = {}
         moment = stamp(now)
         for start in range(0, len(messages), WRITE_BATCH):
-            values: list = [moment]
+            values: list[str | int] = [moment]
             for message in messages[start : start + WRITE_BATCH]:
                 values += self._placed(message, now, stamps)
             self._run("write", *values)
 
-    def write_tick(self, message: Message, name: str, tick) -> bool:
+    def write_tick(self, message: Message, name: str, tick: datetime) -> bool:
         now = self.now()
         values = self._placed(message, now, {})
         return bool(self._run("write_tick", name, stamp(tick), stamp(now), *values))
@@ -153,7 +160,9 @@ class RedisQueue(
         values = self._placed(message, now, {})
         return text(self._run("write_unique", stamp(now), *values))
 
-    def _placed(self, message: Message, now, stamps) -> list:
+    def _placed(
+        self, message: Message, now: datetime, stamps: dict[datetime, str]
+    ) -> list[str | int]:
         """The values of ``message`` for the scripts' ``place()``, which
         stores it scheduled if its eta is after ``now``, else queued; the
         message's ``queue`` and ``state`` are set to match."""
@@ -167,17 +176,19 @@ class RedisQueue(
             self.client.delete(*keys[start : start + 500])
 
     def __len__(self) -> int:
-        return self.client.zcard(self.key("ready"))
+        ready: int = self.client.zcard(self.key("ready"))
+        return ready
 
     # -- Housekeeping --------------------------------------------------------
 
-    def promote_due(self, now=None):
+    def promote_due(self, now: datetime | None = None) -> int:
         now = now or self.now()
-        return self._run(
+        promoted: int = self._run(
             "promote_due", stamp(now), stamp(self.expiry(now, self.failed_ttl))
         )
+        return promoted
 
-    def purge_expired(self, now=None):
+    def purge_expired(self, now: datetime | None = None) -> int:
         moment, purged = stamp(now or self.now()), 0
         while (batch := self._run("purge_expired", moment, PURGE_BATCH)) > 0:
             purged += batch
@@ -187,11 +198,11 @@ class RedisQueue(
 
     # -- Results -------------------------------------------------------------
 
-    def get(self, message_id):
+    def get(self, message_id: str) -> Message | None:
         fields = self.client.hgetall(self.key(f"m:{message_id}"))
         return to_message(fields, self.name, text(message_id)) if fields else None
 
-    def wait(self, message_id, timeout):
+    def wait(self, message_id: str, timeout: float | None) -> Message | None:
         message = self.get(message_id)
         if message is None or message.state in _FINISHED or timeout == 0:
             return message

@@ -15,14 +15,28 @@ name); a search on other fields adds conditions, not another scan.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ...inspection import MessageScan
 from .hashes import text
+from .part import RedisPart
+
+if TYPE_CHECKING:
+    from .part import ScanPosition
 
 
-class RedisScan:
+class RedisScan(RedisPart):
     """Mixed into ``RedisQueue``; relies on its ``_run`` and ``_load``."""
 
-    def _scan_ids(self, state_set, newest_first, after, skip, limit, match):
+    def _scan_ids(
+        self,
+        state_set: str,
+        newest_first: bool,
+        after: ScanPosition | None,
+        skip: int,
+        limit: int,
+        match: dict[str, str],
+    ) -> tuple[list[tuple[str, str]], ScanPosition | None, int]:
         """Run one bounded scan: return the ``(id, score)`` pairs found, the
         ``(score, id)`` of the last message examined (``None`` at the end of
         the set) and how many were examined."""
@@ -31,14 +45,28 @@ class RedisScan:
         score, member = after or ("", "")
         conditions = [value for pair in match.items() for value in pair]
         found, last_score, last_id, at_end, examined = self._run(
-            "scan_ids", state_set, "1" if newest_first else "0", score, member,
-            skip, limit, INSPECT_SCAN_LIMIT, *conditions,
-        )  # fmt: skip
+            "scan_ids",
+            state_set,
+            "1" if newest_first else "0",
+            score,
+            member,
+            skip,
+            limit,
+            INSPECT_SCAN_LIMIT,
+            *conditions,
+        )
         pairs = [(text(found[i]), text(found[i + 1])) for i in range(0, len(found), 2)]
         last = None if at_end else (text(last_score), text(last_id))
         return pairs, last, examined
 
-    def _scan_messages(self, state_set, newest_first, cursor, limit, match):
+    def _scan_messages(
+        self,
+        state_set: str,
+        newest_first: bool,
+        cursor: str,
+        limit: int,
+        match: dict[str, str],
+    ) -> MessageScan:
         """One page of a scan (see :meth:`BaseQueue.scan_messages`): one more
         match than the page is looked for, to know whether to go on."""
         pairs, last, examined = self._scan_ids(

@@ -1,5 +1,7 @@
 """``manage.py periodic_commands``: list periodic commands and their next run."""
 
+from typing import Any
+
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
@@ -9,7 +11,7 @@ from djqueue.periodic import periodic_commands
 class Command(BaseCommand):
     help = "List the periodic commands with their schedule, queue and next run."
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         now = timezone.now()
         entries = list(periodic_commands())
         if not entries:

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import datetime
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from djqueue.exceptions import UnknownQueue
@@ -23,7 +25,7 @@ class Command(BaseCommand):
         "message's age, the runs of the last hour and the consumers alive."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("queues", nargs="*", help="Queues to show (all).")
         parser.add_argument(
             "--watch",
@@ -37,7 +39,7 @@ class Command(BaseCommand):
             "--json", action="store_true", help="Print one JSON document."
         )
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         names = options["queues"] or queue_names()
         try:
             # Read as the admin reads: a server that hangs fails at once.
@@ -69,9 +71,13 @@ class Command(BaseCommand):
 
 
 COLUMNS = (
-    State.QUEUED, State.SCHEDULED, State.RUNNING,
-    State.FAILED, State.DONE, State.CANCELLED,
-)  # fmt: skip
+    State.QUEUED,
+    State.SCHEDULED,
+    State.RUNNING,
+    State.FAILED,
+    State.DONE,
+    State.CANCELLED,
+)
 
 
 def render(summaries: list[QueueSummary]) -> str:
@@ -89,13 +95,16 @@ def render(summaries: list[QueueSummary]) -> str:
     now = timezone.now()
     consumer_rows = [
         [
-            c.id, c.host, str(c.pid), ",".join(c.queues),
+            c.id,
+            c.host,
+            str(c.pid),
+            ",".join(c.queues),
             f"{c.concurrency} {c.worker_type}",
             describe_age(now - c.started_at),
             describe_age(now - c.heartbeat_at) + " ago",
         ]
         for c in consumers.values()
-    ]  # fmt: skip
+    ]
     header = ["consumer", "host", "pid", "queues", "workers", "up", "heartbeat"]
     lines.extend(_table(header, consumer_rows))
     return "\n".join(lines)
@@ -131,7 +140,7 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     ]
 
 
-def as_json(summary: QueueSummary) -> dict:
+def as_json(summary: QueueSummary) -> dict[str, Any]:
     return {
         "queue": summary.name,
         "counts": None
@@ -142,17 +151,23 @@ def as_json(summary: QueueSummary) -> dict:
         "failed_last_hour": summary.recent_failed,
         "consumers": [
             {
-                "id": c.id, "host": c.host, "pid": c.pid, "queues": list(c.queues),
-                "concurrency": c.concurrency, "worker_type": c.worker_type,
-                "started_at": _iso(c.started_at), "heartbeat_at": _iso(c.heartbeat_at),
-                "processed": c.processed, "failed": c.failed,
+                "id": c.id,
+                "host": c.host,
+                "pid": c.pid,
+                "queues": list(c.queues),
+                "concurrency": c.concurrency,
+                "worker_type": c.worker_type,
+                "started_at": _iso(c.started_at),
+                "heartbeat_at": _iso(c.heartbeat_at),
+                "processed": c.processed,
+                "failed": c.failed,
             }
             for c in summary.consumers
         ]
         if summary.consumers is not None
         else None,
-    }  # fmt: skip
+    }
 
 
-def _iso(moment):
+def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.isoformat()

@@ -9,9 +9,16 @@ import os
 import signal
 import socket
 import sys
+from types import FrameType
+from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
-from django.core.management.base import BaseCommand, CommandError, SystemCheckError
+from django.core.management.base import (
+    BaseCommand,
+    CommandError,
+    CommandParser,
+    SystemCheckError,
+)
 from django.db import connections
 
 from djqueue.backends.database.sqlite_tuning import log_databases
@@ -26,9 +33,18 @@ from djqueue.queues import get_queue, queue_names
 
 #: The options a consumer process of a supervisor needs (all plain values).
 CHILD_OPTIONS = (
-    "queues", "concurrency", "burst", "grace_period", "lease", "worker_type",
-    "max_messages", "max_memory", "no_periodic", "verbosity", "prefetch",
-)  # fmt: skip
+    "queues",
+    "concurrency",
+    "burst",
+    "grace_period",
+    "lease",
+    "worker_type",
+    "max_messages",
+    "max_memory",
+    "no_periodic",
+    "verbosity",
+    "prefetch",
+)
 
 LOG_LEVELS = {0: logging.WARNING, 1: logging.INFO, 2: logging.DEBUG, 3: logging.DEBUG}
 
@@ -68,65 +84,88 @@ class Command(BaseCommand):
     )
     requires_system_checks = []
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "queues", nargs="*", metavar="QUEUE", help="Queues to consume, in order."
         )
         parser.add_argument(
-            "-c", "--concurrency", type=positive_int, default=4,
+            "-c",
+            "--concurrency",
+            type=positive_int,
+            default=4,
             help="Number of worker threads (default: 4).",
-        )  # fmt: skip
+        )
         parser.add_argument(
-            "--prefetch", type=non_negative_int, default=None, metavar="N",
+            "--prefetch",
+            type=non_negative_int,
+            default=None,
+            metavar="N",
             help="Messages claimed beyond the worker threads, so that a worker "
             "that finishes one finds the next at hand (default: 16; 0 for long "
             "commands shared by many consumers).",
-        )  # fmt: skip
+        )
         parser.add_argument(
-            "-p", "--processes", type=positive_int, default=1,
+            "-p",
+            "--processes",
+            type=positive_int,
+            default=1,
             help="Number of consumer processes, each with its own workers, "
             "under one supervising process (default: 1, no supervisor).",
-        )  # fmt: skip
+        )
         parser.add_argument(
-            "--burst", action="store_true",
+            "--burst",
+            action="store_true",
             help="Run what is ready, then exit instead of waiting for more.",
-        )  # fmt: skip
+        )
         parser.add_argument(
-            "--grace-period", type=seconds, default=30.0,
+            "--grace-period",
+            type=seconds,
+            default=30.0,
             help="Seconds to let running messages finish on SIGTERM before "
             "releasing them back to their queue (default: 30).",
-        )  # fmt: skip
+        )
         parser.add_argument(
-            "--lease", type=positive_seconds, default=None,
+            "--lease",
+            type=positive_seconds,
+            default=None,
             help="Seconds a message stays leased between heartbeats "
             "(default: the QUEUE_LEASE_SECONDS setting).",
-        )  # fmt: skip
+        )
         parser.add_argument(
-            "--worker-type", choices=["thread", "process"], default="thread",
+            "--worker-type",
+            choices=["thread", "process"],
+            default="thread",
             help="Run commands in the worker threads (default) or in one child "
             "process per worker, which enforces timeouts and can be recycled.",
-        )  # fmt: skip
+        )
         parser.add_argument(
-            "--max-messages", type=positive_int, default=None,
+            "--max-messages",
+            type=positive_int,
+            default=None,
             help="Process workers: replace a child after this many messages. "
             "Thread workers: stop the consumer after this many (for a "
             "supervisor to restart it).",
-        )  # fmt: skip
+        )
         parser.add_argument(
-            "--max-memory", type=positive_int, default=None, metavar="MIB",
+            "--max-memory",
+            type=positive_int,
+            default=None,
+            metavar="MIB",
             help="Process workers: replace a child once its resident memory "
             "passes this many MiB after a message.",
-        )  # fmt: skip
+        )
         parser.add_argument(
-            "--no-periodic", action="store_true",
+            "--no-periodic",
+            action="store_true",
             help="Do not enqueue periodic commands from this consumer.",
-        )  # fmt: skip
+        )
         parser.add_argument(
-            "--worker-id", default=None,
+            "--worker-id",
+            default=None,
             help="Name of this consumer in logs and the admin (default: host:pid).",
-        )  # fmt: skip
+        )
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         configure_logging(options["verbosity"])
         if options["processes"] > 1:
             return self.supervise(options)
@@ -135,7 +174,7 @@ class Command(BaseCommand):
         consumer.run()
         finish(consumer)
 
-    def make_consumer(self, options, worker_id: str | None) -> Consumer:
+    def make_consumer(self, options: dict[str, Any], worker_id: str | None) -> Consumer:
         """The consumer the options describe; a configuration error is a
         CommandError with status 78."""
         try:
@@ -157,7 +196,7 @@ class Command(BaseCommand):
         log_databases([queue.name for queue in consumer.queues])
         return consumer
 
-    def supervise(self, options) -> None:
+    def supervise(self, options: dict[str, Any]) -> None:
         """Run ``--processes`` consumer processes under a Supervisor, once
         the settings proved sound here (one error message, not one a child)."""
         try:
@@ -199,7 +238,7 @@ def finish(consumer: Consumer) -> None:
         )
 
 
-def run_child(options: dict, worker_id: str, orders: ChildOrders) -> int:
+def run_child(options: dict[str, Any], worker_id: str, orders: ChildOrders) -> int:
     """One consumer process of a supervisor; return its exit status."""
     configure_logging(options["verbosity"], worker_id)
     options = {**options, "processes": 1}
@@ -229,7 +268,7 @@ def follow_order(consumer: Consumer, release: bool) -> None:
         consumer.stop()
 
 
-def runner_options(options) -> dict:
+def runner_options(options: dict[str, Any]) -> dict[str, Any]:
     """Consumer arguments for the chosen worker type."""
     if options["worker_type"] == "process":
         factory = functools.partial(
@@ -257,7 +296,7 @@ def configure_logging(verbosity: int, worker_id: str = "") -> None:
 
 
 def install_signal_handlers(consumer: Consumer) -> None:
-    def handle(signum, frame):
+    def handle(signum: int, frame: FrameType | None) -> None:
         logging.getLogger("djqueue.consumer").warning(
             "Received %s: %s",
             signal.Signals(signum).name,
@@ -271,11 +310,12 @@ def install_signal_handlers(consumer: Consumer) -> None:
 
 
 def install_supervisor_signal_handlers(supervisor: Supervisor) -> None:
-    def handle(signum, frame):
+    def handle(signum: int, frame: FrameType | None) -> None:
         logging.getLogger("djqueue.consumer").warning(
-            "Received %s: %s", signal.Signals(signum).name,
+            "Received %s: %s",
+            signal.Signals(signum).name,
             "telling the consumer processes to stop",
-        )  # fmt: skip
+        )
         supervisor.stop()
 
     signal.signal(signal.SIGTERM, handle)
