@@ -117,6 +117,22 @@ QUEUE_FACTORIES = {
 }
 
 
+@pytest.fixture(autouse=True)
+def fresh_queues():
+    """Forget the queues a test built once it is done: a queue (with its
+    connections and its PostgreSQL listener) never serves the next test.
+
+    Before, the Redis tests between two database tests changed
+    ``settings.QUEUES`` and so did this by the way; with them left out of
+    the PostgreSQL run, a ``default`` queue built early served later tests,
+    and a burst consumer in ``test_burst`` waited forever on its listener.
+    """
+    yield
+    from djqueue.queues import reset_queues
+
+    reset_queues()
+
+
 @pytest.fixture(params=sorted(QUEUE_FACTORIES))
 def queue(request):
     """A fresh, empty queue on each backend."""
