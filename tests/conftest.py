@@ -125,7 +125,8 @@ def fresh_queues():
     Before, the Redis tests between two database tests changed
     ``settings.QUEUES`` and so did this by the way; with them left out of
     the PostgreSQL run, a ``default`` queue built early served later tests,
-    and a burst consumer in ``test_burst`` waited forever on its listener.
+    and a burst consumer in ``test_burst`` never ended: every wait on its
+    server failed.
     """
     yield
     from djqueue.queues import reset_queues
