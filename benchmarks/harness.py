@@ -12,6 +12,8 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from .sockets import tree
+
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_DIR = BENCH_DIR.parent
 WORK_DIR = BENCH_DIR / ".work"
@@ -92,20 +94,7 @@ def _signal_group(pgid: int, signum: int) -> None:
 
 def tree_rss_kib(pid: int) -> int:
     """Return the VmRSS (KiB) of ``pid`` plus that of all its descendants."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            children.setdefault(int(fields[1]), []).append(int(entry.name))
-    total, todo = 0, [pid]
-    while todo:
-        current = todo.pop()
-        total += _rss_kib(current)
-        todo.extend(children.get(current, []))
-    return total
+    return sum(_rss_kib(each) for each in tree(pid))
 
 
 def _rss_kib(pid: int) -> int:

@@ -156,6 +156,15 @@ def rewrite(path: str) -> int:
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if "--sustained" in argv:  # a run of its own: see benchmarks/sustained.py
+        from . import sustained
+
+        return sustained.main([arg for arg in argv if arg != "--sustained"])
+    if "--consumers" in argv:  # see benchmarks/many_consumers.py
+        from . import many_consumers
+
+        return many_consumers.main([arg for arg in argv if arg != "--consumers"])
     args = parse_args(argv)
     if args.report:
         return rewrite(args.report)
@@ -192,6 +201,11 @@ def main(argv=None) -> int:
     failed = report.failures(results, strict=args.smoke)
     for line in report.failures(results, strict=True):
         print(f"{'FAILED' if line in failed else 'WARNING'}: {line}", file=sys.stderr)
+    if args.smoke and not (args.systems or args.only):
+        # A few seconds a cell: the sustained run's checks, not its figures.
+        from . import sustained
+
+        failed += sustained.smoke()
     return 1 if failed else 0
 
 

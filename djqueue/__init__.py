@@ -5,9 +5,15 @@ calling it enqueues a message and returns a :class:`Result` at once;
 ``manage.py run_queue`` runs the messages.
 """
 
-from .command_options import CommandOptions
+from .backends.handler import get_queue, queue_names
+from .commands.command import QueueCommand, queue_command
+from .commands.options import CommandOptions
+from .commands.periodic import periodic_command
+from .commands.registry import autodiscover, registry
+from .commands.result import Result
 from .context import current_message
-from .decorators import QueueCommand, queue_command
+from .envelope.message import Message
+from .envelope.retries import ExponentialBackoff, Retry
 from .exceptions import (
     CommandFailed,
     CommandNotFound,
@@ -16,15 +22,11 @@ from .exceptions import (
     InvalidOption,
     MessageNotFound,
     ResultExpired,
+    ResultNotReady,
     ResultTimeout,
     SerializationError,
     UnknownQueue,
 )
-from .message import Message
-from .queues import get_queue, queue_names
-from .registry import autodiscover, registry
-from .result import Result
-from .retries import ExponentialBackoff, Retry
 from .states import State
 
 __version__ = "0.1.0.dev0"
@@ -42,6 +44,7 @@ __all__ = [
     "QueueCommand",
     "Result",
     "ResultExpired",
+    "ResultNotReady",
     "ResultTimeout",
     "Retry",
     "SerializationError",
@@ -50,6 +53,7 @@ __all__ = [
     "autodiscover",
     "current_message",
     "get_queue",
+    "periodic_command",
     "queue_command",
     "queue_names",
     "registry",

@@ -6,8 +6,8 @@ from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
 if TYPE_CHECKING:
-    from .decorators import QueueCommand
-    from .message import Message
+    from .commands.command import QueueCommand
+    from .envelope.message import Message
 
 
 class DjqueueConfig(AppConfig):
@@ -20,9 +20,9 @@ class DjqueueConfig(AppConfig):
 
         from . import checks  # registers the system checks
         from .backends.database.sqlite_tuning import tune_connection
-        from .enqueue import install_inline_runner
-        from .immediate import run_inline
-        from .registry import autodiscover, registry
+        from .commands.enqueue import install_inline_runner
+        from .commands.registry import autodiscover, registry
+        from .consumer.immediate import run_inline
 
         checks.register_task_checks()
         connection_created.connect(tune_connection, dispatch_uid="djqueue.sqlite")
@@ -30,7 +30,28 @@ class DjqueueConfig(AppConfig):
         # nor the django.tasks backend, which sit above them.
         install_inline_runner(run_inline)
         registry.add_resolver("django_task", resolve_django_task)
+        install_integrations()
         autodiscover()
+
+
+def install_integrations() -> None:
+    """Install the integrations that settings turn on (read once, here)."""
+    from .conf import settings
+
+    if settings.QUEUE_OPENTELEMETRY:
+        try:
+            from .contrib.opentelemetry import install
+        except ImportError:
+            pass  # djqueue.E040 says so
+        else:
+            install()
+    if settings.QUEUE_SENTRY:
+        try:
+            from .contrib.sentry import install as install_sentry
+        except ImportError:
+            pass  # djqueue.E041 says so
+        else:
+            install_sentry()
 
 
 def resolve_django_task(message: Message) -> QueueCommand[Any, Any]:
@@ -39,7 +60,7 @@ def resolve_django_task(message: Message) -> QueueCommand[Any, Any]:
     from .exceptions import CommandNotFound, describe
 
     try:
-        from .tasks import resolve
+        from .contrib.tasks.backend import resolve
     except ImportError as exc:
         raise CommandNotFound(
             f"the message was enqueued through django.tasks, which cannot be "

@@ -8,23 +8,25 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from django.apps import AppConfig
 
+    from .commands.command import QueueCommand
     from .conf import QueueConfig
-    from .decorators import QueueCommand
 
     Need = tuple[str, Callable[[QueueCommand[..., Any]], bool], str, str, str, str]
 
 from importlib import import_module
+from importlib.util import find_spec
 
 from django.conf import settings as django_settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
+from .backends.database.router import check_routing
 from .backends.database.sqlite_tuning import check_databases
+from .backends.handler import load_backend
+from .commands.registry import registry
 from .conf import queue_configs, settings
-from .queues import load_backend
-from .registry import registry
-from .serializers import load_serializer
+from .envelope.serializers import load_serializer
 
 #: The modules that register the system check of the tasks framework's
 #: backends: Django's own (6.0+), then the django-tasks backport's.
@@ -43,7 +45,7 @@ def register_task_checks() -> None:
     a djqueue backend; importing the module registers its check once.
     """
     try:
-        from .tasks import DjqueueBackend
+        from .contrib.tasks.backend import DjqueueBackend
     except ImportError:  # no tasks framework: no djqueue backend to check
         return
     entries = getattr(django_settings, "TASKS", None)
@@ -71,7 +73,7 @@ def _is_djqueue_backend(entry: Any, backend_class: type) -> bool:
 def check_settings(
     app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
 ) -> list[checks.CheckMessage]:
-    errors = _check_numbers() + _check_metrics_token()
+    errors = _check_numbers() + _check_metrics_token() + _check_integrations()
     try:
         configs = queue_configs()
     except ImproperlyConfigured as exc:
@@ -81,6 +83,7 @@ def check_settings(
     errors.extend(_check_commands(set(configs)))
     errors.extend(_check_backend_support(configs))
     errors.extend(check_databases())
+    errors.extend(check_routing())
     return errors
 
 
@@ -96,6 +99,28 @@ def _check_metrics_token() -> list[checks.CheckMessage]:
             id="djqueue.E008",
         )
     ]
+
+
+def _check_integrations() -> list[checks.CheckMessage]:
+    """An integration turned on needs its package."""
+    errors: list[checks.CheckMessage] = []
+    if settings.QUEUE_OPENTELEMETRY and find_spec("opentelemetry") is None:
+        errors.append(
+            checks.Error(
+                "QUEUE_OPENTELEMETRY is on, but OpenTelemetry is not installed.",
+                hint="Install djqueue[opentelemetry], or turn QUEUE_OPENTELEMETRY off.",
+                id="djqueue.E040",
+            )
+        )
+    if settings.QUEUE_SENTRY and find_spec("sentry_sdk") is None:
+        errors.append(
+            checks.Error(
+                "QUEUE_SENTRY is on, but sentry-sdk is not installed.",
+                hint="Install djqueue[sentry], or turn QUEUE_SENTRY off.",
+                id="djqueue.E041",
+            )
+        )
+    return errors
 
 
 def _check_numbers() -> list[checks.CheckMessage]:
@@ -221,7 +246,7 @@ _NEEDS: tuple[
 
 
 def _periodic_names() -> set[str]:
-    from .periodic import periodic_commands
+    from .commands.periodic import periodic_commands
 
     return {entry.command.name for entry in periodic_commands()}
 

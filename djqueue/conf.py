@@ -9,7 +9,7 @@ queue name to :class:`QueueConfig`.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, Generic, TypeVar, overload
 
 from django.conf import settings as django_settings
 from django.core.exceptions import ImproperlyConfigured
@@ -18,65 +18,101 @@ from django.core.signals import setting_changed
 DEFAULT_QUEUE = "default"
 DATABASE_BACKEND = "djqueue.backends.database.DatabaseQueue"
 
-DEFAULTS: dict[str, Any] = {
-    # Flat form, as in djutils.queue: one queue named "default".
-    "QUEUE_BACKEND": DATABASE_BACKEND,
-    "QUEUE_CONNECTION": "",
-    # Dict form: {"name": {"BACKEND": ..., "CONNECTION": ..., "OPTIONS": {...}}}.
-    "QUEUES": None,
-    # Run commands inline at call time (tests, development).
-    "QUEUE_IMMEDIATE": False,
-    # Serializer of arguments and results: "json", "pickle" or a dotted path.
-    "QUEUE_SERIALIZER": "json",
-    # Seconds a result is kept after a message is done; 0 keeps nothing.
-    "QUEUE_RESULT_TTL": 24 * 60 * 60,
-    # Seconds a failed or cancelled message is kept; None keeps it for ever.
-    "QUEUE_FAILED_TTL": 30 * 24 * 60 * 60,
-    # Seconds a worker holds a message before another may take it over.
-    "QUEUE_LEASE_SECONDS": 30,
-    # Seconds a consumer gathers acknowledgements of succeeded runs before it
-    # stores them in one call; 0 stores each at once.
-    "QUEUE_ACK_INTERVAL": 0.005,
-    # Times a message whose worker was lost is delivered again, at least; a
-    # command's own retries raise it.
-    "QUEUE_REDELIVERIES": 2,
-    # Bearer token a metrics scraper sends to read djqueue's metrics view;
-    # None lets only staff users with the view_message permission read it.
-    "QUEUE_METRICS_TOKEN": None,
-    # Let djqueue switch the SQLite databases of DatabaseQueue queues to WAL
-    # mode with IMMEDIATE transactions, for what their OPTIONS leave unset.
-    "QUEUE_SQLITE_TUNING": True,
-}
+T = TypeVar("T")
 
-QUEUE_KEYS = frozenset({"BACKEND", "CONNECTION", "OPTIONS", "SERIALIZER"})
+
+class Setting(Generic[T]):
+    """One of djqueue's settings: read from ``django.conf.settings`` on first
+    access, with its documented default when the project leaves it unset.
+
+    A non-data descriptor: the value read is kept in the instance's
+    ``__dict__``, which later reads find first, until a setting changes.
+    """
+
+    def __init__(self, default: T) -> None:
+        self.default = default
+        self.name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, instance: None, owner: type) -> Setting[T]: ...
+
+    @overload
+    def __get__(self, instance: QueueSettings, owner: type) -> T: ...
+
+    def __get__(self, instance: QueueSettings | None, owner: type) -> T | Setting[T]:
+        if instance is None:
+            return self
+        value: T = getattr(django_settings, self.name, self.default)
+        instance.__dict__[self.name] = value
+        return value
 
 
 class QueueSettings:
-    """Attribute access to djqueue's settings with their defaults.
+    """djqueue's settings as typed attributes, each with its documented
+    default (docs/settings.rst).
 
-    Values are remembered until a setting changes (``override_settings``
-    and the test runner's fixtures say so with ``setting_changed``): the
-    hot paths read some for every message.
+    Values are read at access time, never at import time, and remembered
+    until a setting changes (``override_settings`` and the test runner's
+    fixtures say so with ``setting_changed``): the hot paths read some for
+    every message.
     """
+
+    #: Flat form, as in djutils.queue: one queue named "default".
+    QUEUE_BACKEND: Setting[str] = Setting(DATABASE_BACKEND)
+    QUEUE_CONNECTION: Setting[Any] = Setting("")
+    #: Dict form: {"name": {"BACKEND": ..., "CONNECTION": ..., "OPTIONS": {...}}}.
+    QUEUES: Setting[dict[str, Any] | None] = Setting(None)
+    #: Run commands inline at call time (tests, development).
+    QUEUE_IMMEDIATE: Setting[bool] = Setting(False)
+    #: Serializer of arguments and results: "json", "pickle" or a dotted path.
+    QUEUE_SERIALIZER: Setting[str] = Setting("json")
+    #: Seconds a result is kept after a message is done; 0 keeps nothing.
+    QUEUE_RESULT_TTL: Setting[float] = Setting(24 * 60 * 60)
+    #: Seconds a failed or cancelled message is kept; None keeps it for ever.
+    QUEUE_FAILED_TTL: Setting[float | None] = Setting(30 * 24 * 60 * 60)
+    #: Seconds a worker holds a message before another may take it over.
+    QUEUE_LEASE_SECONDS: Setting[float] = Setting(30)
+    #: Seconds a consumer gathers acknowledgements of succeeded runs before
+    #: it stores them in one call; 0 stores each at once.
+    QUEUE_ACK_INTERVAL: Setting[float] = Setting(0.005)
+    #: Times a message whose worker was lost is delivered again, at least; a
+    #: command's own retries raise it.
+    QUEUE_REDELIVERIES: Setting[int] = Setting(2)
+    #: Bearer token a metrics scraper sends to read djqueue's metrics view;
+    #: None lets only staff users with the view_message permission read it.
+    QUEUE_METRICS_TOKEN: Setting[str | None] = Setting(None)
+    #: Let djqueue switch the SQLite databases of DatabaseQueue queues to WAL
+    #: mode with IMMEDIATE transactions, for what their OPTIONS leave unset.
+    QUEUE_SQLITE_TUNING: Setting[bool] = Setting(True)
+    #: Trace and measure enqueues and runs with OpenTelemetry (read once,
+    #: when the app is ready; needs the opentelemetry extra).
+    QUEUE_OPENTELEMETRY: Setting[bool] = Setting(False)
+    #: Report enqueues, runs and periodic check-ins to Sentry (read once,
+    #: when the app is ready; needs sentry-sdk).
+    QUEUE_SENTRY: Setting[bool] = Setting(False)
 
     def __init__(self) -> None:
         setting_changed.connect(self._forget, weak=False)
 
     def __getattr__(self, name: str) -> Any:
-        # Called only for a setting not read since it last changed: the value
-        # is then kept as an instance attribute, which later reads find
-        # without calling this.
-        try:
-            default = DEFAULTS[name]
-        except KeyError:
-            raise AttributeError(f"djqueue has no setting named {name}.") from None
-        value = getattr(django_settings, name, default)
-        self.__dict__[name] = value
-        return value
+        # Only for names that are not settings: each setting is a Setting.
+        raise AttributeError(f"djqueue has no setting named {name}.")
 
     def _forget(self, **kwargs: Any) -> None:
         self.__dict__.clear()
 
+
+#: Every setting's documented default, by name.
+DEFAULTS: dict[str, Any] = {
+    name: value.default
+    for name, value in vars(QueueSettings).items()
+    if isinstance(value, Setting)
+}
+
+QUEUE_KEYS = frozenset({"BACKEND", "CONNECTION", "OPTIONS", "SERIALIZER"})
 
 settings = QueueSettings()
 

@@ -2,29 +2,32 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 
-from .message import Message
+from .envelope.message import Message
 
-_local = threading.local()
+# A context variable rather than a thread-local: an ``async def`` command
+# runs on an event loop in another thread, and its ``sync_to_async`` calls in
+# yet another, and asgiref carries context variables to both.
+_current: ContextVar[Message | None] = ContextVar("djqueue_message", default=None)
 
 
 def current_message() -> Message | None:
-    """Return the message whose command runs in this thread, if any.
+    """Return the message whose command runs in this thread (or, for an
+    ``async def`` command, in this task and the sync code it calls), if any.
 
     Its ``id`` is stable across attempts and ``attempts`` counts this one.
     """
-    return getattr(_local, "message", None)
+    return _current.get()
 
 
 @contextmanager
 def running(message: Message) -> Iterator[Message]:
     """Make ``message`` the current message for the duration of the block."""
-    previous = current_message()
-    _local.message = message
+    token = _current.set(message)
     try:
         yield message
     finally:
-        _local.message = previous
+        _current.reset(token)

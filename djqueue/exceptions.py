@@ -46,6 +46,14 @@ class WorkerLost(DjqueueError):
     (its process died) while it ran."""
 
 
+class CommandTimedOut(DjqueueError, TimeoutError):
+    """Reported, never raised to a caller: the error of an attempt that went
+    past its command's ``timeout``. A process worker kills such a run; an
+    ``async def`` command's coroutine is cancelled, with any worker. The
+    attempt counts as failed and is retried if the retry policy allows it
+    (name this class in ``retry_on`` to retry timeouts only)."""
+
+
 class DecodeError(DjqueueError):
     """A stored payload cannot be turned back into arguments or a result.
 
@@ -91,6 +99,16 @@ class CommandFailed(DjqueueError):
         self.message_id = message_id
         self.error = error
         super().__init__(f"Message {message_id} failed: {error}")
+
+
+class ResultNotReady(DjqueueError):
+    """:attr:`Result.value` was read while the message is still queued,
+    scheduled or running: it has no value yet."""
+
+    def __init__(self, message_id: str, state: StrOrPromise) -> None:
+        self.message_id = message_id
+        self.state = state
+        super().__init__(f"Message {message_id} is still {state}: it has no value yet.")
 
 
 class ResultTimeout(DjqueueError, TimeoutError):

@@ -34,8 +34,8 @@ class MessageRecord(models.Model):
     error = models.TextField(_("error"), blank=True, default="")
     traceback = models.TextField(_("traceback"), blank=True, default="")
     expires_at = models.DateTimeField(_("expires at"), null=True)
-    # The errors of the last attempts that failed: see Message.attempt_errors.
-    attempt_errors = models.JSONField(_("errors of the attempts"), default=list)
+    # The last attempts that did not succeed: see Message.attempt_errors.
+    attempt_errors = models.JSONField(_("history of the attempts"), default=list)
     # Set only while the message is pending; NULLs never conflict.
     unique_key = models.CharField(_("unique key"), max_length=255, null=True)  # noqa: DJ001
     # The message's lock key; lock_held repeats it only while the message
@@ -67,6 +67,8 @@ class MessageRecord(models.Model):
                 fields=["queue", "state", "suspect", "-priority", "eta", "id"],
                 name="djqueue_claim",
             ),
+            # The admin's lists and scans filtered by command.
+            models.Index(fields=["queue", "state", "command"], name="djqueue_command"),
             # Promotion of due scheduled messages.
             models.Index(fields=["state", "eta"], name="djqueue_due"),
             # Housekeeping of finished messages whose retention ended.
@@ -134,6 +136,8 @@ class RunCount(models.Model):
     minute = models.DateTimeField(_("minute"))
     done = models.PositiveBigIntegerField(_("done"), default=0)
     failed = models.PositiveBigIntegerField(_("failed"), default=0)
+    #: The seconds the runs counted here took in all.
+    seconds = models.FloatField(_("seconds"), default=0)
 
     class Meta:
         db_table = "djqueue_run_count"

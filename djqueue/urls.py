@@ -7,7 +7,7 @@ the admin site.
 
 from django.urls import path
 
-from .admin.metrics import metrics_view
+from .metrics import metrics_view
 
 app_name = "djqueue"
 

@@ -5,10 +5,18 @@ The environment chooses the parts: ``DJQUEUE_DB`` is ``sqlite`` (default),
 ``postgres`` or ``mysql``; ``DJQUEUE_DB_NAME`` overrides the database name (the
 tests use it to point ``run_queue`` processes at the test database);
 ``DJQUEUE_BACKEND`` is ``database`` (default) or ``redis``, with
-``DJQUEUE_REDIS_URL`` and ``DJQUEUE_REDIS_PREFIX``;
+``DJQUEUE_REDIS_URL`` (any string form of a RedisQueue's ``CONNECTION``,
+``redis+sentinel://`` and ``redis+cluster://`` among them) and
+``DJQUEUE_REDIS_PREFIX``;
 ``DJQUEUE_LEASE`` sets the lease in seconds; ``DJQUEUE_TASKS`` replaces
 ``TASKS`` with the JSON it holds (the tests use it for bad settings);
 ``DJQUEUE_SQLITE_TUNING=0`` sets ``QUEUE_SQLITE_TUNING = False``.
+
+A second database of the same kind, ``queue``, is always configured (its
+name is ``DJQUEUE_QUEUE_DB_NAME``, or the default database's with
+``_queue`` added); ``DJQUEUE_QUEUE_ALIAS=queue`` puts the ``default`` queue
+there, with djqueue's router, as docs/deploying.rst says ("A queue database
+of its own").
 """
 
 import json
@@ -105,7 +113,23 @@ def _database(kind: str) -> dict:
     }
 
 
-DATABASES = {"default": _database(os.environ.get("DJQUEUE_DB", "sqlite"))}
+def _queue_database(kind: str) -> dict:
+    """The ``queue`` database: the default one's settings under another name."""
+    database = _database(kind)
+    name = os.environ.get("DJQUEUE_QUEUE_DB_NAME")
+    if database["ENGINE"].endswith("sqlite3"):
+        test_name = Path(database["TEST"]["NAME"])
+        database["TEST"] = {"NAME": str(test_name.with_stem(f"{test_name.stem}-queue"))}
+        database["NAME"] = name or BASE_DIR / "queue.sqlite3"
+    else:
+        database["NAME"] = name or f"{database['NAME']}_queue"
+    return database
+
+
+DATABASES = {
+    "default": _database(os.environ.get("DJQUEUE_DB", "sqlite")),
+    "queue": _queue_database(os.environ.get("DJQUEUE_DB", "sqlite")),
+}
 
 if os.environ.get("DJQUEUE_BACKEND", "database") == "redis":
     QUEUES = {
@@ -118,13 +142,22 @@ if os.environ.get("DJQUEUE_BACKEND", "database") == "redis":
         }
     }
 
+elif queue_alias := os.environ.get("DJQUEUE_QUEUE_ALIAS"):
+    QUEUES = {
+        "default": {
+            "BACKEND": "djqueue.backends.database.DatabaseQueue",
+            "CONNECTION": queue_alias,
+        }
+    }
+    DATABASE_ROUTERS = ["djqueue.backends.database.router.QueueRouter"]
+
 QUEUE_LEASE_SECONDS = float(os.environ.get("DJQUEUE_LEASE", "30"))
 QUEUE_SQLITE_TUNING = os.environ.get("DJQUEUE_SQLITE_TUNING", "1") != "0"
 
 # Django 6's tasks framework on djqueue (ignored by Django 5.2).
 TASKS = json.loads(os.environ.get("DJQUEUE_TASKS", "null")) or {
     "default": {
-        "BACKEND": "djqueue.tasks.DjqueueBackend",
+        "BACKEND": "djqueue.contrib.tasks.DjqueueBackend",
         "QUEUES": ["default"],
         "OPTIONS": {"retries": 1},
     }

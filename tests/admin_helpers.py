@@ -9,7 +9,7 @@ from django.contrib.auth.models import Permission
 from django.urls import reverse
 from django.utils import timezone
 
-from djqueue.execution import encode_result
+from djqueue.consumer.execution import encode_result
 from djqueue.states import State
 
 from .factories import make_message
@@ -103,3 +103,15 @@ def snapshot(queue) -> dict:
 
 def admin_url(name: str, *args) -> str:
     return reverse(f"admin:djqueue_messagerecord_{name}", args=args)
+
+
+def fail_many(queue, commands) -> list[str]:
+    """Write one message per command and fail them all, the first the
+    oldest; return their ids in that order."""
+    messages = [make_message(command) for command in commands]
+    queue.write_many(messages)
+    claimed = {each.id: each for each in queue.claim("w", 30, limit=len(messages))}
+    start = timezone.now() - timedelta(minutes=5)
+    for step, message in enumerate(messages):
+        assert queue.fail(claimed[message.id], "boom", now=start + timedelta(0, step))
+    return [message.id for message in messages]

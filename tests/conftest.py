@@ -4,10 +4,13 @@
 backend and server. Servers that are not reachable skip their parameter,
 unless ``CI`` is set, where an unreachable server fails the run.
 
-The Redis side of a test (a ``fakeredis`` or ``redis`` parameter, or the
+The Redis side of a test (a parameter of :data:`REDIS_PARAMETERS`, or the
 ``on_redis`` mark) does not depend on the database, so ``./scripts/test``
 runs it in its first database run only: ``DJQUEUE_TEST_REDIS=0`` leaves it
-out of the others.
+out of the others. So it does with the admin's pages (the ``tests/test_admin_*``
+modules and the browser tests, marked ``admin_pages``): they read every
+backend through the inspection API, whose database side the contract suite
+holds on each database; ``DJQUEUE_TEST_ADMIN=0`` leaves them out.
 """
 
 from __future__ import annotations
@@ -21,14 +24,22 @@ import pytest
 from djqueue.backends.database import DatabaseQueue
 from djqueue.backends.redis import RedisQueue
 
+from .redis_cluster import redis_cluster, redis_cluster_backend, redis_cluster_queue
+from .redis_sentinel import sentinel_deployment, sentinel_queue
+
+__all__ = ["redis_cluster", "sentinel_deployment"]  # fixtures
+
 IN_CI = bool(os.environ.get("CI"))
 
 #: Parameter values that put a test on Redis.
-REDIS_PARAMETERS = frozenset({"fakeredis", "redis"})
+REDIS_PARAMETERS = frozenset({"fakeredis", "redis", "redis-sentinel", "redis-cluster"})
 
 #: False where ``DJQUEUE_TEST_REDIS=0``: a later database run of
 #: ``./scripts/test``, whose first run has covered the Redis side.
 REDIS_SIDE_RUNS_HERE = os.environ.get("DJQUEUE_TEST_REDIS", "1") != "0"
+#: False where ``DJQUEUE_TEST_ADMIN=0``: a later database run of
+#: ``./scripts/test``, whose first run has covered the admin's pages.
+ADMIN_PAGES_RUN_HERE = os.environ.get("DJQUEUE_TEST_ADMIN", "1") != "0"
 
 
 def _is_on_redis(item: pytest.Item) -> bool:
@@ -39,27 +50,47 @@ def _is_on_redis(item: pytest.Item) -> bool:
     )
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:
-    """Mark the Redis side of every test ``on_redis``; leave it out where
-    :data:`REDIS_SIDE_RUNS_HERE` is false (pytest counts it as deselected)."""
-    on_redis = []
-    for item in items:
-        if _is_on_redis(item):
-            item.add_marker("on_redis")
-            on_redis.append(item)
-    if on_redis and not REDIS_SIDE_RUNS_HERE:
-        config.hook.pytest_deselected(items=on_redis)
-        left_out = set(map(id, on_redis))
-        items[:] = [item for item in items if id(item) not in left_out]
-
-
-def pytest_report_header(config: pytest.Config) -> str | None:
-    if REDIS_SIDE_RUNS_HERE:
-        return None
-    return (
-        "DJQUEUE_TEST_REDIS=0: the Redis side of the tests is left out "
-        "(./scripts/test runs it in its first database run)"
+def _is_admin_page(item: pytest.Item) -> bool:
+    return item.path.name.startswith("test_admin_") or (
+        item.get_closest_marker("browser") is not None
     )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:
+    """Mark the Redis side of every test ``on_redis`` and the admin's pages
+    ``admin_pages``; leave them out where :data:`REDIS_SIDE_RUNS_HERE` or
+    :data:`ADMIN_PAGES_RUN_HERE` is false (pytest counts them as
+    deselected)."""
+    left_out = []
+    for item in items:
+        on_redis, admin_page = _is_on_redis(item), _is_admin_page(item)
+        if on_redis:
+            item.add_marker("on_redis")
+        if admin_page:
+            item.add_marker("admin_pages")
+        if (on_redis and not REDIS_SIDE_RUNS_HERE) or (
+            admin_page and not ADMIN_PAGES_RUN_HERE
+        ):
+            left_out.append(item)
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        dropped = set(map(id, left_out))
+        items[:] = [item for item in items if id(item) not in dropped]
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    lines = []
+    if not REDIS_SIDE_RUNS_HERE:
+        lines.append(
+            "DJQUEUE_TEST_REDIS=0: the Redis side of the tests is left out "
+            "(./scripts/test runs it in its first database run)"
+        )
+    if not ADMIN_PAGES_RUN_HERE:
+        lines.append(
+            "DJQUEUE_TEST_ADMIN=0: the admin's pages are left out "
+            "(./scripts/test runs them in its first database run)"
+        )
+    return lines
 
 
 def reachable(host: str, port: int) -> bool:
@@ -114,7 +145,24 @@ QUEUE_FACTORIES = {
     "database": _database_queue,
     "fakeredis": _fakeredis_queue,
     "redis": _redis_queue,
+    "redis-sentinel": sentinel_queue,
+    "redis-cluster": redis_cluster_queue,
 }
+
+
+@pytest.fixture(scope="session", autouse=True)
+def database_features_known(django_db_setup, django_db_blocker):
+    """Learn each test database's features once, before any test runs.
+
+    On Django 6 the system checks ask every database (the test settings'
+    ``queue`` alias too) whether it supports JSON fields, which SQLite
+    answers by running a query the first time it is asked. Inside a test
+    allowed only ``default``, that query on ``queue`` fails the test."""
+    from django.db import connections
+
+    with django_db_blocker.unblock():
+        for alias in connections:
+            connections[alias].features.supports_json_field  # noqa: B018
 
 
 @pytest.fixture(autouse=True)
@@ -129,7 +177,7 @@ def fresh_queues():
     server failed.
     """
     yield
-    from djqueue.queues import reset_queues
+    from djqueue.backends.handler import reset_queues
 
     reset_queues()
 
@@ -185,6 +233,9 @@ def _use_redis(settings, fake: bool) -> dict[str, str]:
 def _backend_fixture(request, settings):
     if request.param == "database":
         yield {}
+        return
+    if request.param == "redis-cluster":
+        yield from redis_cluster_backend(request, settings, REDIS_PREFIX)
         return
     yield _use_redis(settings, fake=request.param == "fakeredis")
     from djqueue import get_queue

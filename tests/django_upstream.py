@@ -23,10 +23,10 @@ import django
 import pytest
 from django.db import connections
 
+from djqueue.backends.handler import get_queue, queue_names
 from djqueue.consumer import Consumer
-from djqueue.queues import get_queue, queue_names
+from djqueue.contrib.tasks.backend import DjqueueBackend
 from djqueue.states import State
-from djqueue.tasks import DjqueueBackend
 
 from .conftest import IN_CI, REDIS_PREFIX, REDIS_URL, reachable
 

@@ -7,9 +7,9 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from djqueue.message import Message, new_message_id
-from djqueue.serializers import load_serializer
-from djqueue.signing import sign_payload
+from djqueue.envelope.message import Message, new_message_id
+from djqueue.envelope.serializers import load_serializer
+from djqueue.envelope.signing import sign_payload
 
 
 def make_message(

@@ -15,6 +15,8 @@ import uuid
 from datetime import timedelta
 
 from djqueue.backends.base import BaseQueue
+from djqueue.envelope.history import lost_attempt
+from djqueue.envelope.message import with_attempt_error
 from djqueue.states import State
 
 #: Queue name -> message id -> the stored message.
@@ -23,6 +25,7 @@ _LOCK = threading.Lock()
 
 _FINISHED = (State.DONE, State.FAILED, State.CANCELLED)
 WORKER_LOST = "worker lost: the lease expired while the message ran its last attempt"
+LEASE_EXPIRED = "worker lost: the lease expired while the message ran"
 
 
 class MemoryQueue(BaseQueue):
@@ -139,11 +142,17 @@ class MemoryQueue(BaseQueue):
                 if m.state == State.RUNNING and m.lease_expires_at < now
             ]
             for stored in expired:
-                if stored.attempts >= stored.max_attempts:
+                last = stored.attempts >= stored.max_attempts
+                entry = lost_attempt(
+                    stored, now, WORKER_LOST if last else LEASE_EXPIRED
+                )
+                errors = with_attempt_error(stored.attempt_errors, entry)
+                if last:
                     failed_ttl = self.failed_ttl
                     self._finish(stored, State.FAILED, WORKER_LOST, "", now, failed_ttl)
                 else:
                     self._end_lease(stored, State.QUEUED)
+                stored.attempt_errors = errors
         return len(expired)
 
     def purge_expired(self, now=None):

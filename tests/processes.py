@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -61,6 +62,16 @@ class ConsumerProcess:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+
+def lost_and_repeated(results) -> tuple[set[str], set[str]]:
+    """The ids of ``results`` that never ran and of the messages that ran
+    more than once, from the ``Run`` rows the demo commands record."""
+    from testproject.demo.models import Run
+
+    runs = Counter(Run.objects.values_list("message_id", flat=True))
+    lost = {result.id for result in results} - set(runs)
+    return lost, {message_id for message_id, number in runs.items() if number > 1}
 
 
 def wait_until(

@@ -100,7 +100,7 @@ def log_in(page, live_server, username: str, next_url: str) -> None:
 
 def register_consumer(queue, host="worker-1.example", pid=4242):
     """A consumer announced through the inspection API, as run_queue does."""
-    from djqueue.inspection import ConsumerInfo
+    from djqueue.backends.inspection import ConsumerInfo
 
     now = timezone.now()
     info = ConsumerInfo(
@@ -146,6 +146,7 @@ def test_staff_find_a_failure_retry_it_and_purge(
     add_failed(queue, "tests.sends_report")
     page.goto(f"{live_server.url}{admin_url('list', 'default', 'failed')}")
     page.click(f"a[href='{admin_url('purge', 'default', 'failed')}']")
+    page.wait_for_selector("input[name=confirm]", state="attached")
     assert "This deletes the 1 Failed message" in page.inner_text("#content")
     assert queue.counts()[State.FAILED] == 1
     page.click("input[value='Yes, purge them']")
@@ -178,13 +179,19 @@ def test_breadcrumbs_look_like_the_admins_own_on_this_django(
         """items => items.map(item => [
             getComputedStyle(item).display,
             getComputedStyle(item, "::after").content,
+            getComputedStyle(item, "::after").marginLeft,
+            getComputedStyle(item, "::after").marginRight,
         ])""",
     )
 
     assert ours == admins
-    assert [display for display, _ in items] == ["inline-block"] * 5
-    separator = '" \u203a "'
-    assert all(after.startswith(separator) for _, after in items[:-1]), items
+    assert [item[0] for item in items] == ["inline-block"] * 5
+    # The separator keeps its distance from both neighbours by margins: a
+    # space inside it would be dropped at the end of the inline block.
+    for _, after, left, right in items[:-1]:
+        assert after.startswith('"\u203a"'), items
+        assert float(left.removesuffix("px")) > 0, items
+        assert float(right.removesuffix("px")) > 0, items
     assert items[-1][1] in ("none", "normal")
 
 

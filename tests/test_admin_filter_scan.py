@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from djqueue import get_queue
 from djqueue.backends.base import INSPECT_SCAN_LIMIT
-from djqueue.message import new_message_id
+from djqueue.envelope.message import new_message_id
 
 from .admin_helpers import admin_url, staff_user
 from .conftest import _backend_fixture
@@ -66,7 +66,7 @@ def test_filtered_done_list_leads_to_old_rare_matches(
     while not response.context["rows"]:
         assert response.status_code == 200
         [(link, label)] = NEXT_LINK.findall(response.text)
-        assert label == "Continue the scan"
+        assert label == "Search further"
         assert "No match among the messages examined for this page." in response.text
         assert response.context["listing"].examined <= INSPECT_SCAN_LIMIT
         assert len(pages) <= NEWER // INSPECT_SCAN_LIMIT, "a page past the newer"

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
 from datetime import timedelta
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from djqueue import get_queue, registry
-from djqueue.admin import metrics
-from djqueue.admin.metrics import label_value, render
-from djqueue.periodic import _periodic, periodic_command
+from djqueue import get_queue, metrics, registry
+from djqueue.commands.periodic import _periodic, periodic_command
+from djqueue.metrics import label_value, render
 from djqueue.states import State
 
 from .admin_helpers import admin_url, populate, snapshot, staff_user
@@ -69,6 +72,31 @@ def test_metrics_count_runs_by_command(client, settings, queue, monkeypatch):
     assert snapshot(queue) == before
 
 
+def test_metrics_sum_the_seconds_of_the_runs_by_command(client, settings, queue):
+    settings.QUEUE_METRICS_TOKEN = "s3cret-token"
+    queue.record_runs(
+        {
+            ("a.cmd", State.DONE): 3,
+            ("a.cmd", State.FAILED): 1,
+            ("b.cmd", State.DONE): 1,
+        },
+        seconds={("a.cmd", State.DONE): 1.5, ("a.cmd", State.FAILED): 0.5},
+    )
+    response = client.get(METRICS, HTTP_AUTHORIZATION="Bearer s3cret-token")
+    lines = response.text.splitlines()
+
+    assert "# TYPE djqueue_run_duration_seconds summary" in lines
+    assert (
+        'djqueue_run_duration_seconds_sum{queue="default",command="a.cmd"} 2' in lines
+    )
+    assert (
+        'djqueue_run_duration_seconds_count{queue="default",command="a.cmd"} 4' in lines
+    )
+    assert (
+        'djqueue_run_duration_seconds_sum{queue="default",command="b.cmd"} 0' in lines
+    )
+
+
 @pytest.mark.parametrize(
     "header", [None, "Bearer wrong", "Basic s3cret-token", "Bearer "]
 )
@@ -105,6 +133,54 @@ def test_an_unreadable_queue_is_down_not_an_error(settings):
     text = render(["down"], timezone.now())
     assert 'djqueue_up{queue="down"} 0' in text.splitlines()
     assert "djqueue_messages{" not in text
+
+
+NO_ADMIN_SETTINGS = """
+SECRET_KEY = "not-secret"
+INSTALLED_APPS = ["django.contrib.contenttypes", "django.contrib.auth", "djqueue"]
+DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+ROOT_URLCONF = "no_admin_urls"
+USE_TZ = True
+QUEUE_METRICS_TOKEN = "scrape-token"
+"""
+NO_ADMIN_URLS = """
+from django.urls import include, path
+urlpatterns = [path("djqueue/", include("djqueue.urls"))]
+"""
+NO_ADMIN_SCRAPE = """
+import django
+django.setup()
+from django.core.management import call_command
+from django.test import Client
+call_command("migrate", verbosity=0)
+client = Client()
+print(client.get("/djqueue/metrics").status_code)
+response = client.get(
+    "/djqueue/metrics", headers={"authorization": "Bearer scrape-token"}
+)
+print(response.status_code, b"djqueue_up" in response.content)
+"""
+
+
+def test_metrics_serve_a_project_without_the_admin(tmp_path):
+    """djqueue.urls needs neither django.contrib.admin nor the authentication
+    middleware: the token lets a scraper in, and nobody else."""
+    (tmp_path / "no_admin_settings.py").write_text(NO_ADMIN_SETTINGS)
+    (tmp_path / "no_admin_urls.py").write_text(NO_ADMIN_URLS)
+    root = Path(__file__).resolve().parent.parent
+    scrape = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(NO_ADMIN_SCRAPE)],
+        env={
+            "PYTHONPATH": f"{tmp_path}:{root}",
+            "DJANGO_SETTINGS_MODULE": "no_admin_settings",
+            "PATH": "/usr/bin:/bin",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert scrape.returncode == 0, scrape.stderr
+    assert scrape.stdout.split() == ["403", "200", "True"]
 
 
 def test_label_values_are_escaped():

@@ -10,9 +10,9 @@ import pytest
 from django.template import Context, Template
 
 from djqueue import get_queue
-from djqueue.periodic import _periodic, periodic_command
-from djqueue.registry import registry
-from djqueue.result import Result
+from djqueue.commands.periodic import _periodic, periodic_command
+from djqueue.commands.registry import registry
+from djqueue.commands.result import Result
 from djqueue.states import State
 
 from .admin_helpers import ALL_PERMS, admin_url, populate, staff_user
@@ -75,6 +75,9 @@ def test_viewing_every_page_stores_no_message(
         f"{listing}?command=tests.done",
         f"{listing}?q=tests.sweep",
         f"{listing}?q={ids[State.QUEUED]}",
+        f"{listing}?argument=2&error=boom",
+        admin_url("live"),
+        f"{admin_url('search')}?queue=default&state=failed&error=boom",
     ]
     with django_capture_on_commit_callbacks(execute=True):
         for _ in range(3):

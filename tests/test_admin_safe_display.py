@@ -16,8 +16,8 @@ from djqueue.admin.safe_display import (
     show_arguments,
     show_result,
 )
-from djqueue.serializers import load_serializer
-from djqueue.signing import sign_result
+from djqueue.envelope.serializers import load_serializer
+from djqueue.envelope.signing import sign_result
 
 from .factories import make_message
 

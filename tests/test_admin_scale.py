@@ -1,5 +1,7 @@
-"""With 100,000 messages in a queue the overview and the first list page
-cost a bounded number of queries or Redis calls (counted, never timed).
+"""With 100,000 messages in a queue the overview, its live JSON, the first
+list page and the first page of a search (by command, argument text or
+error text) cost a bounded number of queries or Redis calls (counted,
+never timed).
 
 Runs on DatabaseQueue (each database pass) and on a real Redis (the SQLite
 pass; fakeredis runs the same client code, ten times slower).
@@ -16,7 +18,8 @@ from django.test.utils import CaptureQueriesContext
 
 from djqueue import get_queue
 from djqueue.admin.forms import PER_PAGE
-from djqueue.message import new_message_id
+from djqueue.backends.base import INSPECT_SCAN_LIMIT
+from djqueue.envelope.message import new_message_id
 from djqueue.states import State
 
 from .admin_helpers import admin_url, staff_user
@@ -26,15 +29,37 @@ pytestmark = pytest.mark.django_db
 
 MESSAGES = 100_000
 #: Database queries a page may make: four for the session, the user and
-#: their permissions, then ours.
-MAX_QUERIES = {"overview": 8, "list": 5, "filtered": 5, "message": 5}
+#: their permissions, then ours (a list counts its states for the tabs; a
+#: text search reads where its bound ends, then the matches before it).
+MAX_QUERIES = {
+    "overview": 8,
+    "live": 8,
+    "list": 6,
+    "filtered": 6,
+    "argument": 7,
+    "error": 7,
+    "message": 5,
+}
 #: Redis round trips (commands, or pipelines) and commands in all. The
-#: overview reads the last hour's throughput in one pipeline of 60 HGETALL.
-MAX_ROUND_TRIPS = {"overview": 4, "list": 2, "filtered": 2, "message": 1}
+#: overview reads the last hour's throughput in one pipeline of 60 HGETALL;
+#: a list counts its states in one pipeline of 6 ZCARD; a search is one
+#: bounded scan program (and a pipeline to load its matches, if any).
+MAX_ROUND_TRIPS = {
+    "overview": 4,
+    "live": 4,
+    "list": 3,
+    "filtered": 3,
+    "argument": 2,
+    "error": 2,
+    "message": 1,
+}
 MAX_COMMANDS = {
     "overview": 69,
-    "list": PER_PAGE + 2,
-    "filtered": PER_PAGE + 2,
+    "live": 69,
+    "list": PER_PAGE + 8,
+    "filtered": PER_PAGE + 8,
+    "argument": 7,
+    "error": 7,
     "message": 1,
 }
 
@@ -95,6 +120,9 @@ def test_pages_stay_bounded_with_100k_messages(
         "overview": admin_url("changelist"),
         "list": listing,
         "filtered": f"{listing}?command=tests.bulk",
+        "argument": f"{listing}?argument=nowhere",
+        "error": f"{listing}?error=nowhere",
+        "live": admin_url("live"),
         "message": admin_url("message", "default", last.id),
     }
     for page, url in pages.items():
@@ -119,3 +147,7 @@ def test_pages_stay_bounded_with_100k_messages(
         if page in ("list", "filtered"):
             assert len(response.context["rows"]) == PER_PAGE
             assert response.context["has_next"] is True
+        if page in ("argument", "error"):  # stopped at the bound, goes on
+            assert response.context["rows"] == []
+            assert response.context["listing"].examined == INSPECT_SCAN_LIMIT
+            assert "Search further" in response.text

@@ -16,8 +16,8 @@ from datetime import timedelta
 import pytest
 
 from djqueue import get_queue
-from djqueue.periodic import _periodic, periodic_command
-from djqueue.registry import registry
+from djqueue.commands.periodic import _periodic, periodic_command
+from djqueue.commands.registry import registry
 from djqueue.states import State
 
 from .admin_helpers import admin_url, populate, staff_user
@@ -213,6 +213,7 @@ def test_an_action_on_an_unreachable_queue_says_it_may_not_apply(
     for url, data in (
         (admin_url("action", "dead", UNKNOWN_ID, "retry"), {}),
         (admin_url("purge", "dead", "failed"), {"confirm": "yes"}),
+        (admin_url("bulk", "dead", "failed"), {"action": "retry", "scope": "all"}),
     ):
         response = client.post(url, data, follow=True)
         assert response.status_code == 200, url

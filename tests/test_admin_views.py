@@ -11,7 +11,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.utils import timezone
 
 from djqueue import get_queue
-from djqueue.inspection import ConsumerInfo
+from djqueue.backends.inspection import ConsumerInfo
 from djqueue.models import MessageRecord
 from djqueue.states import State
 
@@ -69,7 +69,8 @@ def test_overview_shows_counts_per_state_and_links(viewer, ids):
     assert card.name == "default"
     assert card.summary.counts == dict.fromkeys(State, 1)
     assert card.summary.oldest_queued_age is not None
-    assert "The oldest queued message has waited" in response.text
+    assert "Queue latency: <strong>" in response.text
+    assert "the wait of the oldest ready message" in response.text
     for state in State:
         assert admin_url("list", "default", state) in response.text
     assert "Queue default" in response.text
@@ -216,7 +217,8 @@ def test_overview_shows_consumers_and_the_last_hours_throughput(viewer, queue):
     chart = response.context["cards"][0].chart
     assert (chart.done, chart.failed) == (8, 2)
     assert [(bar.done, bar.failed) for bar in chart.bars] == [(3, 0), (5, 2)]
-    assert "Last hour: 8 done, 2 failed" in response.text
+    assert "8 messages done" in response.text
+    assert "Failure rate in the last hour: <strong>20.0 %</strong>" in response.text
     assert 'class="djq-failed"' in response.text
 
 
@@ -319,19 +321,49 @@ def test_action_changes_the_state_and_is_logged(
     operator, queue, ids, action, state, after
 ):
     message_id = ids[state]
+    command = queue.get(message_id).command
     response = operator.post(admin_url("action", "default", message_id, action))
     assert response.status_code == 302
     assert response["Location"] == admin_url("message", "default", message_id)
     assert queue.get(message_id).state == after
-    assert log_entries() == [(message_id, CHANGE, f"{action} on queue default")]
+    verb = {"retry": "Retried", "cancel": "Cancelled", "run_now": "Ran now"}[action]
+    sentence = f"{verb} message {message_id[:8]}… of {command} on queue default."
+    assert log_entries() == [(message_id, CHANGE, sentence)]
 
 
-def test_delete_removes_the_message_and_is_logged(operator, queue, ids):
+def test_cancel_from_the_message_page_sends_message_cancelled(operator, queue, ids):
+    from djqueue.signals import message_cancelled
+
+    sent = []
+
+    def receiver(sender, message, **kwargs):
+        sent.append((sender, message.id, message.state))
+
+    message_id = ids[State.QUEUED]
+    message_cancelled.connect(receiver)
+    try:
+        operator.post(admin_url("action", "default", message_id, "cancel"))
+        operator.post(admin_url("action", "default", message_id, "cancel"))
+    finally:
+        message_cancelled.disconnect(receiver)
+    # The second press changed nothing, so it sent nothing.
+    assert sent == [(queue.get(message_id).command, message_id, State.CANCELLED)]
+
+
+def test_delete_asks_first_then_removes_the_message_and_is_logged(operator, queue, ids):
     message_id = ids[State.DONE]
-    response = operator.post(admin_url("action", "default", message_id, "delete"))
+    command = queue.get(message_id).command
+    url = admin_url("action", "default", message_id, "delete")
+    confirm = operator.post(url)
+    assert confirm.status_code == 200
+    assert "This deletes this Done message" in confirm.text
+    assert queue.get(message_id) is not None
+    assert log_entries() == []
+    response = operator.post(url, {"confirm": "yes", "state": "done"})
     assert response["Location"] == admin_url("list", "default", "done")
     assert queue.get(message_id) is None
-    assert log_entries() == [(message_id, DELETION, "delete on queue default")]
+    sentence = f"Deleted message {message_id[:8]}… of {command} on queue default."
+    assert log_entries() == [(message_id, DELETION, sentence)]
 
 
 def test_an_action_that_does_not_apply_changes_nothing(operator, queue, ids):
@@ -360,7 +392,8 @@ def test_purge_asks_for_confirmation_then_deletes_one_state(operator, queue, ids
     counts = queue.counts()
     assert counts[State.FAILED] == 0
     assert counts[State.QUEUED] == 1
-    assert log_entries() == [("default:failed", DELETION, "purged 2")]
+    sentence = "Purged 2 failed messages of queue default."
+    assert log_entries() == [("default:failed", DELETION, sentence)]
 
 
 def test_running_messages_cannot_be_purged(operator, ids):
@@ -421,7 +454,7 @@ def test_permission_matrix(
         page = client.get(admin_url("message", "default", ids[state]))
         assert (url in page.text) is may, action
         before = snapshot(queue)
-        response = client.post(url)
+        response = client.post(url, {"confirm": "yes", "state": state.value})
         if may:
             assert response.status_code == 302, action
             assert snapshot(queue) != before, action
@@ -469,6 +502,7 @@ def test_get_requests_change_nothing(operator, queue, ids):
             admin_url("message", "default", message_id),
             admin_url("change", message_id),
             admin_url("purge", "default", state),
+            admin_url("bulk", "default", state),
         ]
         urls += [
             admin_url("action", "default", message_id, action)

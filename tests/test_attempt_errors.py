@@ -11,9 +11,9 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from djqueue import State, get_queue
-from djqueue.execution import Outcome
-from djqueue.message import MAX_ATTEMPT_ERRORS, MAX_TRACEBACK_CHARS
-from djqueue.outcomes import record_attempt_error
+from djqueue.consumer.execution import Outcome
+from djqueue.consumer.outcomes import record_attempt_error, store_outcome
+from djqueue.envelope.message import MAX_ATTEMPT_ERRORS, MAX_TRACEBACK_CHARS
 from testproject.demo import commands
 from testproject.demo.models import Run
 
@@ -79,18 +79,20 @@ def test_a_long_traceback_is_kept_by_its_end():
     assert entry["traceback"].rstrip().endswith("x the end")
 
 
-def test_a_retry_from_the_admin_starts_a_fresh_history():
+def test_a_retry_from_the_admin_keeps_the_history_and_counts_again_from_one():
     result = commands.fail("once")
     run_queue()
     queue = get_queue()
-    assert len(queue.get(result.id).attempt_errors) == 1
+    (first,) = queue.get(result.id).attempt_errors
 
     assert queue.retry(result.id)
-    assert queue.get(result.id).attempt_errors == []
+    assert queue.get(result.id).attempt_errors == [first]
     run_queue()
 
-    (entry,) = queue.get(result.id).attempt_errors
-    assert entry["attempt"] == 1
+    kept = queue.get(result.id).attempt_errors
+    assert [e["attempt"] for e in kept] == [1, 1]
+    assert kept[0] == first
+    assert kept[1]["started_at"] > first["started_at"]
 
 
 def test_recording_an_outcome_again_does_not_add_an_entry():
@@ -103,3 +105,21 @@ def test_recording_an_outcome_again_does_not_add_an_entry():
     record_attempt_error(message, outcome, timezone.now())
 
     assert [e["attempt"] for e in message.attempt_errors] == [1]
+
+
+def test_a_failed_attempt_is_stored_by_the_failure_alone(
+    backend, django_assert_num_queries
+):
+    """Its entry travels in the failure's own statement: no query more."""
+    if backend:
+        pytest.skip("counts the queries of DatabaseQueue")
+    queue = get_queue()
+    queue.write(make_message())
+    [leased] = queue.claim("w", 30)
+    outcome = Outcome(State.FAILED, error="E: x", exception="m.E", traceback="t")
+
+    with django_assert_num_queries(1):
+        assert store_outcome(queue, leased, outcome)
+
+    (entry,) = queue.get(leased.id).attempt_errors
+    assert (entry["worker"], entry["outcome"]) == ("w", "failed")

@@ -8,7 +8,7 @@ from django.test import override_settings
 
 from djqueue import State, get_queue, signals
 from djqueue.consumer import Consumer
-from djqueue.execution import Outcome
+from djqueue.consumer.execution import Outcome
 from testproject.demo import commands
 
 from .factories import FakeRunner

@@ -406,3 +406,86 @@ def test_a_run_can_measure_some_scenarios_only():
     assert main.parse_args([]).scenarios == main.SCENARIOS
     with pytest.raises(SystemExit):
         main.parse_args(["--scenarios", "drain,draining"])
+
+
+def _window(done_counts, dead=0, step=5.0):
+    """Samples of a sustained window: ``done_counts`` at every ``step`` s,
+    600 queued a second."""
+    return [
+        {
+            "t": i * step, "produced": int(600 * i * step), "done": count,
+            "dead": dead * i, "live": 10, "table_bytes": 2**20 * i,
+            "index_bytes": 2**19 * i, "updated": 0, "hot_updated": 0,
+            "autovacuums": 0,
+        }
+        for i, count in enumerate(done_counts)
+    ]  # fmt: skip
+
+
+def test_a_sustained_window_reports_its_whole_rate_and_its_last_third():
+    from benchmarks import sustained
+
+    summary = sustained.summarize(_window([0, 3000, 6000, 7000]), 15)
+    assert summary["offered"] == 600
+    assert summary["rate"] == pytest.approx(7000 / 15)
+    assert summary["rate_tail"] == pytest.approx(1000 / 5)  # from 10 s to 15 s
+    assert summary["backlog"] == 9000 - 7000
+    assert summary["hot_share"] is None  # no updates at all
+
+
+def test_the_held_transaction_is_compared_with_none_for_each_queue():
+    from benchmarks import sustained, sustained_report
+
+    def cell(counts, dead):
+        samples = _window(counts, dead)
+        return {"samples": samples, "summary": sustained.summarize(samples, 15)}
+
+    data = {
+        "results": {
+            "skiplocked": {
+                "shipped": [cell([0, 3000, 6000, 9000], 100)],
+                "held": [cell([0, 3000, 4000, 4500], 1400)],
+            }
+        },
+        "settings": {"skiplocked": []},
+    }
+    (row,) = sustained_report.ratio_rows(data)
+    assert row == ["skiplocked", "0.17x", "0.50x", "14.00x", "1.00x"]
+
+
+def test_the_smoke_runs_sustained_cells_of_seconds():
+    from benchmarks import sustained
+
+    args = sustained.parse_args(["--smoke"])
+    assert args.seconds * len(args.targets) * len(args.conditions) <= 15
+    assert set(args.targets) == {"skiplocked", "djqueue-pg-sustained"}
+    assert args.conditions == ["shipped", "held"]
+
+
+def _many_samples():
+    return [{"t": 1.0, "done": 4, "per_consumer": {"c0": 3}, "server": {"c0": 3}}]
+
+
+def test_the_many_consumers_run_fails_on_a_message_run_twice():
+    from argparse import Namespace
+
+    from benchmarks import many_consumers
+    from benchmarks.producers import HIGH_BASE
+
+    store = many_consumers.STORES["djqueue-pg-many"]
+    args = Namespace(backlog=2, rate=10.0, seconds=1.0)
+    once = [(0, 1.0), (1, 1.1), (2, 2.5), (HIGH_BASE, 1.3)]
+    summary = many_consumers._check_and_summarize(
+        store, args, once, _many_samples(), 1.0, 1
+    )
+    assert summary["messages"] == 4
+    assert summary["low_in_window"] == 1  # the other ran after the window
+    assert summary["connections_max"] == 3
+    with pytest.raises(harness.CheckFailed, match="1 messages ran more than once"):
+        many_consumers._check_and_summarize(
+            store, args, [*once, (1, 1.4)], _many_samples(), 1.0, 1
+        )
+    with pytest.raises(harness.CheckFailed, match="1 high-priority"):
+        many_consumers._check_and_summarize(
+            store, args, once[:3], _many_samples(), 1.0, 1
+        )

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from djqueue import State, get_queue
 from djqueue.consumer import Consumer
-from djqueue.execution import Outcome
+from djqueue.consumer.execution import Outcome
 from testproject.demo import commands
 
 from .factories import FakeRunner

@@ -65,6 +65,21 @@ def test_database_alias_must_exist():
     assert errors[0].hint
 
 
+@pytest.mark.parametrize("alias", ["nowhere", "queue", 5])
+def test_listen_connection_must_be_a_postgresql_alias(settings, alias):
+    """``queue`` is in DATABASES, but PostgreSQL only in the PostgreSQL run."""
+    from django.db import connections
+
+    settings.QUEUES = {"default": {"OPTIONS": {"LISTEN_CONNECTION": alias}}}
+    errors = check_settings()
+    if alias == "queue" and connections["queue"].vendor == "postgresql":
+        assert ids(errors) == []
+        return
+    assert ids(errors) == ["djqueue.E014"]
+    assert repr(alias) in errors[0].msg
+    assert "directly" in errors[0].hint
+
+
 @override_settings(
     QUEUES={"default": {}, "other": {"SERIALIZER": "no.such.Serializer"}}
 )
@@ -130,7 +145,7 @@ def test_metrics_token_must_be_a_string():
         assert check_settings() == []
 
 
-TASKS_BACKEND = "djqueue.tasks.DjqueueBackend"
+TASKS_BACKEND = "djqueue.contrib.tasks.DjqueueBackend"
 
 #: Each bad setting, as the test project's environment gives it to a real
 #: process, and as override_settings gives it to this one.
@@ -200,3 +215,28 @@ def test_check_and_run_queue_processes_refuse_each_bad_setting(error, tmp_path):
     finally:
         proc.stop()
     assert f"({error})" in proc.log()
+
+
+@pytest.mark.parametrize(
+    ("setting", "package", "check_id"),
+    [
+        ("QUEUE_OPENTELEMETRY", "opentelemetry", "djqueue.E040"),
+        ("QUEUE_SENTRY", "sentry_sdk", "djqueue.E041"),
+    ],
+)
+def test_an_integration_turned_on_without_its_package_is_an_error(
+    settings, monkeypatch, setting, package, check_id
+):
+    from djqueue import checks as djqueue_checks
+
+    real_find_spec = djqueue_checks.find_spec
+    monkeypatch.setattr(
+        djqueue_checks,
+        "find_spec",
+        lambda name: None if name == package else real_find_spec(name),
+    )
+    assert check_id not in [error.id for error in djqueue_checks.check_settings()]
+
+    setattr(settings, setting, True)
+
+    assert check_id in [error.id for error in djqueue_checks.check_settings()]

@@ -22,8 +22,8 @@ from djqueue import (
     queue_command,
     registry,
 )
+from djqueue.consumer.execution import decode_call_arguments
 from djqueue.exceptions import CommandNotFound, DuplicateCommand
-from djqueue.execution import decode_call_arguments
 from testproject.demo import commands
 from testproject.demo.models import Report
 
@@ -56,7 +56,7 @@ def test_decorator_options_and_per_call_overrides():
     assert commands.churn_data.options.priority == 5
 
     moment = timezone.now()
-    with mock.patch("djqueue.enqueue.timezone.now", return_value=moment):
+    with mock.patch("djqueue.commands.enqueue.timezone.now", return_value=moment):
         result = commands.churn_data.using(priority=9, delay=60)(report)
 
     message = get_queue().get(result.id)
@@ -65,6 +65,17 @@ def test_decorator_options_and_per_call_overrides():
     assert message.eta == moment + timedelta(seconds=60)
     assert message.options["result_ttl"] == 3600
     assert commands.churn_data.options.priority == 5
+
+
+def test_a_timedelta_delay_is_given_in_seconds_at_decoration():
+    @queue_command(name="tests.commands.delayed", delay=timedelta(minutes=2))
+    def delayed():
+        pass
+
+    try:
+        assert delayed.options.delay == 120.0
+    finally:
+        registry.unregister(delayed.name)
 
 
 @override_settings(TIME_ZONE="Asia/Kolkata")
@@ -206,7 +217,7 @@ def test_priorities_are_limited_to_the_tasks_framework_range():
 
 
 def test_message_ids_made_in_a_row_sort_in_order():
-    from djqueue.message import new_message_id
+    from djqueue.envelope.message import new_message_id
 
     ids = [new_message_id() for _ in range(5000)]
     assert ids == sorted(ids)
@@ -236,7 +247,7 @@ def _varargs(a, *rest, key=1, **extra):
 )  # fmt: skip
 def test_check_call_agrees_with_signature_bind(func, args, kwargs):
     """The quick check of a call accepts and refuses what bind() does."""
-    from djqueue.decorators import CommandOptions, QueueCommand
+    from djqueue.commands.command import CommandOptions, QueueCommand
 
     command = QueueCommand(func, "tests.shape", CommandOptions())
     try:

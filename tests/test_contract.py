@@ -228,7 +228,8 @@ def test_retry_later_with_a_past_eta_is_ready_at_once(queue):
 
 def test_attempt_errors_are_stored_with_retries_and_failures(queue):
     """retry_later() and fail() store the message's attempt errors; claims
-    and get() return them; an ack keeps them; retry() clears them."""
+    and get() return them; an ack keeps them; so does retry(), which resets
+    the attempts and clears the last error."""
     first = {"attempt": 1, "exception": "builtins.KeyError", "traceback": "t1"}
     second = {"attempt": 2, "exception": "builtins.ValueError", "traceback": "t2"}
     message, done = make_message(), make_message()
@@ -249,7 +250,9 @@ def test_attempt_errors_are_stored_with_retries_and_failures(queue):
     assert queue.get(message.id).attempt_errors == [first, second]
     assert queue.get(done.id).attempt_errors == [first]
     assert queue.retry(message.id)
-    assert queue.get(message.id).attempt_errors == []
+    retried = queue.get(message.id)
+    assert (retried.attempts, retried.error) == (0, "")
+    assert retried.attempt_errors == [first, second]
 
 
 def test_release_gives_back_without_counting_the_attempt(queue):

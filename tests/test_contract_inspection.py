@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from djqueue.backends.base import INSPECT_SCAN_LIMIT
-from djqueue.inspection import ConsumerInfo, minute_of
+from djqueue.backends.inspection import ConsumerInfo, minute_of
 from djqueue.states import State
 
 from .factories import make_message
@@ -154,6 +154,23 @@ def test_run_statistics_per_minute_and_totals(queue):
     ]
     assert queue.throughput(now - timedelta(minutes=1), now=now)[0].done == 6
     assert queue.command_totals() == {"a": (5, 1), "b": (4, 1)}
+
+
+def test_run_statistics_add_up_the_seconds_of_the_runs(queue):
+    now = minute_of(timezone.now()) + timedelta(seconds=30)
+    queue.record_runs(
+        {("a", State.DONE): 3, ("a", State.FAILED): 1},
+        now=now - timedelta(minutes=5),
+        seconds={("a", State.DONE): 1.5, ("a", State.FAILED): 0.25},
+    )
+    queue.record_runs({("a", State.DONE): 1}, now=now, seconds={("a", State.DONE): 2})
+    queue.record_runs({("b", State.DONE): 2}, now=now)
+
+    seconds = queue.command_seconds()
+    assert seconds["a"] == 3.75
+    assert seconds.get("b", 0) == 0
+    assert set(seconds) <= {"a", "b"}
+    assert queue.command_totals() == {"a": (4, 1), "b": (2, 0)}
 
 
 def test_last_ticks_reports_periodic_writes(queue):

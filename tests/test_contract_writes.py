@@ -13,7 +13,7 @@ import pytest
 from django.utils import timezone
 
 from djqueue import get_queue
-from djqueue.message import new_message_id
+from djqueue.envelope.message import new_message_id
 from djqueue.states import State
 from testproject.demo import commands
 

@@ -121,15 +121,23 @@ def test_context_reports_the_attempt_and_retries_come_from_options():
     assert "RuntimeError: ctx: attempt 1" in error.traceback
 
 
-def test_worker_ids_repeat_the_latest_consumer_once_per_attempt():
+def test_worker_ids_name_the_consumer_of_each_attempt():
+    from djqueue.consumer.execution import Outcome
+    from djqueue.consumer.outcomes import store_outcome
+    from djqueue.states import State
+
     result = tasks.second_time_lucky.enqueue("ids")
     assert result.worker_ids == []
+    queue = get_queue(result.task.queue_name)
+    [first] = queue.claim("web1:4242", 30)
+    retried = Outcome(State.SCHEDULED, error="E: x", eta=timezone.now())
+    assert store_outcome(queue, first, retried)
 
     call_command("run_queue", "--burst", "--worker-id", "web2:77", verbosity=0)
     result.refresh()
 
     assert result.attempts == 2
-    assert result.worker_ids == ["web2:77", "web2:77"]
+    assert result.worker_ids == ["web1:4242", "web2:77"]
 
 
 def test_signals_are_sent_with_task_results():
@@ -220,7 +228,7 @@ def test_a_return_value_django_cannot_store_fails_at_once():
 def test_errors_hold_one_entry_per_failed_attempt_in_order(settings):
     settings.TASKS = {
         "default": {
-            "BACKEND": "djqueue.tasks.DjqueueBackend",
+            "BACKEND": "djqueue.contrib.tasks.DjqueueBackend",
             "QUEUES": ["default"],
             "OPTIONS": {"retries": 2},
         }
@@ -242,7 +250,7 @@ def test_errors_hold_one_entry_per_failed_attempt_in_order(settings):
 
 def test_without_queues_results_are_found_in_every_queue(settings):
     settings.TASKS = {
-        "default": {"BACKEND": "djqueue.tasks.DjqueueBackend", "QUEUES": []}
+        "default": {"BACKEND": "djqueue.contrib.tasks.DjqueueBackend", "QUEUES": []}
     }
     result = tasks.multiply.enqueue(2, 5)
 
@@ -254,7 +262,7 @@ def test_without_queues_results_are_found_in_every_queue(settings):
 def test_a_queue_djqueue_does_not_configure_holds_no_results(settings):
     settings.TASKS = {
         "default": {
-            "BACKEND": "djqueue.tasks.DjqueueBackend",
+            "BACKEND": "djqueue.contrib.tasks.DjqueueBackend",
             "QUEUES": ["default", "not-configured"],
         }
     }

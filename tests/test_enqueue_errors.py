@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from djqueue import DjqueueError, SerializationError, get_queue
+from djqueue.envelope.serializers.json import MAX_DEPTH
 from djqueue.exceptions import InvalidOption
-from djqueue.serializers.json import MAX_DEPTH
 from testproject.demo import commands
 
 pytestmark = [

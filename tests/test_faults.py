@@ -156,6 +156,9 @@ def test_ten_thousand_messages_survive_five_sigkills(server_backend, tmp_path):
     assert len(in_flight_at_kills) <= 5 * 2 * (4 + DEFAULT_PREFETCH)
 
 
+@pytest.mark.parametrize(
+    "server_backend", ["database", "redis", "redis-cluster"], indirect=True
+)
 def test_sigkilled_processes_of_a_process_consumer_lose_nothing(
     server_backend, tmp_path
 ):

@@ -28,42 +28,39 @@ import pytest
 PACKAGE = "djqueue"
 ROOT = Path(__file__).resolve().parent.parent / PACKAGE
 
-#: The layers of docs/contributing.rst ("The layout"), in flow order.
-ENVELOPE = (
-    "djqueue.message",
-    "djqueue.signing",
-    "djqueue.serializers",
-    "djqueue.retries",
-    "djqueue.options",
-    "djqueue.codec",
-)
-BACKENDS = ("djqueue.backends", "djqueue.queues", "djqueue.inspection")
+#: The layers of docs/contributing.rst ("The layout"), in flow order; a name
+#: covers a module, or a package and everything inside it.
+ENVELOPE = ("djqueue.envelope",)
+BACKENDS = ("djqueue.backends",)
 #: What both sides know of commands: the consumer finds them in the
 #: registry, and runs the periodic ticker, which builds messages as a call
 #: would; the admin lists both.
-COMMANDS = ("djqueue.registry", "djqueue.periodic")
+SHARED_COMMANDS = ("djqueue.commands.registry", "djqueue.commands.periodic")
 CALLER = (
-    "djqueue.command_options",
-    "djqueue.decorators",
-    "djqueue.enqueue",
-    "djqueue.result",
+    "djqueue.commands.options",
+    "djqueue.commands.command",
+    "djqueue.commands.enqueue",
+    "djqueue.commands.result",
 )
-CONSUMER = ("djqueue.execution", "djqueue.outcomes", "djqueue.consumer")
-ON_TOP = ("djqueue.immediate", "djqueue.tasks", "djqueue.apps", "djqueue.checks")
-MONITORING = ("djqueue.overview", "djqueue.admin", "djqueue.management", "djqueue.urls")
+CONSUMER = ("djqueue.consumer",)
+ON_TOP = ("djqueue.contrib", "djqueue.apps", "djqueue.checks", "djqueue.testing")
+MONITORING = ("djqueue.admin", "djqueue.metrics", "djqueue.management", "djqueue.urls")
 
 #: Who must not import whom, on direct imports: (layer, what it must not
-#: import); a name covers a module, or a package and everything inside it.
+#: import).
 LAYERS = {
     "envelope": (
         ENVELOPE,
-        (*BACKENDS, *COMMANDS, *CALLER, *CONSUMER, *ON_TOP, *MONITORING),
+        (*BACKENDS, *SHARED_COMMANDS, *CALLER, *CONSUMER, *ON_TOP, *MONITORING),
     ),
-    "backends": (BACKENDS, (*COMMANDS, *CALLER, *CONSUMER, *ON_TOP, *MONITORING)),
-    "caller": ((*COMMANDS, *CALLER), (*CONSUMER, *ON_TOP, *MONITORING)),
+    "backends": (
+        BACKENDS,
+        (*SHARED_COMMANDS, *CALLER, *CONSUMER, *ON_TOP, *MONITORING),
+    ),
+    "caller": ((*SHARED_COMMANDS, *CALLER), (*CONSUMER, *ON_TOP, *MONITORING)),
     "consumer": (CONSUMER, (*CALLER, *ON_TOP, *MONITORING)),
     "admin": (
-        ("djqueue.admin", "djqueue.overview"),
+        ("djqueue.admin",),
         (*CALLER, *CONSUMER, *ON_TOP, "djqueue.management", "djqueue.urls"),
     ),
 }
@@ -198,11 +195,11 @@ GRAPH = build_graph()
 def test_the_graph_is_read():
     """The reader sees relative, absolute and function-level imports, and
     leaves out those under TYPE_CHECKING."""
-    assert "djqueue.message" in GRAPH["djqueue.execution"]
+    assert "djqueue.envelope.message" in GRAPH["djqueue.consumer.execution"]
     assert "djqueue.backends.base" in GRAPH["djqueue.consumer.consumer"]
     assert "djqueue.consumer" in GRAPH["djqueue.management.commands.run_queue"]
-    assert "djqueue.registry" in GRAPH["djqueue.apps"]  # inside ready()
-    assert "djqueue.decorators" not in GRAPH["djqueue.registry"]
+    assert "djqueue.commands.registry" in GRAPH["djqueue.apps"]  # inside ready()
+    assert "djqueue.commands.command" not in GRAPH["djqueue.commands.registry"]
 
 
 def test_no_import_cycle():
@@ -232,3 +229,32 @@ def test_layers(layer):
         if within(target, forbidden) and not within(target, importers)
     )
     assert not wrong, "Imports against the layering:\n" + "\n".join(wrong)
+
+
+#: The modules that lie flat in djqueue/: the base any module may import,
+#: and what sits on top (docs/contributing.rst, "The layout").
+FLAT = {
+    "djqueue",
+    "djqueue.apps",
+    "djqueue.checks",
+    "djqueue.conf",
+    "djqueue.context",
+    "djqueue.db",
+    "djqueue.exceptions",
+    "djqueue.metrics",
+    "djqueue.models",
+    "djqueue.permissions",
+    "djqueue.signals",
+    "djqueue.states",
+    "djqueue.urls",
+}
+
+
+def test_only_the_base_and_the_top_lie_flat():
+    """Every other module lives in the package of its side of the flow."""
+    flat = {
+        module
+        for module in MODULES
+        if module.count(".") == 1 and MODULES[module].name != "__init__.py"
+    }
+    assert flat <= FLAT, f"Put these in a package: {', '.join(sorted(flat - FLAT))}"

@@ -21,8 +21,8 @@ from django.utils import timezone
 from djqueue import State, get_queue, queue_command, registry
 from djqueue.backends.base import BaseQueue
 from djqueue.checks import check_settings
+from djqueue.commands.periodic import PeriodicTicker, _periodic, periodic_command
 from djqueue.consumer import Consumer
-from djqueue.periodic import PeriodicTicker, _periodic, periodic_command
 from testproject.demo import commands
 
 from .admin_helpers import admin_url, staff_user
@@ -73,6 +73,8 @@ OPTIONAL_CALLS = [
     ("supports_inspection", "delete", ("id",)),
     ("supports_inspection", "purge", (State.FAILED,)),
     ("supports_inspection", "run_now", ("id",)),
+    ("supports_inspection", "change_messages", ("retry", State.FAILED, ["id"])),
+    ("supports_inspection", "change_scan", ("retry", State.FAILED)),
     ("supports_inspection", "oldest_queued_at", ()),
     ("supports_presence", "register_consumer", (None, 30)),
     ("supports_presence", "unregister_consumer", ("id",)),
@@ -80,6 +82,7 @@ OPTIONAL_CALLS = [
     ("supports_statistics", "record_runs", ({},)),
     ("supports_statistics", "throughput", (timezone.now(),)),
     ("supports_statistics", "command_totals", ()),
+    ("supports_statistics", "command_seconds", ()),
     ("supports_periodic", "write_tick", (None, "name", timezone.now())),
     ("supports_periodic", "last_ticks", ()),
     ("supports_unique", "write_unique", (None,)),

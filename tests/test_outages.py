@@ -99,6 +99,19 @@ def server_proxy(request):
     return request.getfixturevalue(f"{request.param}_proxy")
 
 
+def listens_on(queue_name: str) -> bool:
+    """Whether a session of the test database last ran the LISTEN of a
+    consumer of ``queue_name`` (a consumer waiting on its listener)."""
+    from djqueue.backends.database.pg_notify import channel
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND query = %s",
+            [connection.settings_dict["NAME"], f'LISTEN "{channel(queue_name)}"'],
+        )
+        return cursor.fetchone()[0] > 0
+
+
 def lines_with(text: str, log: str) -> int:
     return sum(text in line for line in log.splitlines())
 
@@ -137,6 +150,10 @@ def test_sigterm_while_the_server_hangs_stops_at_once_and_loses_nothing(
     try:
         notifications.wait_for("READY=1", 30)
         wait_until(lambda: Run.objects.count() == 2, 30, "both runs", first)
+        if "DJQUEUE_PG_PORT" in env:
+            # Frozen once it waits on its LISTEN connection, not while it
+            # makes it: the stall is then in a call of the main connection.
+            wait_until(lambda: listens_on("default"), 30, "its LISTEN", first)
         proxy.freeze()
         with contextlib.suppress(AssertionError):  # asserted below
             wait_until(

@@ -6,8 +6,8 @@ import logging
 
 import pytest
 
-from djqueue.execution import Outcome
-from djqueue.outcomes import keep_trying, record_outcome
+from djqueue.consumer.execution import Outcome
+from djqueue.consumer.outcomes import keep_trying, record_outcome
 from djqueue.states import State
 
 from .factories import make_message

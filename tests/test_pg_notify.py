@@ -227,3 +227,27 @@ def test_a_consumer_whose_listener_is_killed_goes_on(monkeypatch, caplog):
     assert not thread.is_alive()
     assert "Lost the connection that listens" in caplog.text
     assert get_queue().counts()[State.FAILED] == 0
+
+
+@pytest.mark.django_db(databases=["default", "queue"], transaction=True)
+def test_a_listen_connection_to_another_database_is_noticed(caplog, monkeypatch):
+    """The probe's NOTIFY goes where the queue writes: a LISTEN_CONNECTION
+    on another database never hears it, and the consumer polls."""
+    monkeypatch.setattr(pg_notify, "PROBE_TIMEOUT", 0.2)  # it never comes here
+    queue = DatabaseQueue("notify-elsewhere", LISTEN_CONNECTION="queue")
+    try:
+        assert queue.wait_for_messages(0) is False
+        assert not queue._listener.listening
+    finally:
+        queue.close()
+    assert "LISTENs on database 'queue': it is not the database of 'default'" in (
+        caplog.text
+    )
+
+
+def test_a_listener_made_inside_a_transaction_is_proven_all_the_same(queue):
+    """The probe's NOTIFY would wait for the caller's commit on its Django
+    connection: it goes through a connection of its own then."""
+    with transaction.atomic():
+        assert queue.wait_for_messages(0) is True
+    assert queue._listener.listening

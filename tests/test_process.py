@@ -15,6 +15,11 @@ from testproject.demo.models import Run
 
 from .processes import wait_until
 
+#: The tests that also run on a Redis Cluster (the others need no second look).
+and_on_a_cluster = pytest.mark.parametrize(
+    "server_backend", ["database", "redis", "redis-cluster"], indirect=True
+)
+
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.process]
 
 
@@ -41,6 +46,7 @@ def test_four_consumers_drain_2000_messages_exactly_once(start_consumer):
     assert len(pids) >= 2, f"one consumer did all the work: {list(pids)}"
 
 
+@and_on_a_cluster
 def test_a_message_whose_consumer_is_killed_runs_again_after_its_lease(start_consumer):
     result = commands.slow_once("killed", 120)
     first = start_consumer("-c", "1", lease=2)

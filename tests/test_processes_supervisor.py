@@ -9,13 +9,13 @@ import signal
 import pytest
 
 from djqueue import State, get_queue
-from djqueue.consumer.supervisor import (
+from djqueue.consumer.exit_statuses import (
     EXIT_CONFIG,
     EXIT_START_FAILED,
     EXIT_UNAVAILABLE,
-    Supervisor,
     worst_status,
 )
+from djqueue.consumer.supervisor import Supervisor
 from testproject.demo import commands
 from testproject.demo.models import Run
 
@@ -143,11 +143,14 @@ def test_burst_drains_with_every_child_then_exits_0(start_consumer):
 
 
 def gone(pid: int) -> bool:
-    """Whether ``pid`` has exited (a zombie nobody reaped counts as gone)."""
+    """Whether ``pid`` has exited (a zombie nobody reaped counts as gone).
+
+    A process that is reaped between the open and the read makes the read
+    fail with ``ESRCH``, which counts as gone too."""
     try:
         with open(f"/proc/{pid}/stat") as stat:
             return stat.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):
         return True
 
 

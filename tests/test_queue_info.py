@@ -10,7 +10,7 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from djqueue import get_queue
-from djqueue.inspection import ConsumerInfo
+from djqueue.backends.inspection import ConsumerInfo
 from djqueue.states import State
 
 from .dead_servers import SilentServer, configure_dead_queue

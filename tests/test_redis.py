@@ -21,7 +21,7 @@ from djqueue.backends.redis import RedisQueue
 from djqueue.backends.redis.connection import connection_kwargs
 from djqueue.checks import check_settings
 from djqueue.consumer import Consumer
-from djqueue.message import new_message_id
+from djqueue.envelope.message import new_message_id
 from testproject.demo import commands
 from testproject.demo.models import Run
 
@@ -49,10 +49,53 @@ def test_connection_forms(setting, expected):
     assert connection_kwargs(setting) == expected
 
 
+LOCAL_SENTINEL = [("127.0.0.1", 26379)]
+#: CONNECTION forms of a cluster or of Sentinel that djqueue.E021 rejects.
+BAD_CLUSTER_FORMS = [
+    "redis+cluster://",
+    "redis+cluster://node-a",
+    "redis+cluster://node-a:7000,",
+    "redis+cluster://node-a:port",
+    "redis+cluster://node-a:7000/2",
+    "redis+cluster://node-a:7000?ssl_cert_reqs=none",
+    {"cluster_nodes": []},
+    {"cluster_nodes": "node-a:7000"},
+    {"cluster_nodes": [("node-a", "7000")]},
+    {"cluster_nodes": [("node-a", 7000)], "db": 1},
+]
+BAD_SENTINEL_FORMS = [
+    "redis+sentinel://127.0.0.1:26379",
+    "redis+sentinel://127.0.0.1:26379/",
+    "redis+sentinel:///mymaster",
+    "redis+sentinel://127.0.0.1:port/mymaster",
+    "redis+sentinel://127.0.0.1:26379/mymaster/zero",
+    "redis+sentinel://127.0.0.1:26379/mymaster/0/extra",
+    "redis+sentinel://127.0.0.1:26379/mymaster?db=1",
+    "redis+sentinel://127.0.0.1:26379/mymaster?socket_timeout=-1",
+    {"sentinels": [], "service_name": "mymaster"},
+    {"sentinels": "127.0.0.1:26379", "service_name": "mymaster"},
+    {"sentinels": [("127.0.0.1", "26379")], "service_name": "mymaster"},
+    {"sentinels": LOCAL_SENTINEL},
+    {"sentinels": LOCAL_SENTINEL, "service_name": "mymaster", "db": "0"},
+    {"sentinels": LOCAL_SENTINEL, "service_name": "mymaster", "host": "10.0.0.1"},
+    {"sentinels": LOCAL_SENTINEL, "service_name": "mymaster", "sentinel_kwargs": 1},
+]
+
+
 @pytest.mark.parametrize(
-    "setting", ["host:port:db", "http://host", "redis//oops", 6379]
+    "setting",
+    [
+        "host:port:db",
+        "http://host",
+        "redis//oops",
+        6379,
+        *BAD_CLUSTER_FORMS,
+        *BAD_SENTINEL_FORMS,
+    ],
 )
-def test_bad_connections_are_reported_by_checks(setting):
+def test_bad_connections_are_reported_by_checks_whose_hint_names_every_form(
+    setting,
+):
     queues = {
         "default": {
             "BACKEND": "djqueue.backends.redis.RedisQueue",
@@ -62,6 +105,8 @@ def test_bad_connections_are_reported_by_checks(setting):
     with override_settings(QUEUES=queues):
         errors = check_settings()
     assert [e.id for e in errors] == ["djqueue.E021"]
+    for form in ("redis://", "redis+cluster://", "cluster_nodes", "redis+sentinel://"):
+        assert form in errors[0].hint
 
 
 def test_missing_redis_py_is_a_check_error_with_the_install_command(monkeypatch):
@@ -79,7 +124,9 @@ def test_keys_of_a_queue_share_one_cluster_hash_tag():
     assert queue.key("m:abc").startswith("{site:emails}")
 
 
-redis_only = pytest.mark.parametrize("backend", ["fakeredis", "redis"], indirect=True)
+redis_only = pytest.mark.parametrize(
+    "backend", ["fakeredis", "redis", "redis-cluster"], indirect=True
+)
 
 
 @redis_only
@@ -155,7 +202,9 @@ def test_on_commit_false_writes_at_once(backend, settings):
 
 #: fakeredis answers blocking commands at once instead of blocking, so a
 #: wake-up can only be tested on a real server.
-real_redis_only = pytest.mark.parametrize("backend", ["redis"], indirect=True)
+real_redis_only = pytest.mark.parametrize(
+    "backend", ["redis", "redis-cluster"], indirect=True
+)
 
 #: Longer than any bounded wait below: a waiter that is not woken is seen
 #: still blocked, never as a late success.
@@ -307,7 +356,7 @@ def test_a_redis_restart_mid_run_loses_no_acknowledged_message(settings, tmp_pat
     consumer = ConsumerProcess(tmp_path / "consumer.log", "-c", "4", env=env)
     acknowledged = []
     try:
-        for round_number in range(3):
+        for round_number in range(2):
             acknowledged += [
                 r.id for r in commands.record_run.map([(f"r{round_number}",)] * 300)
             ]
@@ -376,7 +425,9 @@ def test_the_hash_of_a_small_call_stays_compact_queued_and_done(backend):
     assert queue.client.object("encoding", key) in compact
 
 
-redis_queues = pytest.mark.parametrize("queue", ["fakeredis", "redis"], indirect=True)
+redis_queues = pytest.mark.parametrize(
+    "queue", ["fakeredis", "redis", "redis-cluster"], indirect=True
+)
 
 
 def _keys(queue) -> dict[str, tuple]:

@@ -6,7 +6,12 @@ import pytest
 
 from djqueue import ExponentialBackoff, State, get_queue
 from djqueue.consumer import Consumer
-from djqueue.retries import delay_for, encode_exceptions, encode_policy, matches
+from djqueue.envelope.retries import (
+    delay_for,
+    encode_exceptions,
+    encode_policy,
+    matches,
+)
 from testproject.demo import commands
 from testproject.demo.models import Run
 

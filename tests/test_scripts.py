@@ -100,13 +100,35 @@ def test_present_packages_need_nothing(fresh, tmp_path):
     stub(bin_dir, "pkg-config", "exit 0")
     chromium = tmp_path / "chromium"
     stub(tmp_path, "chromium", "exit 0")
+    pgbouncer = tmp_path / "pgbouncer"
+    stub(tmp_path, "pgbouncer", "exit 0")
 
     done = run(
-        [SYSTEM_PACKAGES, "mysql-headers", "chromium"],
-        {**env, "DJQUEUE_CHROMIUM": str(chromium)},
+        [SYSTEM_PACKAGES, "mysql-headers", "chromium", "pgbouncer"],
+        {**env, "DJQUEUE_CHROMIUM": str(chromium), "DJQUEUE_PGBOUNCER": str(pgbouncer)},
     )
 
     assert (done.returncode, done.stdout, apt_calls()) == (0, "", [])
+
+
+def test_a_missing_pgbouncer_is_installed_from_its_debian_package(fresh, tmp_path):
+    env, bin_dir, apt_calls = fresh
+    stub(bin_dir, "id", "echo 0")
+    pgbouncer = tmp_path / "pgbouncer"
+    stub(
+        bin_dir,
+        "apt-get",
+        f'echo "$*" >> "{tmp_path / "apt-calls"}"\n'
+        f'case "$*" in *install*) printf "#!/bin/sh\\n" > "{pgbouncer}";'
+        f' chmod +x "{pgbouncer}";; esac',
+    )
+
+    done = run(
+        [SYSTEM_PACKAGES, "pgbouncer"], {**env, "DJQUEUE_PGBOUNCER": str(pgbouncer)}
+    )
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert apt_calls() == ["update -qq", "install -y -qq pgbouncer"]
 
 
 @pytest.fixture

@@ -6,10 +6,10 @@ import uuid
 
 import pytest
 
+from djqueue.envelope.serializers import load_serializer
+from djqueue.envelope.serializers.json import JSONSerializer
+from djqueue.envelope.serializers.pickle import PickleSerializer
 from djqueue.exceptions import DecodeError, ObjectGone, SerializationError
-from djqueue.serializers import load_serializer
-from djqueue.serializers.json import JSONSerializer
-from djqueue.serializers.pickle import PickleSerializer
 from testproject.demo.models import Report
 
 json_serializer = JSONSerializer()
@@ -138,5 +138,6 @@ def test_pickle_reports_unpicklable_and_garbage():
 def test_serializers_load_by_short_name_or_path():
     assert load_serializer("json").name == "json"
     assert (
-        load_serializer("djqueue.serializers.pickle.PickleSerializer").name == "pickle"
+        load_serializer("djqueue.envelope.serializers.pickle.PickleSerializer").name
+        == "pickle"
     )

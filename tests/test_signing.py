@@ -4,8 +4,13 @@ import pytest
 from django.core import signing
 from django.test import override_settings
 
+from djqueue.envelope.signing import (
+    sign_payload,
+    sign_result,
+    unsign_result,
+    verify_payload,
+)
 from djqueue.exceptions import SignatureMismatch
-from djqueue.signing import sign_payload, sign_result, unsign_result, verify_payload
 
 PARTS = ("id-1", "app.commands.job", "json", "[[1],{}]")
 OPTIONS = {"retries": 2, "result_ttl": 60, "retry_delay": [1, 2.5], "timeout": None}
@@ -82,7 +87,7 @@ def test_results_are_bound_to_their_message():
 @pytest.mark.parametrize("text", ["", "[[1],{}]", "snowman \u2603 and more"])
 def test_signatures_are_those_of_djangos_signer(text):
     """Stored signatures stay readable by django.core.signing, and the other
-    way round, whatever the speed-ups of djqueue.signing."""
+    way round, whatever the speed-ups of djqueue.envelope.signing."""
     parts = (*PARTS[:3], text)
     signer = signing.Signer(salt="djqueue.payload")
     signed = "\x1f".join((*parts, '{"retries":2.0}'))

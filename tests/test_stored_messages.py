@@ -143,7 +143,7 @@ def test_a_django_tasks_message_fails_at_once_without_the_tasks_framework(
     monkeypatch,
 ):
     """As on Django 5.2 without the django-tasks backport."""
-    for name in ("djqueue.tasks", "django.tasks", "django_tasks"):
+    for name in ("djqueue.contrib.tasks.backend", "django.tasks", "django_tasks"):
         monkeypatch.setitem(sys.modules, name, None)
     message = _write_django_task(
         "testproject.demo.tasks.multiply", payload="[[6, 7], {}]"

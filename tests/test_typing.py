@@ -10,7 +10,7 @@ import inspect
 import typing
 
 from djqueue import CommandOptions, QueueCommand, queue_command
-from djqueue.command_options import CommandArguments
+from djqueue.commands.options import CommandArguments
 
 OPTIONS = {field.name for field in dataclasses.fields(CommandOptions)}
 

@@ -9,11 +9,12 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
 
-from djqueue import State, enqueue, registry
+from djqueue import State, registry
 from djqueue.apps import resolve_django_task
+from djqueue.commands import enqueue
+from djqueue.consumer.execution import execute
+from djqueue.consumer.immediate import run_inline
 from djqueue.exceptions import CommandNotFound
-from djqueue.execution import execute
-from djqueue.immediate import run_inline
 from testproject.demo import commands
 
 from .factories import make_message
@@ -47,7 +48,7 @@ def test_a_django_tasks_message_runs_no_registered_command(monkeypatch):
 
 
 def test_a_django_tasks_message_without_django_tasks_says_so(monkeypatch):
-    monkeypatch.setitem(sys.modules, "djqueue.tasks", None)
+    monkeypatch.setitem(sys.modules, "djqueue.contrib.tasks.backend", None)
     message = make_message(
         "testproject.demo.commands.add", (1, 2), options={"django_task": "default"}
     )
@@ -55,6 +56,6 @@ def test_a_django_tasks_message_without_django_tasks_says_so(monkeypatch):
         resolve_django_task(message)
     assert str(raised.value).startswith(
         "the message was enqueued through django.tasks, which cannot be loaded "
-        "here (ModuleNotFoundError: import of djqueue.tasks halted; None in "
-        "sys.modules): install django-tasks on Django 5.2"
+        "here (ModuleNotFoundError: import of djqueue.contrib.tasks.backend halted; "
+        "None in sys.modules): install django-tasks on Django 5.2"
     )

@@ -30,7 +30,7 @@ def test_a_run_past_its_timeout_is_killed_and_the_worker_replaced(start_consumer
     assert slow.status == State.FAILED
     assert "CommandTimedOut: timed out after 1s" in slow.error
     (timed_out,) = slow.message.attempt_errors
-    assert timed_out["exception"] == "djqueue.consumer.runners.CommandTimedOut"
+    assert timed_out["exception"] == "djqueue.exceptions.CommandTimedOut"
     assert after.status == State.DONE
     pids = dict(Run.objects.values_list("label", "pid"))
     assert pids["before"] != pids["after"]

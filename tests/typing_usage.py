@@ -8,10 +8,10 @@ which strict mode reports, so the check fails both ways.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from djqueue import Result, queue_command
-from djqueue.periodic import periodic_command
+from djqueue import ExponentialBackoff, Result, periodic_command, queue_command
 
 
 @queue_command(unique=True, lock_key="reports", retries=3, priority=5)
@@ -29,6 +29,29 @@ def close_account(account_id: int) -> bool:
     return True
 
 
+@queue_command(
+    name="typing.every_option",
+    queue="default",
+    priority=-5,
+    result_ttl=60.0,
+    retries=2,
+    retry_delay=ExponentialBackoff(),
+    retry_on=(ConnectionError,),
+    timeout=30.0,
+    eta=datetime(2030, 1, 1, tzinfo=UTC),
+    unique_key=None,
+    unique=False,
+    lock_key=None,
+)
+def every_option(label: str) -> None:
+    pass
+
+
+@queue_command(delay=timedelta(seconds=30), retry_delay=[1, 5, 30])
+def delayed_by_a_timedelta() -> None:
+    pass
+
+
 @queue_command
 def bare(value: float) -> float:
     return value * 2
@@ -37,6 +60,11 @@ def bare(value: float) -> float:
 @periodic_command(every=timedelta(minutes=5), retries=1, unique=True)
 def every_five_minutes() -> int:
     return 0
+
+
+@periodic_command(cron="0 3 * * *", timezone="Europe/Paris", delay=timedelta(0))
+def nightly_at_three() -> str:
+    return ""
 
 
 def right_calls() -> None:
@@ -48,7 +76,23 @@ def right_calls() -> None:
     doubled: float = bare.call_local(2.0)
     ticks: Result[int] = every_five_minutes()
     nightly()
-    print(text, handles, later, at, doubled, ticks)
+    explicit: Result[str] = build_report.enqueue(6, full=False)
+    value: str = explicit.value
+    done: bool = explicit.succeeded or explicit.failed
+    maybe: str | None = explicit.result
+    found: Result[Any] = Result.from_id(explicit.id)
+    by_name: Result[str] = Result(explicit.id, "default")
+    labelled: Result[None] = every_option.enqueue("x")
+    at_three: Result[str] = nightly_at_three.enqueue()
+    print(text, handles, later, at, doubled, ticks, value, done, maybe, found)
+    print(by_name, labelled, at_three, delayed_by_a_timedelta())
+
+
+async def async_calls() -> None:
+    result: Result[str] = await build_report.aenqueue(1, full=True)
+    await result.arefresh()
+    text: str = await result.aget(timeout=5)
+    print(text)
 
 
 def wrong_calls() -> None:
@@ -57,6 +101,10 @@ def wrong_calls() -> None:
     build_report.map(5)  # type: ignore[arg-type]
     bare(1.0).get() + "text"  # type: ignore[operator]
     close_account.call_local()  # type: ignore[call-arg]
+    build_report.aenqueue("one")  # type: ignore[arg-type, unused-coroutine]
+    build_report.enqueue("one")  # type: ignore[arg-type]
+    bare.enqueue(1.0).value + "text"  # type: ignore[operator]
+    nightly_at_three.enqueue(1)  # type: ignore[call-arg]
 
 
 @queue_command(uniqe=True)  # type: ignore[call-overload, untyped-decorator]
@@ -66,4 +114,14 @@ def misspelt_option() -> None:
 
 @queue_command(priority="high")  # type: ignore[call-overload, untyped-decorator]
 def wrong_option_type() -> None:
+    pass
+
+
+@queue_command(delay="soon")  # type: ignore[call-overload, untyped-decorator]
+def wrong_delay_type() -> None:
+    pass
+
+
+@periodic_command(every=5)  # type: ignore[call-overload, untyped-decorator]
+def wrong_period_type() -> None:
     pass

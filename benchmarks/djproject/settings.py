@@ -33,9 +33,12 @@ def _database() -> dict:
             "ENGINE": "django.db.backends.postgresql",
             "NAME": pg_name,
             "HOST": "127.0.0.1",
-            "PORT": "5432",
+            # The sustained run's private server has a port of its own.
+            "PORT": os.environ.get("BENCH_PG_PORT", "5432"),
             "USER": "postgres",
             "CONN_MAX_AGE": CONN_MAX_AGE,
+            # Each consumer of the many consumers' run names its connections.
+            "OPTIONS": {"application_name": os.environ.get("BENCH_PG_APP", "")},
         }
     if SYSTEM == "djqueue-sqlite-stock":
         # Exactly what ``startproject`` writes: Django's own SQLite defaults.
@@ -56,6 +59,10 @@ def _database() -> dict:
 
 
 DATABASES = {"default": _database()}
+
+#: The sustained run measures djqueue keeping no results too.
+if os.environ.get("BENCH_RESULT_TTL"):
+    QUEUE_RESULT_TTL = float(os.environ["BENCH_RESULT_TTL"])
 
 if SYSTEM.startswith("djqueue"):
     INSTALLED_APPS.append("djqueue")

@@ -13,7 +13,7 @@ class Djqueue(DjangoSystem):
 
     def setup(self):
         super().setup()
-        from djqueue.queues import get_queue
+        from djqueue.backends.handler import get_queue
 
         from ..djproject.benchapp.commands import noop
 

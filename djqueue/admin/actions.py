@@ -1,4 +1,6 @@
-"""The admin actions: retry, run now, cancel, delete, and purge.
+"""The admin actions on one message: retry, run now, cancel and delete
+(which asks first, on a confirmation page), and purge (the bulk actions are
+in :mod:`djqueue.admin.bulk`).
 
 Every action is a POST (CSRF-protected by the admin's middleware), needs its
 own permission (a 403 otherwise, whatever buttons the page showed), goes
@@ -17,7 +19,7 @@ if TYPE_CHECKING:
     from django.http import HttpRequest, HttpResponse
     from django_stubs_ext import StrOrPromise
 
-    from ..message import Message
+    from ..envelope.message import Message
     from .model_admin import QueueAdmin
 
 import dataclasses
@@ -30,8 +32,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from ..models import MessageRecord
+from ..permissions import require
+from ..signals import message_cancelled, send
 from ..states import State
-from .permissions import require
 from .reading import QueueUnavailable, Reader, parse_id
 from .views import PURGEABLE, queue_or_404, render, state_or_404, url
 
@@ -42,6 +45,8 @@ class Action:
     flag: int
     done: StrOrPromise
     refused: StrOrPromise
+    #: How the admin log tells it, as the start of a sentence.
+    logged: str = ""
 
 
 ACTIONS = {
@@ -52,12 +57,14 @@ ACTIONS = {
         gettext_lazy(
             "The message was not retried: it is neither failed nor cancelled."
         ),
+        "Retried",
     ),
     "run_now": Action(
         "run_now",
         CHANGE,
         gettext_lazy("The message is ready to run now."),
         gettext_lazy("The message was not moved: it is not scheduled."),
+        "Ran now",
     ),
     "cancel": Action(
         "cancel",
@@ -66,21 +73,23 @@ ACTIONS = {
         gettext_lazy(
             "The message was not cancelled: it is neither queued nor scheduled."
         ),
+        "Cancelled",
     ),
     "delete": Action(
         "delete",
         DELETION,
         gettext_lazy("The message was deleted."),
         gettext_lazy("The message was already gone."),
+        "Deleted",
     ),
 }
 
 
 def log(
     request: HttpRequest, object_id: str, text: str, flag: int, change: str
-) -> None:
+) -> LogEntry:
     """Write one admin log entry about a message (or a purge) of any backend."""
-    LogEntry.objects.create(
+    return LogEntry.objects.create(
         # The user passed require(): not anonymous, so it has a key.
         user_id=request.user.pk,  # type: ignore[misc]
         content_type=ContentType.objects.get_for_model(MessageRecord),
@@ -91,6 +100,15 @@ def log(
     )
 
 
+def _cancelled(reader: Reader, queue: str, message: Message) -> None:
+    """Send ``message_cancelled`` with the message as it is now, cancelled."""
+    try:
+        now = reader.read(queue, lambda backend: backend.get(message.id))
+    except QueueUnavailable:
+        now = None
+    send(message_cancelled, now or message)
+
+
 def message_action(
     request: HttpRequest,
     model_admin: QueueAdmin,
@@ -98,7 +116,11 @@ def message_action(
     message_id: str,
     action: str,
 ) -> HttpResponse:
-    """Apply ``action`` to one message, then go back to its page (or list)."""
+    """Apply ``action`` to one message, then go back to its page (or list).
+
+    Delete asks first, on a confirmation page, and then deletes the message
+    only if it is still in the state that page showed.
+    """
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
     if action not in ACTIONS:
@@ -108,15 +130,38 @@ def message_action(
     if not reader.supports(queue, "supports_inspection"):
         messages.error(request, not_supported(queue))
         return HttpResponseRedirect(url("message", queue, message_id))
+    shown = request.POST.get("state", "")
+    confirmed = request.POST.get("confirm") == "yes" and shown in State.values
     try:
-        message, changed = apply(reader, queue, parse_id(message_id), spec.method)
+        message = read(reader, queue, parse_id(message_id))
+        if action == "delete" and not confirmed:
+            return confirm_delete(request, model_admin, queue, message)
+        if action == "delete":
+            changed = reader.read(
+                queue,
+                lambda backend: backend.change_messages(
+                    "delete", State(shown), [message.id]
+                ),
+            )
+        else:
+            changed = reader.read(
+                queue, lambda backend: getattr(backend, spec.method)(message.id)
+            )
     except QueueUnavailable as exc:
         messages.error(request, unreachable(queue, exc.reason))
         return HttpResponseRedirect(url("list", queue, State.QUEUED))
     if changed:
         text = f"{message.command} ({queue}, was {message.state})"
-        log(request, message.id, text, spec.flag, f"{action} on queue {queue}")
+        log(request, message.id, text, spec.flag, logged(spec, message, queue))
         messages.success(request, spec.done)
+        if action == "cancel" and message_cancelled.receivers:
+            _cancelled(reader, queue, message)
+    elif action == "delete" and message.state != shown:
+        messages.warning(
+            request,
+            _("The message was not deleted: it is %(state)s now, no longer %(shown)s.")
+            % {"state": message.state.label, "shown": State(shown).label},
+        )
     else:
         messages.warning(request, spec.refused)
     if action == "delete" and changed:
@@ -124,21 +169,46 @@ def message_action(
     return HttpResponseRedirect(url("message", queue, message.id))
 
 
-def apply(
-    reader: Reader, queue: str, message_id: str | None, method: str
-) -> tuple[Message, bool]:
-    """Read the message, then call ``method`` on it: ``(message, changed)``."""
+def logged(spec: Action, message: Message, queue: str) -> str:
+    """The admin log's sentence: "Ran now message 0f3a1b2c… of reports.send
+    on queue emails." (the log entry's object id is the whole id)."""
+    short = message.id[:8]
+    return f"{spec.logged} message {short}… of {message.command} on queue {queue}."
+
+
+def read(reader: Reader, queue: str, message_id: str | None) -> Message:
+    """The message ``message_id`` of ``queue``, or a 404."""
     message = None
     if message_id is not None:
         message = reader.read(queue, lambda backend: backend.get(message_id))
     if message is None:
         raise Http404(_("Queue %(queue)s holds no such message.") % {"queue": queue})
-    return message, reader.read(
-        queue, lambda backend: getattr(backend, method)(message.id)
+    return message
+
+
+def confirm_delete(
+    request: HttpRequest, model_admin: QueueAdmin, queue: str, message: Message
+) -> HttpResponse:
+    """The page that asks before one message is deleted."""
+    return render(
+        request,
+        model_admin,
+        "confirm.html",
+        _("Delete message %(id)s") % {"id": message.id},
+        queue=queue,
+        state=message.state,
+        count=1,
+        shown=[(message.id, message)],
+        more=0,
+        form_action=url("action", queue, message.id, "delete"),
+        hidden={"confirm": "yes", "state": message.state.value},
+        back=url("message", queue, message.id),
+        running_delete=message.state == State.RUNNING,
+        single=True,
     )
 
 
-def purge(
+def purge_state(
     request: HttpRequest, model_admin: QueueAdmin, queue: str, state: str
 ) -> HttpResponse:
     """Confirm (GET) and purge (POST) every message of a state of a queue."""
@@ -156,7 +226,10 @@ def purge(
             messages.error(request, unreachable(queue, exc.reason))
             return HttpResponseRedirect(url("list", queue, state))
         text = f"{state} messages of queue {queue}"
-        log(request, f"{queue}:{state}", text, DELETION, f"purged {removed}")
+        change = (
+            f"Purged {removed} {state} message{'s' * (removed != 1)} of queue {queue}."
+        )
+        log(request, f"{queue}:{state}", text, DELETION, change)
         messages.success(
             request,
             _("%(n)d %(state)s messages of %(queue)s were deleted.")

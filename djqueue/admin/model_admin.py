@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 from django.contrib import admin
 from django.urls import path
 
-from . import actions, views
-from .permissions import allowed
+from ..permissions import allowed
+from . import actions, bulk, live, periodic_page, search, views
 
 if TYPE_CHECKING:
     from django.http import HttpRequest, HttpResponse
@@ -67,15 +67,19 @@ class QueueAdmin(_ModelAdmin):
         # (the formatter would give each argument a line of its own).
         return [
             path("", page(views.overview), name=name + "changelist"),
-            path("periodic/", page(views.periodic), name=name + "periodic"),
+            path("periodic/", page(periodic_page.periodic), name=name + "periodic"),
+            path("live.json", page(live.overview_data), name=name + "live"),
+            path("search/", page(search.search), name=name + "search"),
             path("id/<str:message_id>/", page(views.message_anywhere),
                  name=name + "change"),
             path("q/<path:queue>/m/<str:message_id>/<str:action>/",
                  page(actions.message_action), name=name + "action"),
             path("q/<path:queue>/m/<str:message_id>/", page(views.message_detail),
                  name=name + "message"),
-            path("q/<path:queue>/<str:state>/purge/", page(actions.purge),
+            path("q/<path:queue>/<str:state>/purge/", page(bulk.purge),
                  name=name + "purge"),
+            path("q/<path:queue>/<str:state>/bulk/", page(bulk.bulk_action),
+                 name=name + "bulk"),
             path("q/<path:queue>/<str:state>/", page(views.message_list),
                  name=name + "list"),
         ]  # fmt: skip

@@ -18,11 +18,11 @@ from datetime import datetime
 from typing import TypeVar
 
 from ..backends.base import BaseQueue
+from ..backends.handler import get_queue, queue_names
+from ..backends.inspection import ConsumerInfo
+from ..backends.overview import QueueSummary, summarize
+from ..envelope.message import Message
 from ..exceptions import describe
-from ..inspection import ConsumerInfo
-from ..message import Message
-from ..overview import QueueSummary, summarize
-from ..queues import get_queue, queue_names
 from ..states import State
 from .chart import Chart, build_chart
 
@@ -112,6 +112,20 @@ class QueueCard:
         return self.summary is not None and self.summary.counts is not None
 
     @property
+    def count_of(self) -> dict[str, int]:
+        """The count of each state by its value (for templates and JSON)."""
+        return {state.value: count for state, count in self.states}
+
+    @property
+    def latency(self) -> float | None:
+        """Seconds the oldest ready message has waited (0 when none waits),
+        or None without inspection."""
+        if not self.inspected or self.summary is None:
+            return None
+        age = self.summary.oldest_queued_age
+        return 0.0 if age is None else age.total_seconds()
+
+    @property
     def consumers(self) -> list[ConsumerInfo]:
         return (self.summary.consumers if self.summary else None) or []
 
@@ -120,10 +134,18 @@ class QueueCard:
         """Whether the backend keeps track of its consumers (presence)."""
         return self.summary is not None and self.summary.consumers is not None
 
+    @property
+    def stranded(self) -> int:
+        """How many messages are ready with no live consumer to run them
+        (0 when the backend cannot tell: no counts or no presence)."""
+        if not (self.inspected and self.tracks_consumers) or self.consumers:
+            return 0
+        return dict(self.states).get(State.QUEUED, 0)
+
 
 def card(reader: Reader, name: str, now: datetime) -> QueueCard:
     """Read one queue for the overview: four backend calls
-    (:func:`djqueue.overview.summarize`)."""
+    (:func:`djqueue.backends.overview.summarize`)."""
     try:
         summary = reader.read(name, lambda queue: summarize(queue, now))
     except QueueUnavailable as exc:

@@ -19,13 +19,17 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
+from ..envelope.message import Message
+from ..envelope.serializers.json import TAG, _decode_tagged
+from ..envelope.signing import unsign_result, verify_payload
 from ..exceptions import DjqueueError, SignatureMismatch
-from ..message import Message
-from ..serializers.json import TAG, _decode_tagged
-from ..signing import unsign_result, verify_payload
 
 #: Longest text shown for one value; the rest is cut with a note.
 MAX_CHARS = 20_000
+#: A longer value is shown by its start, the whole of it (up to MAX_CHARS)
+#: behind a "show all".
+PREVIEW_LINES = 12
+PREVIEW_CHARS = 1_000
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -53,6 +57,25 @@ class Shown:
     rows: tuple[tuple[str, str], ...] = ()
     note: str = ""
     signature_valid: bool | None = None
+
+    @property
+    def previews(self) -> tuple[tuple[str, str, str, int], ...]:
+        """``(label, text, preview, lines)`` for each row: ``preview`` is
+        the start of a text too long to show whole at once (empty for the
+        others), ``lines`` its number of lines."""
+        return tuple(
+            (label, text, preview(text), text.count("\n") + 1)
+            for label, text in self.rows
+        )
+
+
+def preview(text: str) -> str:
+    """The start of ``text`` if it has more than PREVIEW_LINES lines or
+    PREVIEW_CHARS characters, else ``""``."""
+    lines = text.split("\n", PREVIEW_LINES)
+    if len(lines) <= PREVIEW_LINES and len(text) <= PREVIEW_CHARS:
+        return ""
+    return "\n".join(lines[:PREVIEW_LINES])[:PREVIEW_CHARS] + " …"
 
 
 def _object_hook(data: dict[str, Any]) -> Any:

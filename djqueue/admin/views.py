@@ -11,14 +11,12 @@ shown as unavailable and is not asked again while the page is built.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from django.http import HttpRequest, HttpResponse
 
     from ..backends.base import BaseQueue
-    from ..message import Message
     from .model_admin import QueueAdmin
 
 import dataclasses
@@ -29,12 +27,15 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from ..periodic import periodic_commands
-from ..queues import queue_names
-from ..registry import registry
+from ..backends.base import INSPECT_SCAN_LIMIT
+from ..backends.handler import queue_names
+from ..commands.registry import registry
+from ..permissions import granted, require
 from ..states import State
-from .forms import MAX_PAGE, PER_PAGE, ListFilterForm
-from .permissions import granted, require
+from .attempts import attempts_of, history_note, history_of
+from .forms import MAX_PAGE, PER_PAGE, ListFilterForm, ListQuery
+from .live import REFRESH_SECONDS
+from .paging import page_problem, past_the_end
 from .reading import (
     STATES,
     QueueUnavailable,
@@ -45,6 +46,7 @@ from .reading import (
     parse_id,
 )
 from .safe_display import show_arguments, show_result
+from .search import Listing, page_links, state_tabs
 
 #: The actions offered for a message in each state.
 ACTIONS_BY_STATE = {
@@ -124,6 +126,7 @@ def overview(request: HttpRequest, model_admin: QueueAdmin) -> HttpResponse:
         cards=queue_cards,
         consumers=alive_consumers(queue_cards),
         now=now,
+        refresh_seconds=REFRESH_SECONDS,
         tracks_consumers=any(
             card.tracks_consumers or card.error for card in queue_cards
         ),
@@ -139,32 +142,18 @@ def matching_commands(text: str) -> list[str]:
     return [name for name in names if needle in name.casefold()]
 
 
-@dataclasses.dataclass(frozen=True)
-class Listing:
-    """What a list page shows: its messages, whether (and from which scan
-    cursor) a next page goes on, and how many messages a scan examined."""
-
-    rows: list[Message] = dataclasses.field(default_factory=list)
-    has_next: bool = False
-    cursor: str = ""
-    examined: int = 0
-
-    @property
-    def short(self) -> bool:
-        """Whether a scan stopped at its bound before filling the page."""
-        return bool(self.cursor) and len(self.rows) < PER_PAGE
-
-
 def message_list(
     request: HttpRequest, model_admin: QueueAdmin, queue: str, state: str
 ) -> HttpResponse:
     """One page of the messages of ``queue`` in ``state``; never counted."""
     require(request.user, "view")
     queue, state = queue_or_404(queue), state_or_404(state)
-    search, command, page, cursor = ListFilterForm(request.GET).values()
+    query = ListFilterForm(request.GET).query(MAX_PAGE)
+    scanning = bool(query.filtered and query.cursor)
+    problem = page_problem(request.GET.get("page"), MAX_PAGE, scanning)
     reader, matches, listing = Reader(), [], None
-    if search:
-        message_id = parse_id(search)
+    if query.search:
+        message_id = parse_id(query.search)
         if message_id is not None:
             others = [name for name in queue_names() if name != queue]
             found = find_message(reader, message_id, [queue, *others])
@@ -172,17 +161,19 @@ def message_list(
                 return HttpResponseRedirect(url("message", found.queue, found.id))
             listing = Listing()
         else:
-            matches = matching_commands(search)
+            matches = matching_commands(query.search)
             if len(matches) == 1:
-                command = matches[0]
-    listable = reader.supports(queue, "supports_inspection")
-    if listing is None and ((search and not command) or not listable):
+                query = dataclasses.replace(query, command=matches[0])
+    listable, can = reader.supports(queue, "supports_inspection"), granted(request.user)
+    if listing is None and ((query.search and not query.command) or not listable):
         listing = Listing()
     if listing is None:
-        if command and not cursor:
-            page = 1
-        listing = read_listing(reader, queue, state, page, command, cursor)
-    return render(
+        if query.filtered and not query.cursor:
+            query = dataclasses.replace(query, page=1)
+        listing = read_listing(reader, queue, state, query)
+        if not problem and query.page > 1 and not listing.rows and not query.filtered:
+            problem = past_the_end(query.page)
+    response = render(
         request,
         model_admin,
         "list.html",
@@ -190,43 +181,55 @@ def message_list(
         queue=queue,
         state=state,
         rows=listing.rows,
-        page=page,
+        page=query.page,
         has_next=listing.has_next,
         cursor=listing.cursor,
         listing=listing,
-        search=search,
-        command=command,
+        search=query.search,
+        command=query.command,
+        query=query,
+        links=page_links(query, listing),
+        tabs=state_tabs(reader, queue, listable),
         matches=matches,
         commands=[c.name for c in registry],
         queues=queue_names(),
         purgeable=state in PURGEABLE and listable,
+        bulk_actions=[a for a in ACTIONS_BY_STATE[state] if listable and can[a]],
         unsupported=not listable,
         unavailable=reader.unavailable.get(queue, ""),
         elsewhere=sorted(
             (name, why) for name, why in reader.unavailable.items() if name != queue
         ),
+        page_problem=problem,
+        max_page=MAX_PAGE,
+        scan_limit=INSPECT_SCAN_LIMIT,
     )
+    response.status_code = 404 if problem else 200
+    return response
 
 
-def read_listing(
-    reader: Reader, queue: str, state: State, page: int, command: str, cursor: str
-) -> Listing:
-    """Read one page: by page number, or for a command filter, by scan."""
+def read_listing(reader: Reader, queue: str, state: State, query: ListQuery) -> Listing:
+    """Read one page: by page number, or for a filtered list, by scan."""
     try:
-        if command:
-            return reader.read(queue, lambda q: scan_page(q, state, command, cursor))
-        return reader.read(queue, lambda q: read_page(q, state, page))
+        if query.filtered:
+            return reader.read(queue, lambda q: scan_page(q, state, query))
+        return reader.read(queue, lambda q: read_page(q, state, query.page))
     except QueueUnavailable:
         return Listing()
 
 
-def scan_page(backend: BaseQueue, state: State, command: str, cursor: str) -> Listing:
+def scan_page(backend: BaseQueue, state: State, query: ListQuery) -> Listing:
     """The next page of a filtered scan: at most ``PER_PAGE`` matches, found
     by examining a bounded number of messages (``INSPECT_SCAN_LIMIT``)."""
+    filters = {
+        "command": query.command or None,
+        "argument": query.argument or None,
+        "error": query.error or None,
+    }
     try:
-        scan = backend.scan_messages(state, cursor, PER_PAGE, command=command)
+        scan = backend.scan_messages(state, query.cursor, PER_PAGE, **filters)
     except ValueError:  # not a cursor of this queue: start again
-        scan = backend.scan_messages(state, "", PER_PAGE, command=command)
+        scan = backend.scan_messages(state, "", PER_PAGE, **filters)
     return Listing(scan.messages, bool(scan.cursor), scan.cursor, scan.examined)
 
 
@@ -238,7 +241,10 @@ def read_page(backend: BaseQueue, state: State, page: int) -> Listing:
     """
     offset = (page - 1) * PER_PAGE
     found = backend.list_messages(state, offset, PER_PAGE + 1)
-    return Listing(found[:PER_PAGE], len(found) > PER_PAGE and page < MAX_PAGE)
+    more = len(found) > PER_PAGE
+    return Listing(
+        found[:PER_PAGE], more and page < MAX_PAGE, beyond=more and page >= MAX_PAGE
+    )
 
 
 def message_detail(
@@ -269,6 +275,9 @@ def message_detail(
         actions=actions,
         arguments=show_arguments(message),
         result=show_result(message),
+        attempts=attempts_of(message),
+        history=history_of(message),
+        history_note=history_note(),
     )
 
 
@@ -285,48 +294,3 @@ def message_anywhere(
     if reader.unavailable:
         return render_unavailable(request, model_admin, _("Message"), reader)
     raise Http404(_("No queue holds this message."))
-
-
-def periodic(request: HttpRequest, model_admin: QueueAdmin) -> HttpResponse:
-    """Periodic commands with their schedule, last tick and next run."""
-    require(request.user, "view")
-    now, reader = timezone.now(), Reader()
-    ticks: dict[str, dict[str, datetime] | None] = {}
-    rows = []
-    for entry in periodic_commands():
-        name = entry.command.options.queue
-        if name not in ticks:
-            ticks[name] = last_ticks(reader, name)
-        last = (ticks[name] or {}).get(entry.command.name)
-        try:
-            upcoming, error = entry.schedule.next(now), ""
-        except Exception as exc:  # a cron schedule without croniter
-            upcoming, error = None, str(exc)
-        rows.append(
-            {
-                "entry": entry,
-                "queue": name,
-                "last": last,
-                "next": upcoming,
-                "error": error,
-                "unavailable": reader.unavailable.get(name, ""),
-                "unsupported": ticks[name] is None,
-            }
-        )
-    return render(
-        request, model_admin, "periodic.html", _("Periodic commands"), rows=rows
-    )
-
-
-def last_ticks(reader: Reader, name: str) -> dict[str, datetime] | None:
-    """The last ticks written on queue ``name``: {} if it is not configured
-    (``manage.py check`` reports it) or cannot be read (the row says so),
-    ``None`` if its backend does not support periodic ticks."""
-    if name not in queue_names():
-        return {}
-    if not reader.supports(name, "supports_periodic"):
-        return None
-    try:
-        return reader.read(name, lambda queue: queue.last_ticks())
-    except QueueUnavailable:
-        return {}

@@ -1,6 +1,6 @@
 """The contract every queue backend fulfils.
 
-A backend stores :class:`~djqueue.message.Message` envelopes for one named
+A backend stores :class:`~djqueue.envelope.message.Message` envelopes for one named
 queue and moves them between states atomically. It never imports user code
 and never decodes payloads. The guarantees stated in these docstrings are
 what the contract test suite (``tests/test_contract.py``) checks for every
@@ -10,7 +10,8 @@ backend.
 that enqueueing and the consumer cannot do without. The optional parts
 (inspection, consumer presence, run statistics, periodic ticks, unique keys)
 are classes of their own in this package (see :mod:`.optional`); a backend
-that has one derives from it, which sets its ``supports_*`` flag.
+that has one derives from it, which sets its ``supports_*`` flag. What a
+queue is configured with, and its check, are in :mod:`.config`.
 """
 
 from __future__ import annotations
@@ -19,13 +20,13 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
-from django.core import checks
 from django.utils import timezone
 
-from ..message import Message
-from ..states import State
+from ..envelope.message import Message
+from ..states import FINISHED_STATES
+from .config import QueueConfig
 from .optional import OptionalParts
 
 
@@ -41,10 +42,21 @@ class Ack(NamedTuple):
     result_ttl: float = 0
 
 
-class BaseQueue(OptionalParts, ABC):
+class Reclaimed(NamedTuple):
+    """What :meth:`BaseQueue.reclaim` took back."""
+
+    #: How many messages were taken back (requeued or failed).
+    taken: int
+    #: The ids of those that used their last attempt and went to ``failed``.
+    failed: list[str]
+
+
+class BaseQueue(QueueConfig, OptionalParts, ABC):
     """One named queue on one storage technology: the message lifecycle.
 
-    The optional parts and their ``supports_*`` flags come from
+    Its name, connection and OPTIONS, and their system check
+    (``check_config``), come from :class:`~djqueue.backends.config.QueueConfig`;
+    the optional parts and their ``supports_*`` flags from
     :class:`~djqueue.backends.optional.OptionalParts`.
     """
 
@@ -59,57 +71,6 @@ class BaseQueue(OptionalParts, ABC):
     # Whether claim() honours Message.lock_key (see claim()); enqueueing a
     # message with a lock key on a backend without it raises.
     supports_lock_keys = False
-    # The OPTIONS keys this backend understands.
-    option_names = frozenset({"FAILED_TTL", "ON_COMMIT"})
-
-    def __init__(self, name: str, connection: Any = "", **options: Any) -> None:
-        self.name = name
-        self.connection = connection
-        self.options = options
-        failed_ttl = options.get("FAILED_TTL", _setting("QUEUE_FAILED_TTL"))
-        #: For backends outside the database transaction: whether a write made
-        #: inside ``transaction.atomic()`` waits for the commit (the default)
-        #: or happens at once, even if the transaction later rolls back.
-        self.defer_on_commit: bool = options.get("ON_COMMIT", True)
-        #: How long failed and cancelled messages are kept; None is for ever.
-        self.failed_ttl: timedelta | None = (
-            None if failed_ttl is None else timedelta(seconds=failed_ttl)
-        )
-
-    @classmethod
-    def check_config(
-        cls, name: str, connection: Any, options: dict[str, Any]
-    ) -> list[checks.CheckMessage]:
-        """Return system check messages about this queue's configuration.
-
-        Subclasses extend the list; this checks the OPTIONS every backend
-        shares and reports keys the backend does not know.
-        """
-        errors: list[checks.CheckMessage] = []
-        unknown = set(options) - cls.option_names
-        if unknown:
-            errors.append(
-                checks.Error(
-                    f"Queue {name!r} has OPTIONS that {cls.__name__} does not "
-                    f"know: {sorted(unknown)}.",
-                    hint=f"The known OPTIONS are {sorted(cls.option_names)}.",
-                    id="djqueue.E006",
-                )
-            )
-        failed_ttl = options.get("FAILED_TTL")
-        if failed_ttl is not None and (
-            isinstance(failed_ttl, bool)
-            or not isinstance(failed_ttl, (int, float))
-            or failed_ttl < 0
-        ):
-            errors.append(
-                checks.Error(
-                    f"Queue {name!r} has OPTIONS['FAILED_TTL'] = {failed_ttl!r}; "
-                    "it must be a number of seconds ≥ 0 or None.",
-                    id="djqueue.E007",
-                )
-            )
-        return errors
 
     def close(self) -> None:
         """Release connections held by this instance."""
@@ -294,6 +255,13 @@ class BaseQueue(OptionalParts, ABC):
         goes to ``failed`` with "worker lost" as the reason. Return how many
         messages were taken back."""
 
+    def reclaim(self, now: datetime | None = None) -> Reclaimed:
+        """Do :meth:`reclaim_expired` and say which messages it failed, so
+        the consumer can send ``message_failed`` for them. This default
+        calls ``reclaim_expired`` and names none; a backend that can tell
+        overrides it (and then implements ``reclaim_expired`` with it)."""
+        return Reclaimed(self.reclaim_expired(now=now), [])
+
     @abstractmethod
     def purge_expired(self, now: datetime | None = None) -> int:
         """Delete finished messages whose retention ended. Return how many."""
@@ -305,6 +273,12 @@ class BaseQueue(OptionalParts, ABC):
         """Return the stored message with its state, result, last error and
         attempt errors, or ``None`` if this queue holds no such message."""
 
+    def locate(self, message_id: str) -> str | None:
+        """Return the name of the queue that holds ``message_id``, or
+        ``None``. This default looks in this queue only; a backend that
+        stores several queues together may find it in any of them."""
+        return self.name if self.get(message_id) is not None else None
+
     def wait(self, message_id: str, timeout: float | None) -> Message | None:
         """Return the message once it is finished, or as it is after
         ``timeout`` seconds (``None`` waits for ever)."""
@@ -312,7 +286,7 @@ class BaseQueue(OptionalParts, ABC):
         delay = 0.005
         while True:
             message = self.get(message_id)
-            if message is None or message.state in _FINISHED:
+            if message is None or message.state in FINISHED_STATES:
                 return message
             if deadline is not None and time.monotonic() >= deadline:
                 return message
@@ -351,11 +325,7 @@ class BaseQueue(OptionalParts, ABC):
 #: The most messages a backend examines for one filtered page of
 #: :meth:`~djqueue.backends.inspection.Inspection.list_messages`.
 INSPECT_SCAN_LIMIT = 10_000
-
-_FINISHED = frozenset({State.DONE, State.FAILED, State.CANCELLED})
-
-
-def _setting(name: str) -> Any:
-    from ..conf import settings
-
-    return getattr(settings, name)
+#: The most bytes of arguments and errors a ``RedisQueue`` searches for one
+#: page of a text search, in the server; the page stops at the message that
+#: reached it, before ``INSPECT_SCAN_LIMIT`` when the messages are large.
+INSPECT_SCAN_BYTES = 8 * 1024 * 1024

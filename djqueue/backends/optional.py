@@ -12,15 +12,15 @@ calls abstract; suspects are the exception: a backend that keeps them sets
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from ..states import State
 
 if TYPE_CHECKING:
-    from ..inspection import ConsumerInfo, MessageScan, Throughput
-    from ..message import Message
+    from ..envelope.message import Message
+    from .inspection import ChangeScan, ConsumerInfo, MessageScan, Throughput
 
 
 class OptionalParts:
@@ -76,6 +76,8 @@ class OptionalParts:
         offset: int = 0,
         limit: int = 50,
         command: str | None = None,
+        argument: str | None = None,
+        error: str | None = None,
     ) -> list[Message]:
         raise unsupported(self, "supports_inspection")
 
@@ -85,6 +87,8 @@ class OptionalParts:
         cursor: str = "",
         limit: int = 50,
         command: str | None = None,
+        argument: str | None = None,
+        error: str | None = None,
     ) -> MessageScan:
         raise unsupported(self, "supports_inspection")
 
@@ -103,6 +107,26 @@ class OptionalParts:
     def run_now(self, message_id: str, now: datetime | None = None) -> bool:
         raise unsupported(self, "supports_inspection")
 
+    def change_messages(
+        self,
+        action: str,
+        state: State,
+        message_ids: Sequence[str],
+        now: datetime | None = None,
+    ) -> int:
+        raise unsupported(self, "supports_inspection")
+
+    def change_scan(
+        self,
+        action: str,
+        state: State,
+        cursor: str = "",
+        limit: int = 1000,
+        command: str | None = None,
+        now: datetime | None = None,
+    ) -> ChangeScan:
+        raise unsupported(self, "supports_inspection")
+
     def oldest_queued_at(self) -> datetime | None:
         raise unsupported(self, "supports_inspection")
 
@@ -118,7 +142,10 @@ class OptionalParts:
         raise unsupported(self, "supports_presence")
 
     def record_runs(
-        self, counts: Mapping[tuple[str, State], int], now: datetime | None = None
+        self,
+        counts: Mapping[tuple[str, State], int],
+        now: datetime | None = None,
+        seconds: Mapping[tuple[str, State], float] | None = None,
     ) -> None:
         raise unsupported(self, "supports_statistics")
 
@@ -128,6 +155,9 @@ class OptionalParts:
         raise unsupported(self, "supports_statistics")
 
     def command_totals(self) -> dict[str, tuple[int, int]]:
+        raise unsupported(self, "supports_statistics")
+
+    def command_seconds(self) -> dict[str, float]:
         raise unsupported(self, "supports_statistics")
 
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 from abc import abstractmethod
 from datetime import datetime
 
-from ..inspection import ConsumerInfo
 from .base import BaseQueue
+from .inspection import ConsumerInfo
 
 
 class ConsumerPresence(BaseQueue):

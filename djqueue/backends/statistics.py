@@ -13,9 +13,9 @@ from abc import abstractmethod
 from collections.abc import Mapping
 from datetime import datetime
 
-from ..inspection import Throughput
 from ..states import State
 from .base import BaseQueue
+from .inspection import Throughput
 
 
 class RunStatistics(BaseQueue):
@@ -26,11 +26,15 @@ class RunStatistics(BaseQueue):
 
     @abstractmethod
     def record_runs(
-        self, counts: Mapping[tuple[str, State], int], now: datetime | None = None
+        self,
+        counts: Mapping[tuple[str, State], int],
+        now: datetime | None = None,
+        seconds: Mapping[tuple[str, State], float] | None = None,
     ) -> None:
         """Add finished runs, keyed by command and ``State.DONE`` or
         ``State.FAILED``, to the statistics of the minute of ``now`` and to
-        the totals per command."""
+        the totals per command; add ``seconds``, the time those runs took
+        in all under the same keys, to the totals of :meth:`command_seconds`."""
 
     @abstractmethod
     def throughput(
@@ -38,9 +42,15 @@ class RunStatistics(BaseQueue):
     ) -> list[Throughput]:
         """Return the runs finished per minute from the minute of ``since``
         to ``now``, oldest first, leaving out minutes without runs. Minutes
-        are kept for :data:`~djqueue.inspection.THROUGHPUT_RETENTION`."""
+        are kept for :data:`~djqueue.backends.inspection.THROUGHPUT_RETENTION`."""
 
     @abstractmethod
     def command_totals(self) -> dict[str, tuple[int, int]]:
         """Return, per command, the runs that finished done and failed since
         this queue's statistics began."""
+
+    @abstractmethod
+    def command_seconds(self) -> dict[str, float]:
+        """Return, per command, the seconds its runs counted in
+        :meth:`command_totals` took in all; runs recorded without their
+        seconds add nothing, and a command with none may be left out."""

@@ -3,7 +3,7 @@ however many consumers try.
 
 A backend that derives from :class:`PeriodicTicks` supports it
 (``supports_periodic`` is True); consumers write the ticks of the periodic
-commands of such queues only (see :mod:`djqueue.periodic`).
+commands of such queues only (see :mod:`djqueue.commands.periodic`).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from abc import abstractmethod
 from datetime import datetime
 
-from ..message import Message
+from ..envelope.message import Message
 from .base import BaseQueue
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from abc import abstractmethod
 
-from ..message import Message
+from ..envelope.message import Message
 from .base import BaseQueue
 
 

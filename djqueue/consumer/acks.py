@@ -22,11 +22,11 @@ from datetime import datetime
 from django.db import connections
 
 from ..backends.base import Ack, BaseQueue
-from ..execution import Outcome
-from ..message import Message
-from ..outcomes import announce, keep_trying, warn_lease_lost
+from ..envelope.message import Message
+from .execution import Outcome
 from .inflight import InFlight
 from .outages import Outage
+from .outcomes import announce, keep_trying, warn_lease_lost
 
 logger = logging.getLogger("djqueue.consumer")
 

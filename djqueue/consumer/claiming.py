@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from ..backends.base import BaseQueue
-from ..message import Message
+from ..envelope.message import Message
 from .inflight import InFlight
 from .outages import UNANSWERED, BackendCalls
 

@@ -5,7 +5,8 @@ arguments and calls :meth:`Consumer.run`. The main thread claims messages
 (:mod:`.claiming`: no more than there are free worker slots, a suspect one
 alone) and keeps house between claims (:mod:`.housekeeping`, :mod:`.presence`);
 the worker threads (:mod:`.workers`) run messages and record their outcomes.
-A backend that fails or stops answering is lived through (:mod:`.outages`).
+A backend that fails or stops answering is lived through (:mod:`.outages`);
+a stop finishes or releases what the consumer holds (:mod:`.shutdown`).
 """
 
 from __future__ import annotations
@@ -18,24 +19,23 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from django.db import connections
 from django.utils import timezone
 
 from ..backends.base import BaseQueue
+from ..backends.handler import get_queue, queue_names
+from ..commands.periodic import PeriodicTicker
 from ..conf import settings
 from ..db import close_old_connections
-from ..message import Message
-from ..outcomes import Backoff
-from ..periodic import PeriodicTicker
-from ..queues import get_queue, queue_names
-from . import housekeeping
+from ..signals import consumer_started, consumer_stopped, send_from
 from .acks import AckBuffer
 from .claiming import Claimer
-from .housekeeping import PROMOTE_INTERVAL, PURGE_INTERVAL, Schedule
+from .housekeeping import PROMOTE_INTERVAL, Housekeeping, Schedule
 from .inflight import InFlight
 from .outages import STOP_CALL_WAIT, BackendCalls, CallAbandoned, CallWatch, Outage
+from .outcomes import Backoff
 from .presence import Presence
 from .runners import Runner, ThreadRunner
+from .shutdown import Shutdown
 from .systemd import SystemdNotifier
 from .workers import Workers
 
@@ -47,7 +47,7 @@ logger = logging.getLogger("djqueue.consumer")
 DEFAULT_PREFETCH = 16
 
 
-class Consumer:
+class Consumer(Housekeeping, Shutdown):
     """Consume ``queues`` with ``concurrency`` worker threads until stopped.
 
     ``burst`` drains what is ready and returns. :meth:`stop` (safe from a
@@ -60,6 +60,10 @@ class Consumer:
     :attr:`unanswered` is set. ``clock`` (monotonic seconds) paces
     housekeeping and ``now`` (aware datetimes) dates claims, retries and
     leases; tests inject both.
+
+    The main thread's steps between claims are in
+    :class:`~djqueue.consumer.housekeeping.Housekeeping`, and how it stops
+    in :class:`~djqueue.consumer.shutdown.Shutdown`.
     """
 
     def __init__(
@@ -109,6 +113,7 @@ class Consumer:
             worker_type,
             self.lease_seconds + self.heartbeat_interval,
             now,
+            held=lambda: self.inflight.messages(),
         )
         self._ticks = PeriodicTicker(self.queues) if periodic and not burst else None
         self._ready = False
@@ -199,9 +204,11 @@ class Consumer:
             self.concurrency,
             self.lease_seconds,
         )
+        names = [q.name for q in self.queues]
         self.workers.start(self.concurrency)
         self.acks.start()
         self.watch.start()
+        send_from(consumer_started, self, worker_id=self.worker_id, queues=names)
         try:
             self._loop()
         except CallAbandoned as exc:
@@ -211,6 +218,13 @@ class Consumer:
             self._sign_off()
             self._disconnect()
             self.watch.close()
+            send_from(
+                consumer_stopped,
+                self,
+                worker_id=self.worker_id,
+                queues=names,
+                processed=self.processed,
+            )
         logger.info(
             "Consumer %s stopped after %d message(s)", self.worker_id, self.processed
         )
@@ -274,152 +288,3 @@ class Consumer:
     def _wait(self, seconds: float) -> None:
         self._wakeup.wait(seconds)
         self._wakeup.clear()
-
-    def _maintain(self) -> None:
-        every, guarded = self._schedule.every, self.calls.guarded
-        self._watchdog()
-        if every("heartbeat", self.heartbeat_interval):
-            guarded("heartbeat", self._heartbeat)
-            guarded("register the consumer", self.presence.announce)
-        if every("promote", PROMOTE_INTERVAL):
-            guarded("promote", self._promote)
-            guarded("look for suspect messages", self.claimer.look_for_suspects)
-            if self._ticks is not None:
-                # Only a tick written proves that the backend answered.
-                ticks = self._ticks
-                guarded("write periodic ticks", lambda: ticks.write(self.now()) or None)
-        if every("reclaim", min(self.lease_seconds / 2, 5.0)):
-            guarded("reclaim", self._reclaim)
-        if every("purge", PURGE_INTERVAL):
-            guarded("purge", lambda: housekeeping.purge_all(self.queues, self.now()))
-
-    def _heartbeat(self) -> int | None:
-        return housekeeping.renew_leases(self.inflight, self.lease_seconds, self.now())
-
-    def _promote(self) -> int:
-        return housekeeping.promote_all(self.queues, self.now())
-
-    def _reclaim(self) -> int:
-        reclaimed = housekeeping.reclaim_all(self.queues, self.now())
-        self.claimer.reclaimed(reclaimed)
-        return reclaimed
-
-    def _watchdog(self) -> None:
-        interval = self.notifier.watchdog_interval
-        if interval and self._ready and self._schedule.every("watchdog", interval):
-            self.notifier.watchdog()
-
-    def _feed_watchdog(self) -> None:
-        """From the call watch, while the main thread waits on the backend:
-        the process is healthy and honours SIGTERM, and a restart would not
-        make the backend answer, so systemd's watchdog stays fed."""
-        interval = self.notifier.watchdog_interval
-        if interval and self._ready and time.monotonic() >= self._watchdog_fed:
-            self._watchdog_fed = time.monotonic() + interval
-            self.notifier.watchdog()
-
-    def _abandoned(self, exc: CallAbandoned) -> None:
-        what, seconds = exc.args
-        if not self.unanswered:
-            logger.error(
-                "Gave up waiting %.1fs for the queue backend to %s; stopping "
-                "without its answer",
-                seconds,
-                what,
-            )
-        self.unanswered = True
-
-    # -- Shutdown ----------------------------------------------------------------
-
-    def _shutdown(self) -> None:
-        if not self._stopping.is_set():  # burst mode ran out of messages
-            self.notifier.stopping(self.grace_period + 10)
-            self._stopping.set()
-        deadline = self.clock() + self.grace_period
-        self.watch.deadline = time.monotonic() + self.grace_period
-        if self._finishing() and not self._force:
-            logger.info(
-                "Waiting up to %.0fs for %d running message(s)",
-                self.grace_period,
-                self.workers.running,
-            )
-        while self._finishing() and not self._force and self.clock() < deadline:
-            self._watchdog()
-            if not self.unanswered and self._schedule.every(
-                "heartbeat", self.heartbeat_interval
-            ):
-                try:
-                    self.calls.guarded("heartbeat", self._heartbeat)
-                except CallAbandoned as exc:
-                    self._abandoned(exc)
-            self._wait(min(0.2, max(deadline - self.clock(), 0)))
-        for message in self.acks.close(STOP_CALL_WAIT):
-            # Ran, but not acknowledged: it runs again once its lease expires.
-            self.inflight.finish(message)
-            self.unanswered = True
-            self.unreleased += 1
-        leftover = self.inflight.by_queue()
-        self.watch.deadline = time.monotonic() + STOP_CALL_WAIT
-        for queue, messages in leftover.items():
-            self._release(queue, messages)
-        if leftover:
-            self.workers.kill_runs()
-        self.workers.stop()
-        close_old_connections()
-
-    def _finishing(self) -> bool:
-        """Whether messages are still running or acks still being stored."""
-        return bool(self.workers.running or len(self.acks))
-
-    def _release(self, queue: BaseQueue, messages: list[Message]) -> None:
-        """Give unfinished messages back to their queue, unless the backend
-        does not answer by the deadline: then they run again once their
-        lease expires."""
-        deadline = self.watch.deadline
-        try:
-            if deadline is None or time.monotonic() < deadline:
-                with self.calls.asking(f"release messages to queue {queue.name!r}"):
-                    released = queue.release(messages)
-                logger.warning(
-                    "Released %d unfinished message(s) back to queue %r",
-                    released,
-                    queue.name,
-                )
-                return
-        except CallAbandoned as exc:
-            self._abandoned(exc)
-        except Exception:
-            logger.exception("Cannot release %d message(s)", len(messages))
-        self.unanswered = True
-        self.unreleased += len(messages)
-        logger.warning(
-            "Did not release %d unfinished message(s) of queue %r; they run "
-            "again once their lease expires",
-            len(messages),
-            queue.name,
-        )
-
-    def _sign_off(self) -> None:
-        """Store the last run statistics and leave the consumer lists of the
-        queues that keep them, unless the backend stopped answering."""
-        try:
-            if not self.unanswered:
-                self.calls.guarded("record run statistics", self.presence.announce)
-            for queue in self.queues:
-                if self.unanswered:
-                    return
-                if not queue.supports_presence:
-                    continue
-                try:
-                    with self.calls.asking(f"unregister from queue {queue.name!r}"):
-                        queue.unregister_consumer(self.worker_id)
-                except Exception as exc:
-                    logger.debug("Cannot unregister from %r: %s", queue.name, exc)
-        except CallAbandoned as exc:
-            self._abandoned(exc)
-
-    def _disconnect(self) -> None:
-        """Close the queues' connections and this thread's database ones."""
-        for queue in self.queues:
-            queue.close()
-        connections.close_all()

@@ -3,17 +3,23 @@
 Renew the leases of running messages, promote scheduled messages that are
 due, reclaim messages whose lease expired, delete expired results. Each step
 asks every queue the consumer serves and returns how many messages it moved,
-or ``None`` when it had nothing to ask.
+or ``None`` when it had nothing to ask. :class:`Housekeeping`, mixed into
+the consumer, runs each step when it is due, as a guarded backend call (a
+step that fails counts towards an outage, logged once, and runs again when
+next due), and keeps systemd's watchdog fed.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
+from .. import signals
 from ..backends.base import BaseQueue
 from .inflight import InFlight
+from .part import ConsumerPart
 
 logger = logging.getLogger("djqueue.consumer")
 
@@ -59,7 +65,21 @@ def promote_all(queues: Sequence[BaseQueue], now: datetime) -> int:
 
 
 def reclaim_all(queues: Sequence[BaseQueue], now: datetime) -> int:
-    reclaimed = sum(queue.reclaim_expired(now=now) for queue in queues)
+    """Reclaim expired leases; send ``message_failed`` (``reclaimed=True``)
+    for each message that used its last attempt and failed for good."""
+    reclaimed = 0
+    for queue in queues:
+        taken, failed = queue.reclaim(now=now)
+        reclaimed += taken
+        if failed and signals.message_failed.receivers:
+            for message in filter(None, map(queue.get, failed)):
+                signals.send(
+                    signals.message_failed,
+                    message,
+                    error=message.error,
+                    traceback="",
+                    reclaimed=True,
+                )
     if reclaimed:
         logger.warning("Reclaimed %d message(s) whose lease expired", reclaimed)
     return reclaimed
@@ -67,3 +87,52 @@ def reclaim_all(queues: Sequence[BaseQueue], now: datetime) -> int:
 
 def purge_all(queues: Sequence[BaseQueue], now: datetime) -> int:
     return sum(queue.purge_expired(now=now) for queue in queues)
+
+
+class Housekeeping(ConsumerPart):
+    """Mixed into ``Consumer``: the steps between claims, each when due on
+    the consumer's :class:`Schedule`, and systemd's watchdog."""
+
+    def _maintain(self) -> None:
+        """Run the steps that are due; one that fails never stops the loop."""
+        every, guarded = self._schedule.every, self.calls.guarded
+        self._watchdog()
+        if every("heartbeat", self.heartbeat_interval):
+            guarded("heartbeat", self._heartbeat)
+            guarded("register the consumer", self.presence.announce)
+        if every("promote", PROMOTE_INTERVAL):
+            guarded("promote", self._promote)
+            guarded("look for suspect messages", self.claimer.look_for_suspects)
+            if self._ticks is not None:
+                # Only a tick written proves that the backend answered.
+                ticks = self._ticks
+                guarded("write periodic ticks", lambda: ticks.write(self.now()) or None)
+        if every("reclaim", min(self.lease_seconds / 2, 5.0)):
+            guarded("reclaim", self._reclaim)
+        if every("purge", PURGE_INTERVAL):
+            guarded("purge", lambda: purge_all(self.queues, self.now()))
+
+    def _heartbeat(self) -> int | None:
+        return renew_leases(self.inflight, self.lease_seconds, self.now())
+
+    def _promote(self) -> int:
+        return promote_all(self.queues, self.now())
+
+    def _reclaim(self) -> int:
+        reclaimed = reclaim_all(self.queues, self.now())
+        self.claimer.reclaimed(reclaimed)
+        return reclaimed
+
+    def _watchdog(self) -> None:
+        interval = self.notifier.watchdog_interval
+        if interval and self._ready and self._schedule.every("watchdog", interval):
+            self.notifier.watchdog()
+
+    def _feed_watchdog(self) -> None:
+        """From the call watch, while the main thread waits on the backend:
+        the process is healthy and honours SIGTERM, and a restart would not
+        make the backend answer, so systemd's watchdog stays fed."""
+        interval = self.notifier.watchdog_interval
+        if interval and self._ready and time.monotonic() >= self._watchdog_fed:
+            self._watchdog_fed = time.monotonic() + interval
+            self.notifier.watchdog()

@@ -6,7 +6,7 @@ import threading
 from collections import defaultdict
 
 from ..backends.base import BaseQueue
-from ..message import Message
+from ..envelope.message import Message
 
 
 class InFlight:
@@ -38,6 +38,11 @@ class InFlight:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    def messages(self) -> list[Message]:
+        """The messages held now, in no particular order."""
+        with self._lock:
+            return [message for _, message in self._entries.values()]
 
     def by_queue(self) -> dict[BaseQueue, list[Message]]:
         grouped: dict[BaseQueue, list[Message]] = defaultdict(list)

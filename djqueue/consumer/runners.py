@@ -1,7 +1,9 @@
 """How a worker runs a message: in its own thread, or in a child process.
 
 :class:`ThreadRunner` calls the command in the worker thread. A thread
-cannot be interrupted, so a timeout is only reported. :class:`ProcessRunner`
+cannot be interrupted, so a sync command's timeout is only reported (an
+``async def`` command's coroutine is cancelled at its timeout, in either
+runner: see :mod:`.coroutines`). :class:`ProcessRunner`
 gives each worker thread a child process (started with ``spawn``, so it
 shares no locks or connections with the consumer). A run past its timeout
 is killed and counted as a failed attempt, a child that dies takes only its
@@ -11,19 +13,23 @@ it uses more than ``max_memory`` MiB.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import multiprocessing
 import os
 import signal
+import threading
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ..exceptions import WorkerLost
-from ..execution import Outcome, after_error, class_path, execute
-from ..message import Message
-from ..options import run_timeout
+from ..commands.registry import registry
+from ..envelope.message import Message
+from ..envelope.options import run_timeout
+from ..exceptions import CommandNotFound, CommandTimedOut, WorkerLost
 from ..states import State
+from .coroutines import cancel_run
+from .execution import Outcome, after_error, class_path, execute
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
@@ -37,6 +43,10 @@ logger = logging.getLogger("djqueue.consumer")
 #: Seconds a new child process may take to import Django and the project.
 STARTUP_TIMEOUT = 120
 
+#: Seconds past its timeout that the child of an ``async def`` command has
+#: to cancel the coroutine itself and answer, before it is killed.
+CANCEL_GRACE = 1.0
+
 
 class Runner(Protocol):
     enforces_timeouts: bool
@@ -47,23 +57,29 @@ class Runner(Protocol):
 
 
 class ThreadRunner:
-    """Run the command in the calling thread."""
+    """Run the command in the calling thread, the one that creates it."""
 
-    #: A thread cannot be interrupted: timeouts are only reported.
+    #: A thread cannot be interrupted: timeouts of sync commands are only
+    #: reported.
     enforces_timeouts = False
+    #: The worker thread that created this runner and runs its messages.
+    _thread: int | None = None
+
+    def __init__(self) -> None:
+        self._thread = threading.get_ident()
 
     def run(self, message: Message, now: Callable[[], datetime]) -> Outcome:
         return execute(message, now=now)
 
     def kill(self) -> None:
-        """A thread cannot be killed; the consumer's exit ends it."""
+        """Cancel the coroutine of an ``async def`` command being run; safe
+        from any thread. A thread cannot be killed: the consumer's exit ends
+        a sync command's."""
+        if self._thread is not None:
+            cancel_run(self._thread, "the consumer stopped")
 
     def close(self) -> None:
         pass
-
-
-class CommandTimedOut(Exception):
-    """A run went past its command's timeout and its process was killed."""
 
 
 class ProcessRunner:
@@ -83,7 +99,10 @@ class ProcessRunner:
             process, connection = self._start()
         connection.send(message)
         timeout = run_timeout(message)
-        if not connection.poll(timeout):
+        wait = timeout
+        if timeout is not None and _is_async(message):
+            wait = timeout + CANCEL_GRACE
+        if not connection.poll(wait):
             process.kill()
             process.join(timeout=5)
             self._forget()
@@ -153,6 +172,15 @@ class ProcessRunner:
             if self._process.is_alive():
                 self._process.kill()
             self._process = self._connection = None
+
+
+def _is_async(message: Message) -> bool:
+    """Whether the message's registered command is an ``async def`` one."""
+    try:
+        command = registry.get(message.command)
+    except CommandNotFound:
+        return False
+    return inspect.iscoroutinefunction(command.func)
 
 
 def child_main(

@@ -26,93 +26,36 @@ What the supervisor guarantees:
   after a backoff; its leased messages run again once their lease expires.
   A configuration error (exit 78) stops everything; so do
   ``MAX_START_DEATHS`` deaths in a row of children that never got ready.
-- **Exit status**: the worst of the children's, see :func:`worst_status`.
+- **Exit status**: the worst of the children's, see
+  :func:`~djqueue.consumer.exit_statuses.worst_status`.
+
+How a child is started, heard and reaped is in :mod:`.child_processes`;
+the child's own side in :mod:`.child`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import multiprocessing
-import os
 import selectors
-import shutil
-import signal
 import socket
-import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
-from .child import child_bootstrap
+from .child_processes import Child, Slot, Spawner
+from .exit_statuses import EXIT_CONFIG, EXIT_START_FAILED, describe, worst_status
 from .systemd import SystemdNotifier
 
 logger = logging.getLogger("djqueue.consumer")
 
-#: Every child stopped after a graceful stop (or burst).
-EXIT_OK = 0
-#: Stopped without the backend's answer, or a child killed: messages not
-#: released run again once their lease expires (sysexits' EX_UNAVAILABLE).
-EXIT_UNAVAILABLE = 69
-#: Children kept dying before they got ready (sysexits' EX_SOFTWARE).
-EXIT_START_FAILED = 70
-#: A configuration error (sysexits' EX_CONFIG); systemd units list it in
-#: RestartPreventExitStatus.
-EXIT_CONFIG = 78
-#: Worst first: the status the supervisor exits with when children differ.
-SEVERITY = (EXIT_CONFIG, EXIT_START_FAILED, EXIT_UNAVAILABLE, 1, EXIT_OK)
-
 #: Deaths in a row of children that never said READY, after which the
 #: supervisor gives up (a crash at start-up does not mend by restarting).
 MAX_START_DEATHS = 5
-#: Seconds before a dead child is replaced: doubled at each death in a row,
-#: up to BACKOFF_MAX; a child that lived BACKOFF_RESET seconds resets it.
-BACKOFF_FIRST = 0.5
-BACKOFF_MAX = 30.0
-BACKOFF_RESET = 60.0
 #: Seconds a child gets beyond the grace period to release its messages and
 #: sign off (each of its unanswered calls is abandoned after a few seconds).
 STOP_MARGIN = 15.0
 _TICK = 0.25
-
-
-def worst_status(statuses: list[int]) -> int:
-    """The status that says the most: 78 over 70 over 69 over any other
-    failure (1) over 0. A child killed by a signal (a negative status from
-    multiprocessing) counts as 69: its messages were not released."""
-    ranked = set()
-    for status in statuses:
-        if status < 0:
-            status = EXIT_UNAVAILABLE
-        ranked.add(status if status in SEVERITY else 1)
-    return next((status for status in SEVERITY if status in ranked), EXIT_OK)
-
-
-@dataclass
-class Child:
-    """One child process of a slot, and what its notifications said."""
-
-    slot: int
-    process: Any
-    control: Any
-    socket: socket.socket
-    started: float
-    ready: bool = False
-    pinged: float = 0.0
-    killed: bool = False
-
-
-@dataclass
-class Slot:
-    """A place for one child; ``deaths`` counts its short-lived children in
-    a row, ``due`` when the next one starts."""
-
-    number: int
-    child: Child | None = None
-    deaths: int = 0
-    due: float | None = 0.0
-    statuses: list[int] = field(default_factory=list)
 
 
 class Supervisor:
@@ -120,8 +63,8 @@ class Supervisor:
     that calls ``child_main(child_args, worker_id, orders)``.
 
     ``child_main`` is the dotted path of a function that runs a consumer
-    and returns its exit status; :func:`child_bootstrap` imports it once
-    the child's environment and Django are set up. ``child_args`` must
+    and returns its exit status; :func:`~.child.child_bootstrap` imports it
+    once the child's environment and Django are set up. ``child_args`` must
     pickle. :meth:`stop` is safe from a signal handler.
     """
 
@@ -142,15 +85,13 @@ class Supervisor:
         self.slots = [Slot(number) for number in range(1, processes + 1)]
         self.child_main = child_main
         self.child_args = child_args
+        self._spawner = Spawner(child_main, child_args)
         self.worker_id = worker_id
         self.grace_period = grace_period
         self.burst = burst
         self.notifier = notifier or SystemdNotifier(environ={})
         self.clock = clock
-        self._context = multiprocessing.get_context("spawn")
         self._selector = selectors.DefaultSelector()
-        self._directory = ""
-        self._generation = 0
         self._ready_sent = False
         self._watchdog_due = 0.0
         self._start_deaths = 0
@@ -172,7 +113,7 @@ class Supervisor:
 
     def run(self) -> int:
         """Supervise until every child has exited; return the exit status."""
-        self._directory = tempfile.mkdtemp(prefix="djqueue-supervisor-")
+        self._spawner.open()
         self._selector.register(self._wakeup_read, selectors.EVENT_READ, "wakeup")
         logger.info(
             "Supervisor %s started: %d consumer process(es)",
@@ -190,7 +131,7 @@ class Supervisor:
             self._selector.close()
             self._wakeup_read.close()
             self._wakeup_write.close()
-            shutil.rmtree(self._directory, ignore_errors=True)
+            self._spawner.close()
         status = self._fatal
         if status is None:
             status = worst_status([s for slot in self.slots for s in slot.statuses])
@@ -275,57 +216,29 @@ class Supervisor:
                 slot.child = self._start(slot)
 
     def _start(self, slot: Slot) -> Child:
-        self._generation += 1
-        path = os.path.join(self._directory, f"{slot.number}-{self._generation}.sock")
-        notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        notify.bind(path)
-        notify.setblocking(False)
-        child_orders, orders = self._context.Pipe(duplex=False)
-        interval = self.notifier.watchdog_interval
-        environ = {"NOTIFY_SOCKET": path}
-        if interval:
-            # The child beats at half its WATCHDOG_USEC: twice per interval
-            # of ours, so one late beat does not cost an upstream one.
-            environ["WATCHDOG_USEC"] = str(int(interval * 1_000_000))
         worker_id = f"{self.worker_id}/{slot.number}"
-        process = self._context.Process(
-            target=child_bootstrap,
-            args=(self.child_main, self.child_args, worker_id, child_orders, environ),
-            name=f"djqueue-consumer-{slot.number}",
+        child = self._spawner.start(
+            slot.number, worker_id, self.notifier.watchdog_interval, self.clock
         )
-        process.start()
-        child_orders.close()
-        child = Child(slot.number, process, orders, notify, self.clock())
-        self._selector.register(notify, selectors.EVENT_READ, child)
-        self._selector.register(process.sentinel, selectors.EVENT_READ, slot)
-        logger.info("Started consumer process %s (pid %d)", worker_id, process.pid)
+        self._selector.register(child.socket, selectors.EVENT_READ, child)
+        self._selector.register(child.process.sentinel, selectors.EVENT_READ, slot)
+        logger.info(
+            "Started consumer process %s (pid %d)", worker_id, child.process.pid
+        )
         return child
 
     def _read_notifications(self, child: Child) -> None:
-        while True:
-            try:
-                datagram = child.socket.recv(4096)
-            except (BlockingIOError, InterruptedError):
-                return
-            lines = datagram.decode(errors="replace").split("\n")
-            if "READY=1" in lines and not child.ready:
-                child.ready = True
-                self._start_deaths = 0
-            if "WATCHDOG=1" in lines or "READY=1" in lines:
-                child.pinged = self.clock()
+        if child.read_notifications(self.clock):
+            self._start_deaths = 0
 
     def _reap(self, slot: Slot, child: Child) -> int:
         child.process.join()
         self._read_notifications(child)
         for registered in (child.socket, child.process.sentinel):
             self._selector.unregister(registered)
-        with contextlib.suppress(OSError):
-            os.unlink(child.socket.getsockname())
-        child.socket.close()
-        child.control.close()
+        status = child.close()
         slot.child = None
-        status = child.process.exitcode
-        return EXIT_UNAVAILABLE if child.killed else status
+        return status
 
     def _child_exited(self, slot: Slot, child: Child) -> None:
         status = self._reap(slot, child)
@@ -359,8 +272,7 @@ class Supervisor:
                 )
                 self._give_up(EXIT_START_FAILED, "children dying at start-up")
                 return
-        slot.deaths = 1 if lived >= BACKOFF_RESET else slot.deaths + 1
-        delay = min(BACKOFF_FIRST * 2 ** (slot.deaths - 1), BACKOFF_MAX)
+        delay = slot.backoff(lived)
         slot.due = self.clock() + delay
         logger.error(
             "Consumer process %s %s; its running messages run again once their "
@@ -395,9 +307,3 @@ class Supervisor:
         if all(now - child.pinged <= interval for child in ready):
             self._watchdog_due = now + interval
             self.notifier.watchdog()
-
-
-def describe(status: int) -> str:
-    if status < 0:
-        return f"was killed by {signal.Signals(-status).name}"
-    return f"exited with status {status}"

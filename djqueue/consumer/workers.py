@@ -19,9 +19,9 @@ from django.db import connections
 
 from ..backends.base import BaseQueue
 from ..db import close_old_connections
-from ..message import Message
-from ..outcomes import announce, log_outcome, record_outcome
+from ..envelope.message import Message
 from ..states import State
+from .outcomes import announce, log_outcome, record_outcome
 from .runners import Runner
 
 if TYPE_CHECKING:
@@ -121,7 +121,10 @@ class Workers:
             close_old_connections()
         elapsed = consumer.clock() - started
         succeeded = outcome.state == State.DONE
-        processed = consumer.presence.count(queue, message.command, succeeded)
+        retried = not succeeded and outcome.state != State.FAILED
+        processed = consumer.presence.count(
+            queue, message.command, succeeded, retried=retried, seconds=elapsed
+        )
         log_outcome(message, outcome, elapsed, runner.enforces_timeouts)
         if succeeded:
             consumer.acks.add(queue, message, outcome)

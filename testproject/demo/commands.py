@@ -1,15 +1,17 @@
 """The demo commands, found by djqueue's autodiscovery."""
 
+import asyncio
 import os
+import threading
 import time
 from datetime import timedelta
 from decimal import Decimal
 
+from asgiref.sync import sync_to_async
 from django.db import DatabaseError, transaction
 from django.db.models import F
 
-from djqueue import Retry, current_message, queue_command
-from djqueue.periodic import periodic_command
+from djqueue import Retry, current_message, periodic_command, queue_command
 
 from .models import Report, Run
 
@@ -122,6 +124,21 @@ def slow_once(label="", seconds=30.0):
     return message.attempts
 
 
+@queue_command(retries=2, result_ttl=3600)
+def fails_then_hangs(label="", seconds=60.0):
+    """Record each run: the first fails, the second sleeps (to be killed
+    in), the third succeeds."""
+    message = current_message()
+    Run.objects.create(
+        message_id=message.id, attempt=message.attempts, pid=os.getpid(), label=label
+    )
+    if message.attempts == 1:
+        raise RuntimeError(f"{label}: the first attempt fails")
+    if message.attempts == 2:
+        time.sleep(seconds)
+    return message.attempts
+
+
 @queue_command
 def exit_now():
     """Call sys.exit(), which must end only this run, not its worker."""
@@ -214,3 +231,53 @@ def wait_for_file(path, patience=60.0):
             raise TimeoutError(f"{path} did not appear within {patience}s")
         time.sleep(0.05)
     return path
+
+
+@queue_command(retries=2)
+async def fails_once_async(label=""):
+    """Raise on the first attempt, then return the attempt and message id."""
+    message = current_message()
+    await asyncio.sleep(0)
+    if message.attempts == 1:
+        raise RuntimeError(f"{label}: attempt 1 fails")
+    return {"attempt": message.attempts, "id": message.id}
+
+
+@queue_command
+async def in_process(label=""):
+    """Return the pid of the process that ran it (process workers' test)."""
+    await asyncio.sleep(0)
+    return os.getpid()
+
+
+@queue_command(timeout=5)
+async def raises_timeout():
+    """Raise TimeoutError itself, well within its own timeout."""
+    raise TimeoutError("the command's own")
+
+
+@queue_command
+def worker_thread():
+    """Return the thread that ran this sync command."""
+    return threading.get_ident()
+
+
+@queue_command
+async def sync_to_async_thread():
+    """Return the thread that ran this async command's sync_to_async call,
+    where its ORM calls run."""
+    return await sync_to_async(threading.get_ident)()
+
+
+@queue_command
+async def record_then_wait(label=""):
+    """Record this run, then wait for an event nobody sets (no timeout)."""
+    message = current_message()
+    await Run.objects.acreate(
+        message_id=message.id, attempt=message.attempts, pid=os.getpid(), label=label
+    )
+    await asyncio.Event().wait()
+
+
+# The async commands of docs/async.rst, registered with the demo app's.
+from . import async_commands  # noqa: E402, F401

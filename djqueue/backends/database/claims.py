@@ -3,7 +3,8 @@
 A claim takes rows in one statement: ``UPDATE … RETURNING`` over a
 ``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL, ``UPDATE … RETURNING`` on
 SQLite (whose writers are serialized), and a short transaction with
-``SELECT … FOR UPDATE SKIP LOCKED`` elsewhere (MySQL, MariaDB). It leases at
+``SELECT … FOR UPDATE SKIP LOCKED`` elsewhere (MySQL, MariaDB: see
+:mod:`~djqueue.backends.database.locking_claim`). It leases at
 most one message per lock key and none whose key a running message holds,
 and runs again when a concurrent claim took a key first. Suspect messages
 (put back by a reclaim of expired leases) are claimed apart, one at a time.
@@ -13,16 +14,16 @@ On PostgreSQL, ``ack_and_claim`` acknowledges and claims in one statement.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import datetime
 from functools import partial
 from typing import Any, TypeVar, cast
 
 from django.db import IntegrityError, OperationalError, connections, transaction
-from django.db.models import Exists, F, OuterRef, Q
 
-from ...message import Message
+from ...envelope.message import Message
 from ...states import State
+from .locking_claim import claim_locking
 from .part import DatabasePart
 from .rows import FIELDS as _FIELDS
 from .rows import fetch_rows, record_model, rows_to_messages
@@ -71,7 +72,7 @@ class DatabaseClaims(DatabasePart):
                 self._claim_returning, vendor, *lease, limit, suspect
             )
         else:
-            claim = partial(self._claim_locking, *lease, limit, suspect)
+            claim = partial(claim_locking, self, *lease, limit, suspect)
         return rows_to_messages(self.using, self._settling_lock_conflicts(claim))
 
     def _settling_lock_conflicts(
@@ -129,9 +130,11 @@ class DatabaseClaims(DatabasePart):
         # The ready rows whose lock key no running message holds, then the
         # first of each key among them. "IS NOT NULL" keeps the holders'
         # lookup, which PostgreSQL may hash, to the index's running rows.
+        # The state is written out, not a parameter: a plan made for any
+        # parameter could not use PostgreSQL's partial index of ready rows.
         ready = (
             f"SELECT id, lock_key, priority, eta FROM {table} AS ready "
-            "WHERE queue = %s AND state = %s AND suspect = %s "
+            f"WHERE queue = %s AND state = '{State.QUEUED.value}' AND suspect = %s "
             "AND (lock_key IS NULL OR NOT EXISTS "
             f"(SELECT 1 FROM {table} AS holder WHERE holder.queue = %s AND "
             "holder.lock_held IS NOT NULL AND holder.lock_held = ready.lock_key)) "
@@ -149,7 +152,7 @@ class DatabaseClaims(DatabasePart):
         )
         adapt = connection.ops.adapt_datetimefield_value
         # In the order of the placeholders: the SET clause, the ready rows'
-        # queue, state and suspect flag, the holders' queue, the LIMIT.
+        # queue and suspect flag, the holders' queue, the LIMIT.
         params = [
             State.RUNNING.value,
             token,
@@ -157,53 +160,11 @@ class DatabaseClaims(DatabasePart):
             worker,
             adapt(now),
             self.name,
-            State.QUEUED.value,
             suspect,
             self.name,
             limit,
         ]
         return sql, params
-
-    def _claim_locking(
-        self,
-        worker: str,
-        token: str,
-        lease_expires_at: datetime | None,
-        now: datetime,
-        limit: int,
-        suspect: bool,
-    ) -> list[tuple[Any, ...]]:
-        model = record_model()
-        features = connections[self.using].features
-        order = ("eta", "id") if suspect else ("-priority", "eta", "id")
-        held = self.records.filter(
-            lock_held__isnull=False, lock_held=OuterRef("lock_key")
-        )
-        with transaction.atomic(using=self.using):
-            ready = (
-                self.records.filter(state=State.QUEUED, suspect=suspect)
-                .filter(Q(lock_key__isnull=True) | ~Exists(held))
-                .order_by(*order)
-            )
-            if features.has_select_for_update_skip_locked:
-                ready = ready.select_for_update(skip_locked=True)
-            else:
-                ready = ready.select_for_update()
-            ids = _first_of_each_key(ready.values_list("id", "lock_key")[:limit])
-            if not ids:
-                return []
-            model.objects.using(self.using).filter(id__in=ids).update(
-                state=State.RUNNING,
-                attempts=F("attempts") + 1,
-                lease_token=token,
-                lease_expires_at=lease_expires_at,
-                worker=worker,
-                started_at=now,
-                lock_held=F("lock_key"),
-            )
-            leased = model.objects.filter(id__in=ids).values_list(*_FIELDS)
-            sql, params = leased.query.get_compiler(self.using).as_sql()
-            return fetch_rows(self.using, sql, params)
 
     def ack_and_claim(
         self,
@@ -294,18 +255,6 @@ class DatabaseClaims(DatabasePart):
 
 def _claim_order(suspect: bool) -> str:
     return "eta ASC, id ASC" if suspect else "priority DESC, eta ASC, id ASC"
-
-
-def _first_of_each_key(rows: Iterable[tuple[Any, str | None]]) -> list[Any]:
-    """The ids of ``rows`` (in claim order), leaving out each one whose lock
-    key an earlier row has."""
-    ids: list[Any] = []
-    keys: set[str | None] = set()
-    for message_id, lock_key in rows:
-        if lock_key is None or lock_key not in keys:
-            ids.append(message_id)
-            keys.add(lock_key)
-    return ids
 
 
 def _lock_conflict(exc: Exception) -> bool:

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
 
-from ...inspection import THROUGHPUT_RETENTION, ConsumerInfo, Throughput, minute_of
 from ...states import State
+from ..inspection import THROUGHPUT_RETENTION, ConsumerInfo, Throughput, minute_of
 from .part import DatabasePart
 
 if TYPE_CHECKING:
@@ -74,14 +74,21 @@ class DatabaseMonitoring(DatabasePart):
         return RunCount.objects.using(self.using).filter(queue=self.name)
 
     def record_runs(
-        self, counts: Mapping[tuple[str, State], int], now: datetime | None = None
+        self,
+        counts: Mapping[tuple[str, State], int],
+        now: datetime | None = None,
+        seconds: Mapping[tuple[str, State], float] | None = None,
     ) -> None:
         minute = minute_of(now or self.now())
-        added: dict[str, dict[str, int]] = {}
+        added: dict[str, dict[str, float]] = {}
         for (command, state), number in counts.items():
             if number:
                 column = "done" if state == State.DONE else "failed"
-                added.setdefault(command, {"done": 0, "failed": 0})[column] += number
+                numbers = added.setdefault(command, {"done": 0, "failed": 0})
+                numbers[column] += number
+                took = (seconds or {}).get((command, state))
+                if took:
+                    numbers["seconds"] = numbers.get("seconds", 0.0) + took
         if not added:
             return
         with transaction.atomic(using=self.using):
@@ -90,7 +97,7 @@ class DatabaseMonitoring(DatabasePart):
                     self._add_runs(command, moment, numbers)
 
     def _add_runs(
-        self, command: str, minute: datetime, numbers: dict[str, int]
+        self, command: str, minute: datetime, numbers: dict[str, float]
     ) -> None:
         increments = {name: F(name) + value for name, value in numbers.items()}
         self._update_or_insert(
@@ -140,6 +147,10 @@ class DatabaseMonitoring(DatabasePart):
             command: (done, failed)
             for command, done, failed in rows.values_list("command", "done", "failed")
         }
+
+    def command_seconds(self) -> dict[str, float]:
+        rows = self._count_rows.filter(minute=_totals_minute())
+        return dict(rows.values_list("command", "seconds"))
 
     def _forget_old_statistics(self, now: datetime) -> int:
         old = self._count_rows.filter(

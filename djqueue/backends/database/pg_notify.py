@@ -7,6 +7,16 @@ transaction commits. A consumer waiting for messages LISTENs on a connection
 of its own, in autocommit mode, and polls instead while that connection
 cannot be had (psycopg 2, a server that refuses it, a connection that was
 lost), trying again with a growing delay. Nothing here raises.
+
+A connection that LISTENs is proven before it is used: a NOTIFY sent from
+another connection must reach it within :data:`PROBE_TIMEOUT`. Through a
+pooler in transaction mode (PgBouncer's ``pool_mode = transaction``), LISTEN
+succeeds but registers on whichever server connection ran it, and no
+notification ever comes back: the consumer then logs one warning, polls,
+and tries again every :data:`PROBE_RETRY` seconds. The listening connection never
+prepares statements on the server (``prepare_threshold`` is ``None``
+whatever the database's ``OPTIONS`` say), which such a pooler does not
+support either.
 """
 
 from __future__ import annotations
@@ -15,6 +25,7 @@ import contextlib
 import hashlib
 import logging
 import time
+import uuid
 from typing import Any
 
 from django.db import connections
@@ -26,6 +37,11 @@ logger = logging.getLogger("djqueue.consumer")
 CHECK_INTERVAL = 30.0
 #: The first and the longest delay before connecting again after a failure.
 RECONNECT_DELAYS = (0.5, 30.0)
+#: Seconds a new listening connection has to receive the probe's NOTIFY.
+PROBE_TIMEOUT = 1.0
+#: Seconds of polling before a connection the probe did not reach is tried
+#: again.
+PROBE_RETRY = 300.0
 
 
 def channel(queue_name: str) -> str:
@@ -36,16 +52,27 @@ def channel(queue_name: str) -> str:
 
 class Listener:
     """A dedicated connection to the database ``alias`` that LISTENs on the
-    channel of one queue. Use it from one thread at a time."""
+    channel of one queue. Use it from one thread at a time.
 
-    def __init__(self, alias: str, queue_name: str) -> None:
+    ``sender_alias`` is the alias the queue writes through, ``alias`` by
+    default: the probe's NOTIFY is sent there, so a listening connection
+    passes only if what the queue's writes notify reaches it.
+    """
+
+    def __init__(
+        self, alias: str, queue_name: str, sender_alias: str | None = None
+    ) -> None:
         self.alias = alias
+        self.sender_alias = sender_alias or alias
+        self.queue_name = queue_name
         self.channel = channel(queue_name)
         self._connection: Any = None
         self._checked_at = 0.0
         self._retry_at = 0.0
         self._delay = RECONNECT_DELAYS[0]
         self._failing = False
+        #: The probe did not reach a connection that LISTENed (warned once).
+        self._unreached = False
 
     @property
     def listening(self) -> bool:
@@ -78,13 +105,14 @@ class Listener:
 
     def _connect(self) -> bool:
         try:
-            import psycopg
-
-            wrapper = connections[self.alias]
-            params = wrapper.get_connection_params()
-            connection = psycopg.connect(**params, autocommit=True)
+            connection = self._open()
             try:
-                connection.execute(f'LISTEN "{self.channel}"')
+                # Probed first: a connection the probe does not reach leaves
+                # no LISTEN on the queue's channel behind in a pooled server
+                # connection.
+                reached = self._probe(connection)
+                if reached:
+                    connection.execute(f'LISTEN "{self.channel}"')
             except Exception:
                 connection.close()
                 raise
@@ -100,13 +128,86 @@ class Listener:
             self._failing = True
             self._delay = min(self._delay * 2, RECONNECT_DELAYS[1])
             return False
-        if self._failing:
+        if not reached:
+            with contextlib.suppress(Exception):  # it is of no use either way
+                connection.close()
+            self._unreachable()
+            return False
+        if self._failing or self._unreached:
             logger.warning("Listening for new messages on %r again", self.alias)
+        self._unreached = False
         self._connection = connection
         self._checked_at = time.monotonic()
         self._failing = False
         self._delay = RECONNECT_DELAYS[0]
         return True
+
+    def _open(self, alias: str | None = None) -> Any:
+        """A new autocommit connection to the database ``alias`` (the
+        listening one by default), which never prepares statements on the
+        server."""
+        import psycopg
+
+        params = connections[alias or self.alias].get_connection_params()
+        params["prepare_threshold"] = None
+        return psycopg.connect(**params, autocommit=True)
+
+    def _probe(self, connection: Any) -> bool:
+        """Whether a NOTIFY sent from another connection reaches
+        ``connection`` within :data:`PROBE_TIMEOUT` seconds, on a channel of
+        its own (no consumer of the queue is woken by it).
+
+        The NOTIFY goes through this thread's Django connection to
+        ``sender_alias``, which is open already in a consumer, unless it is
+        inside a transaction (the NOTIFY would wait for its commit): then
+        through a connection of its own. The probe's channel stays listened to on a
+        connection that passes: nothing sends on it again.
+        """
+        probe = f"djqueue_probe_{uuid.uuid4().hex}"
+        connection.execute(f'LISTEN "{probe}"')
+        django_connection = connections[self.sender_alias]
+        if django_connection.in_atomic_block:
+            with self._open(self.sender_alias) as sender:
+                sender.execute("SELECT pg_notify(%s, '')", [probe])
+        else:
+            with django_connection.cursor() as cursor:
+                cursor.execute("SELECT pg_notify(%s, '')", [probe])
+        deadline = time.monotonic() + PROBE_TIMEOUT
+        while (left := deadline - time.monotonic()) > 0:
+            for notify in connection.notifies(timeout=left, stop_after=1):
+                if notify.channel == probe:
+                    return True
+        return False
+
+    def _unreachable(self) -> None:
+        """Poll for :data:`PROBE_RETRY` seconds: notifications do not reach
+        a connection of ``alias`` (warned the first time only)."""
+        self._retry_at = time.monotonic() + PROBE_RETRY
+        if not self._unreached:
+            if self.sender_alias == self.alias:
+                why = (
+                    "it goes through a pooler in transaction mode, such as "
+                    "PgBouncer with pool_mode = transaction"
+                )
+            else:
+                why = (
+                    f"it is not the database of {self.sender_alias!r}, or it "
+                    "goes through a pooler in transaction mode, such as "
+                    "PgBouncer with pool_mode = transaction"
+                )
+            logger.warning(
+                "Notifications do not reach a connection that LISTENs on "
+                "database %r: %s. Consumers of queue %r poll instead, and try "
+                "again every %d seconds; set the queue's "
+                "OPTIONS['LISTEN_CONNECTION'] to a database alias that "
+                "connects to its PostgreSQL database directly to be woken at "
+                "once",
+                self.alias,
+                why,
+                self.queue_name,
+                PROBE_RETRY,
+            )
+        self._unreached = True
 
     def _check(self) -> None:
         """Query the connection now and then: a connection whose server went

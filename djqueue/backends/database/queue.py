@@ -1,32 +1,34 @@
 """``DatabaseQueue``: messages in a table, through the Django ORM.
 
-The class, its writes, what becomes of a leased message (ack, fail, retry
-later, release, extend) and the housekeeping (promotion of due messages,
-reclaim of expired leases, purge of expired ones); the claims are in
-:mod:`~djqueue.backends.database.claims`. A message written inside
+The class, its writes and the housekeeping (promotion of due messages,
+purge of expired ones); the claims are in
+:mod:`~djqueue.backends.database.claims`, what becomes of a leased message
+(ack, fail, retry later, release, extend) in
+:mod:`~djqueue.backends.database.leases`, and the reclaim of expired leases
+in :mod:`~djqueue.backends.database.reclaim`. A message written inside
 ``transaction.atomic()`` on the queue's database exists only once that
-transaction commits. On PostgreSQL, a message becoming ready is notified to
-waiting consumers when its transaction commits (see
-:mod:`djqueue.backends.database.pg_notify`).
+transaction commits; a queue on a database other than ``default`` is
+outside the caller's transaction on ``default``, and its writes made inside
+one wait for that transaction's commit unless ``ON_COMMIT`` is ``False``
+(see :attr:`DatabaseQueue.supports_transactions`). On PostgreSQL, a message
+becoming ready is notified to waiting consumers when its transaction
+commits (see :mod:`djqueue.backends.database.pg_notify`).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.core import checks
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, transaction
-from django.db.models import F
 
-from ...message import Message
+from ...envelope.message import Message
 from ...states import State
 from ..base import BaseQueue
 from ..inspection import Inspection
 from ..presence import ConsumerPresence
-from ..reasons import WORKER_LOST
 from ..statistics import RunStatistics
 from ..ticks import PeriodicTicks
 from ..unique import UniqueKeys
@@ -34,10 +36,13 @@ from .acks import DatabaseAcks
 from .claims import DatabaseClaims
 from .inserts import insert_row
 from .inspection import DatabaseInspection
+from .leases import DatabaseLeases
 from .monitoring import DatabaseMonitoring
 from .pg_notify import Listener
+from .reclaim import DatabaseReclaim
 from .rows import FIELDS as _FIELDS
 from .rows import record_model
+from .scan import DatabaseScan
 
 if TYPE_CHECKING:
     from django.db.models import QuerySet
@@ -47,10 +52,21 @@ if TYPE_CHECKING:
 _PURGE_BATCH = 1000
 
 
+def _is_postgresql_alias(alias: object) -> bool:
+    from django.conf import settings
+
+    if not isinstance(alias, str) or alias not in settings.DATABASES:
+        return False
+    return connections[alias].vendor == "postgresql"
+
+
 class DatabaseQueue(
     DatabaseClaims,
+    DatabaseLeases,
     DatabaseAcks,
+    DatabaseReclaim,
     DatabaseInspection,
+    DatabaseScan,
     DatabaseMonitoring,
     Inspection,
     ConsumerPresence,
@@ -62,10 +78,16 @@ class DatabaseQueue(
     """A queue stored in the ``djqueue_message`` table of one database.
 
     ``connection`` is the alias of the database in ``DATABASES`` (empty means
-    ``default``).
+    ``default``); on another alias than ``default``, the router of
+    :mod:`djqueue.backends.database.router` puts djqueue's tables there. On
+    PostgreSQL, consumers LISTEN on a connection to the alias of the
+    ``LISTEN_CONNECTION`` option, the queue's own by default: an alias that
+    reaches the same database directly when the queue's goes through a
+    pooler in transaction mode.
     """
 
-    supports_transactions = True
+    option_names = BaseQueue.option_names | {"LISTEN_CONNECTION"}
+
     supports_blocking_claim = False
     supports_lock_keys = True
     supports_suspects = True
@@ -73,17 +95,35 @@ class DatabaseQueue(
     def __init__(self, name: str, connection: Any = "", **options: Any) -> None:
         super().__init__(name, connection, **options)
         self.using = connection or DEFAULT_DB_ALIAS
+        #: The alias of the database the consumers LISTEN on.
+        self.listen_using: str = options.get("LISTEN_CONNECTION") or self.using
         self._listener: Listener | None = None
 
-    # The flag is computed from the database's driver; callers only read it.
+    # The flags are computed from the settings; callers only read them.
+    @property
+    def supports_transactions(self) -> bool:  # type: ignore[override]
+        """A message is part of the caller's transaction on ``default`` only
+        when the queue's database is ``default``.
+
+        On another alias, a write inside ``transaction.atomic()`` on
+        ``default`` is deferred to that transaction's commit (and never made
+        if it rolls back), as for any backend outside the transaction,
+        unless the queue's ``ON_COMMIT`` is ``False``; a write inside
+        ``transaction.atomic(using=<the queue's alias>)`` alone is part of
+        that transaction.
+        """
+        return self.using == DEFAULT_DB_ALIAS
+
     @property
     def supports_wakeup(self) -> bool:  # type: ignore[override]
-        """PostgreSQL wakes waiters with NOTIFY (with psycopg 3); others poll."""
-        wrapper = connections[self.using]
+        """PostgreSQL wakes waiters with NOTIFY (with psycopg 3 on the
+        listening connection); others poll."""
+        listening = connections[self.listen_using]
         return (
-            wrapper.vendor == "postgresql"
+            connections[self.using].vendor == "postgresql"
+            and listening.vendor == "postgresql"
             # Every wrapper holds its driver module; the stubs do not say so.
-            and getattr(wrapper.Database, "__name__", "") == "psycopg"  # type: ignore[attr-defined]
+            and getattr(listening.Database, "__name__", "") == "psycopg"  # type: ignore[attr-defined]
         )
 
     @classmethod
@@ -101,6 +141,19 @@ class DatabaseQueue(
                     "in DATABASES.",
                     hint="Set CONNECTION to the alias of a configured database.",
                     id="djqueue.E010",
+                )
+            )
+        listen = options.get("LISTEN_CONNECTION")
+        if listen is not None and not _is_postgresql_alias(listen):
+            errors.append(
+                checks.Error(
+                    f"Queue {name!r} has OPTIONS['LISTEN_CONNECTION'] = "
+                    f"{listen!r}, which is not the alias of a PostgreSQL "
+                    "database in DATABASES.",
+                    hint="Name an alias that connects to the queue's "
+                    "PostgreSQL database directly, not through a pooler in "
+                    "transaction mode; or remove the option.",
+                    id="djqueue.E014",
                 )
             )
         return errors
@@ -177,149 +230,19 @@ class DatabaseQueue(
     def __len__(self) -> int:
         return self.records.filter(state=State.QUEUED).count()
 
-    # -- Waiting and leases --------------------------------------------------
+    # -- Waiting and housekeeping --------------------------------------------
 
     def wait_for_messages(self, timeout: float) -> bool:
         if not self.supports_wakeup:
             return super().wait_for_messages(timeout)
         if self._listener is None:
-            self._listener = Listener(self.using, self.name)
+            self._listener = Listener(self.listen_using, self.name, self.using)
         return self._listener.wait(timeout)
-
-    def _leased(self, message: Message) -> QuerySet[MessageRecord]:
-        return self.records.filter(
-            id=message.id, state=State.RUNNING, lease_token=message.lease_token
-        )
-
-    def ack(
-        self,
-        message: Message,
-        result: str | None = None,
-        result_ttl: float = 0,
-        now: datetime | None = None,
-    ) -> bool:
-        leased = self._leased(message)
-        if not result_ttl:
-            return leased.delete()[0] > 0
-        now = now or self.now()
-        return bool(
-            leased.update(
-                state=State.DONE,
-                unique_key=None,
-                lock_held=None,
-                suspect=False,
-                result=result,
-                error="",
-                traceback="",
-                finished_at=now,
-                expires_at=self.expiry(now, result_ttl),
-                lease_token="",
-                lease_expires_at=None,
-            )
-        )
-
-    def fail(
-        self,
-        message: Message,
-        error: str,
-        traceback: str = "",
-        now: datetime | None = None,
-    ) -> bool:
-        now = now or self.now()
-        return bool(
-            self._leased(message).update(
-                state=State.FAILED,
-                unique_key=None,
-                lock_held=None,
-                suspect=False,
-                error=error,
-                traceback=traceback,
-                attempt_errors=message.attempt_errors,
-                finished_at=now,
-                expires_at=self.expiry(now, self.failed_ttl),
-                lease_token="",
-                lease_expires_at=None,
-            )
-        )
-
-    def retry_later(
-        self,
-        message: Message,
-        eta: datetime,
-        error: str = "",
-        traceback: str = "",
-        now: datetime | None = None,
-    ) -> bool:
-        now = now or self.now()
-        return bool(
-            self._leased(message).update(
-                state=State.SCHEDULED if eta > now else State.QUEUED,
-                suspect=False,
-                eta=eta,
-                error=error,
-                traceback=traceback,
-                attempt_errors=message.attempt_errors,
-                lease_token="",
-                lease_expires_at=None,
-                lock_held=None,
-            )
-        )
-
-    def release(self, messages: Iterable[Message]) -> int:
-        released = 0
-        for token, ids in _by_token(messages).items():
-            released += self.records.filter(
-                id__in=ids, state=State.RUNNING, lease_token=token
-            ).update(
-                state=State.QUEUED,
-                attempts=F("attempts") - 1,
-                lease_token="",
-                lease_expires_at=None,
-                lock_held=None,
-            )
-        return released
-
-    def extend(
-        self,
-        messages: Iterable[Message],
-        lease_seconds: float,
-        now: datetime | None = None,
-    ) -> int:
-        lease_expires_at = self.expiry(now or self.now(), lease_seconds)
-        extended = 0
-        for token, ids in _by_token(messages).items():
-            extended += self.records.filter(
-                id__in=ids, state=State.RUNNING, lease_token=token
-            ).update(lease_expires_at=lease_expires_at)
-        return extended
 
     def promote_due(self, now: datetime | None = None) -> int:
         return self.records.filter(
             state=State.SCHEDULED, eta__lte=now or self.now()
         ).update(state=State.QUEUED)
-
-    def reclaim_expired(self, now: datetime | None = None) -> int:
-        now = now or self.now()
-        expired = self.records.filter(state=State.RUNNING, lease_expires_at__lt=now)
-        lost = expired.filter(attempts__gte=F("max_attempts")).update(
-            state=State.FAILED,
-            unique_key=None,
-            lock_held=None,
-            suspect=False,
-            error=WORKER_LOST,
-            finished_at=now,
-            expires_at=self.expiry(now, self.failed_ttl),
-            lease_token="",
-            lease_expires_at=None,
-        )
-        requeued = expired.update(
-            state=State.QUEUED,
-            suspect=True,
-            lease_token="",
-            lease_expires_at=None,
-            lock_held=None,
-        )
-        return lost + requeued
 
     def purge_expired(self, now: datetime | None = None) -> int:
         now = now or self.now()
@@ -330,10 +253,3 @@ class DatabaseQueue(
         self._forget_dead_consumers(now)
         self._forget_old_statistics(now)
         return purged
-
-
-def _by_token(messages: Iterable[Message]) -> dict[str, list[str]]:
-    grouped: dict[str, list[str]] = defaultdict(list)
-    for message in messages:
-        grouped[message.lease_token].append(message.id)
-    return grouped

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, cast
 from django.conf import settings
 from django.db import connections
 
-from ...message import Message
+from ...envelope.message import Message
 from ...states import State
 
 if TYPE_CHECKING:

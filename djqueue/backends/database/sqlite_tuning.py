@@ -37,10 +37,10 @@ import logging
 import re
 
 from django.core import checks
-from django.core.exceptions import ImproperlyConfigured
-from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
+from django.db import DatabaseError, connections
 
-from ...conf import queue_configs, settings
+from ...conf import settings
+from .aliases import queue_aliases
 
 logger = logging.getLogger("djqueue.sqlite")
 
@@ -79,28 +79,6 @@ def _pragma(init_command: str, name: str) -> str | None:
         rf"\bpragma\s+(?:\w+\.)?{name}\s*[=(]\s*['\"]?(\w+)", init_command, re.I
     )
     return found.group(1).upper() if found else None
-
-
-def queue_aliases() -> dict[str, list[str]]:
-    """The aliases of the databases that hold a ``DatabaseQueue``, each with
-    the names of its queues."""
-    from ...queues import load_backend
-    from .queue import DatabaseQueue
-
-    try:
-        configs = queue_configs()
-    except ImproperlyConfigured:
-        return {}  # djqueue.E001
-    aliases: dict[str, list[str]] = {}
-    for config in configs.values():
-        try:
-            backend = load_backend(config.backend)
-        except ImproperlyConfigured:
-            continue  # djqueue.E002
-        if issubclass(backend, DatabaseQueue):
-            alias = config.connection or DEFAULT_DB_ALIAS
-            aliases.setdefault(alias, []).append(config.name)
-    return aliases
 
 
 def _sqlite_files() -> dict[str, list[str]]:

@@ -36,7 +36,12 @@ def config_errors(
             checks.Error(
                 f"Queue {name!r} has a bad Redis CONNECTION: {exc}.",
                 hint="Use 'host:port:db', a redis://, rediss:// or unix:// URL, "
-                "or a dict of redis.Redis arguments.",
+                "a dict of redis.Redis arguments, for Sentinel a "
+                "redis+sentinel://host:port[,host:port]/service_name[/db] URL "
+                "or a dict with 'sentinels' and 'service_name', or for a Redis "
+                "Cluster a redis+cluster://host:port[,host:port] URL "
+                "(rediss+cluster:// for TLS) or a dict with 'cluster_nodes': "
+                "[(host, port), ...].",
                 id="djqueue.E021",
             )
         )

@@ -16,11 +16,12 @@ not verify).
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
 from ...conf import DEFAULTS
-from ...message import Message
+from ...envelope.message import Message
 from ...states import State
 
 _DATETIMES = (
@@ -46,6 +47,9 @@ STANDARD_OPTIONS: dict[str, Any] = {
 #: Stored ``options`` that start with this hold the standard ones that
 #: differ (and any others); otherwise they are the whole options object.
 _CHANGED = "+"
+
+#: A moment as :func:`stamp` writes it.
+_STAMP = re.compile(r"\d+\.\d+")
 
 
 def stamp(when: datetime | None) -> str:
@@ -210,11 +214,23 @@ def integer(text: str | None, default: int = 0) -> int:
 
 
 def _attempt_errors(text: str) -> list[dict[str, Any]]:
-    """The stored attempt errors; those that are not JSON objects are left out."""
+    """The stored attempt errors; those that are not JSON objects are left out.
+
+    The reclaim (a Lua program, which cannot format dates) writes the
+    moments of a lost attempt as stamps: they are read as ISO 8601, like
+    the moments of every other entry.
+    """
     try:
         errors = json.loads(text) if text else []
     except ValueError:
         return []
-    if not isinstance(errors, list):
+    if not isinstance(errors, list):  # also Lua's empty table, {}
         return []
-    return [error for error in errors if isinstance(error, dict)]
+    entries = [error for error in errors if isinstance(error, dict)]
+    for entry in entries:
+        for name in ("started_at", "at"):
+            if isinstance(entry.get(name), str) and _STAMP.fullmatch(entry[name]):
+                entry[name] = datetime.fromtimestamp(
+                    float(entry[name]), UTC
+                ).isoformat()
+    return entries

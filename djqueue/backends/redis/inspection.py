@@ -10,12 +10,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Self
 
-from ...inspection import MessageScan
-from ...message import Message
+from ...envelope.message import Message
 from ...states import FINISHED_STATES, State
 from ..base import BaseQueue
+from ..inspection import MessageScan, check_change
 from .connection import connection_kwargs
 from .hashes import moment, stamp, text, to_message
+from .matching import conditions
 from .part import RedisPart
 
 _SET_OF_STATE = {
@@ -84,10 +85,17 @@ class RedisInspection(RedisPart):
         return dict(zip(State, pipe.execute(), strict=True))
 
     def list_messages(
-        self, state: State, offset: int = 0, limit: int = 50, command: str | None = None
+        self,
+        state: State,
+        offset: int = 0,
+        limit: int = 50,
+        command: str | None = None,
+        argument: str | None = None,
+        error: str | None = None,
     ) -> list[Message]:
         newest_first = state in _NEWEST_FIRST
-        if command is None:
+        match = conditions(command, argument, error)
+        if not match:
             ids = self.client.zrange(
                 self.key(_SET_OF_STATE[state]),
                 offset,
@@ -101,7 +109,7 @@ class RedisInspection(RedisPart):
                 None,
                 offset,
                 limit,
-                {"command": command},
+                match,
             )
             ids = [message_id for message_id, _ in pairs]
         return self._load(ids)
@@ -112,8 +120,10 @@ class RedisInspection(RedisPart):
         cursor: str = "",
         limit: int = 50,
         command: str | None = None,
+        argument: str | None = None,
+        error: str | None = None,
     ) -> MessageScan:
-        match = {} if command is None else {"command": command}
+        match = conditions(command, argument, error)
         return self._scan_messages(
             _SET_OF_STATE[state], state in _NEWEST_FIRST, cursor, limit, match
         )
@@ -147,6 +157,24 @@ class RedisInspection(RedisPart):
 
     def delete(self, message_id: str) -> bool:
         return bool(self._run("delete", message_id))
+
+    def change_messages(
+        self,
+        action: str,
+        state: State,
+        message_ids: Sequence[str],
+        now: datetime | None = None,
+    ) -> int:
+        """One program: only the messages still in ``state`` change."""
+        check_change(action, state)
+        if not message_ids:
+            return 0
+        now = now or self.now()
+        expiry = stamp(self.expiry(now, self.failed_ttl))
+        changed: int = self._run(
+            "change_many", action, State(state).value, stamp(now), expiry, *message_ids
+        )
+        return changed
 
     def purge(self, state: State) -> int:
         purged: int = self._run("purge", _SET_OF_STATE[State(state)])

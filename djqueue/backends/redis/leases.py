@@ -6,10 +6,11 @@ import math
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
-from ...message import Message
-from ..base import Ack
-from ..reasons import WORKER_LOST
+from ...envelope.message import MAX_ATTEMPT_ERRORS, Message
+from ..base import Ack, Reclaimed
+from ..reasons import LEASE_EXPIRED, WORKER_LOST
 from .hashes import attempt_errors, stamp, to_message
 from .part import RedisPart
 
@@ -39,7 +40,10 @@ class RedisLeases(RedisPart):
         arguments = self._claim_arguments(worker, lease_seconds, limit, now)
         with self.client.pipeline(transaction=False) as pipe:
             pipe.blpop([self.key("notify")], timeout=wait)
-            pipe.evalsha(self._script("claim").sha, 1, self.base, *arguments)
+            # By name: a cluster pipeline refuses its evalsha() method, not
+            # the command (both keys are in the queue's slot, on one node).
+            sha = self._script("claim").sha
+            pipe.execute_command("EVALSHA", sha, 1, self.base, *arguments)
             _, rows = pipe.execute(raise_on_error=False)
         if isinstance(rows, Exception):
             from redis.exceptions import NoScriptError
@@ -199,11 +203,18 @@ class RedisLeases(RedisPart):
         return extended
 
     def reclaim_expired(self, now: datetime | None = None) -> int:
+        return self.reclaim(now).taken
+
+    def reclaim(self, now: datetime | None = None) -> Reclaimed:
         now = now or self.now()
-        reclaimed: int = self._run(
+        # The count, then the ids of the messages failed on their last attempt.
+        reply: list[Any] = self._run(
             "reclaim_expired",
             stamp(now),
             stamp(self.expiry(now, self.failed_ttl)),
             WORKER_LOST,
+            LEASE_EXPIRED,
+            MAX_ATTEMPT_ERRORS,
         )
-        return reclaimed
+        failed = [i.decode() if isinstance(i, bytes) else str(i) for i in reply[1:]]
+        return Reclaimed(int(reply[0]), failed)

@@ -6,7 +6,8 @@ JSON details and ``:consumers:alive`` a sorted set of consumer ids by the
 moment they stop counting as alive; ``:runs:<minute>`` a hash per minute
 (epoch seconds of its start) of ``done:<command>`` and ``failed:<command>``
 counters, expiring after the retention, and ``:runs:total`` the same since
-statistics began; ``:ticks`` a hash of periodic command name to last tick.
+statistics began, with ``seconds:<command>``, the seconds those runs took;
+``:ticks`` a hash of periodic command name to last tick.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from ...inspection import THROUGHPUT_RETENTION, ConsumerInfo, Throughput, minute_of
 from ...states import State
+from ..inspection import THROUGHPUT_RETENTION, ConsumerInfo, Throughput, minute_of
 from .hashes import integer, moment, stamp, text
 from .part import RedisPart
 
@@ -59,7 +60,10 @@ class RedisMonitoring(RedisPart):
     # -- Statistics ----------------------------------------------------------------
 
     def record_runs(
-        self, counts: Mapping[tuple[str, State], int], now: datetime | None = None
+        self,
+        counts: Mapping[tuple[str, State], int],
+        now: datetime | None = None,
+        seconds: Mapping[tuple[str, State], float] | None = None,
     ) -> None:
         minute_key = self.key(f"runs:{_epoch(minute_of(now or self.now()))}")
         pipe = self.client.pipeline(transaction=True)
@@ -68,6 +72,11 @@ class RedisMonitoring(RedisPart):
                 field = f"{'done' if state == State.DONE else 'failed'}:{command}"
                 pipe.hincrby(minute_key, field, number)
                 pipe.hincrby(self.key("runs:total"), field, number)
+                took = (seconds or {}).get((command, state))
+                if took:
+                    pipe.hincrbyfloat(
+                        self.key("runs:total"), f"seconds:{command}", took
+                    )
         if len(pipe):
             pipe.expire(minute_key, int(THROUGHPUT_RETENTION.total_seconds()) + 60)
             pipe.execute()
@@ -100,6 +109,17 @@ class RedisMonitoring(RedisPart):
                 slot = 0 if outcome == "done" else 1
                 totals.setdefault(command, [0, 0])[slot] += integer(text(value))
         return {command: (done, failed) for command, (done, failed) in totals.items()}
+
+    def command_seconds(self) -> dict[str, float]:
+        found = {}
+        for field, value in self.client.hgetall(self.key("runs:total")).items():
+            kind, _, command = text(field).partition(":")
+            if kind == "seconds" and command:
+                try:
+                    found[command] = float(text(value))
+                except ValueError:
+                    continue
+        return found
 
     def last_ticks(self) -> dict[str, datetime]:
         ticks = {}

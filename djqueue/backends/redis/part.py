@@ -17,12 +17,15 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import Any
 
-    from ...inspection import MessageScan
-    from ...message import Message
+    from ...envelope.message import Message
     from ..base import BaseQueue
+    from ..inspection import MessageScan
 
     #: A scan's position: the score and id of the last message examined.
     ScanPosition = tuple[str, str]
+    #: One condition of a scan's match: a hash field, ``"="`` (equals) or
+    #: ``"~"`` (contains, without regard to ASCII case), and the value.
+    Condition = tuple[str, str, str]
 
     class RedisPart(BaseQueue):
         #: The key base, ``{prefix:name}`` (one hash tag per queue).
@@ -62,7 +65,7 @@ if TYPE_CHECKING:
             after: ScanPosition | None,
             skip: int,
             limit: int,
-            match: dict[str, str],
+            match: Sequence[Condition],
         ) -> tuple[list[tuple[str, str]], ScanPosition | None, int]: ...
 
         @abstractmethod
@@ -72,7 +75,7 @@ if TYPE_CHECKING:
             newest_first: bool,
             cursor: str,
             limit: int,
-            match: dict[str, str],
+            match: Sequence[Condition],
         ) -> MessageScan: ...
 
 else:

@@ -17,9 +17,8 @@ from typing import Any
 
 from django.core import checks
 
-from ...message import Message
-from ...states import FINISHED_STATES as _FINISHED
-from ...states import State
+from ...envelope.message import Message
+from ...states import FINISHED_STATES, State
 from ..base import BaseQueue
 from ..inspection import Inspection
 from ..presence import ConsumerPresence
@@ -27,6 +26,7 @@ from ..statistics import RunStatistics
 from ..ticks import PeriodicTicks
 from ..unique import UniqueKeys
 from . import lua
+from .cluster import connection_options, is_cluster_client, keys_under
 from .config import DEFAULT_INSPECT_TIMEOUT, config_errors
 from .connection import make_client
 from .hashes import placed, stamp, text, to_message
@@ -122,9 +122,7 @@ class RedisQueue(
 
     def _block_slice(self) -> float:
         """Seconds one blocking call may wait: under the socket timeout."""
-        kwargs = getattr(self.client, "connection_pool", None)
-        kwargs = getattr(kwargs, "connection_kwargs", {})
-        socket_timeout = kwargs.get("socket_timeout")
+        socket_timeout = connection_options(self.client).get("socket_timeout")
         if not socket_timeout:
             return 10.0
         seconds: float = max(0.1, min(10.0, socket_timeout - 1))
@@ -171,7 +169,12 @@ class RedisQueue(
         return placed(message, stamps)
 
     def flush(self) -> None:
-        keys = list(self.client.scan_iter(match=f"{self.base}:*", count=10_000))
+        """Delete every key of the queue: on a cluster, those of its slot
+        (read on the master that owns it); else those a scan finds."""
+        if is_cluster_client(self.client):
+            keys = keys_under(self.client, self.base)
+        else:
+            keys = list(self.client.scan_iter(match=f"{self.base}:*", count=10_000))
         for start in range(0, len(keys), 500):
             self.client.delete(*keys[start : start + 500])
 
@@ -204,7 +207,7 @@ class RedisQueue(
 
     def wait(self, message_id: str, timeout: float | None) -> Message | None:
         message = self.get(message_id)
-        if message is None or message.state in _FINISHED or timeout == 0:
+        if message is None or message.state in FINISHED_STATES or timeout == 0:
             return message
         waiters = self.key(f"w:{message_id}")
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -215,5 +218,5 @@ class RedisQueue(
             # Rotating the list in place lets every waiter see the one token.
             self.client.blmove(waiters, waiters, min(remaining, self._block_slice()))
             message = self.get(message_id)
-            if message is None or message.state in _FINISHED:
+            if message is None or message.state in FINISHED_STATES:
                 return message

@@ -5,7 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
-from djqueue.periodic import periodic_commands
+from djqueue.commands.periodic import periodic_commands
 
 
 class Command(BaseCommand):

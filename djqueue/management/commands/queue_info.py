@@ -11,9 +11,9 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
+from djqueue.backends.handler import get_queue, queue_names
+from djqueue.backends.overview import QueueSummary, describe_age, summarize
 from djqueue.exceptions import UnknownQueue
-from djqueue.overview import QueueSummary, describe_age, summarize
-from djqueue.queues import get_queue, queue_names
 from djqueue.states import State
 
 EXIT_UNREACHABLE = 69  # EX_UNAVAILABLE

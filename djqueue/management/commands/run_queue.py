@@ -1,15 +1,17 @@
-"""``manage.py run_queue``: parse arguments, set up logging, run a Consumer."""
+"""``manage.py run_queue``: parse the arguments and hand over to a
+:class:`~djqueue.consumer.Consumer`, or to a
+:class:`~djqueue.consumer.supervisor.Supervisor` of several consumer
+processes.
+
+The argparse types are in :mod:`djqueue.management.arguments`, how the
+consumer runs in this process in :mod:`djqueue.management.running`, and
+what a supervisor's child runs in :mod:`djqueue.management.child_process`.
+"""
 
 from __future__ import annotations
 
-import argparse
-import functools
-import logging
 import os
-import signal
 import socket
-import sys
-from types import FrameType
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
@@ -21,60 +23,22 @@ from django.core.management.base import (
 )
 from django.db import connections
 
-from djqueue.backends.database.sqlite_tuning import log_databases
-from djqueue.conf import settings
-from djqueue.consumer import Consumer
-from djqueue.consumer.child import ChildOrders
-from djqueue.consumer.runners import ProcessRunner
-from djqueue.consumer.supervisor import EXIT_CONFIG, EXIT_UNAVAILABLE, Supervisor
+from djqueue.backends.handler import get_queue, queue_names
+from djqueue.consumer.exit_statuses import EXIT_CONFIG
+from djqueue.consumer.supervisor import Supervisor
 from djqueue.consumer.systemd import SystemdNotifier
 from djqueue.exceptions import UnknownQueue
-from djqueue.queues import get_queue, queue_names
 
-#: The options a consumer process of a supervisor needs (all plain values).
-CHILD_OPTIONS = (
-    "queues",
-    "concurrency",
-    "burst",
-    "grace_period",
-    "lease",
-    "worker_type",
-    "max_messages",
-    "max_memory",
-    "no_periodic",
-    "verbosity",
-    "prefetch",
+from ..arguments import non_negative_int, positive_int, positive_seconds, seconds
+from ..child_process import CHILD_MAIN, CHILD_OPTIONS
+from ..running import (
+    configure_logging,
+    finish,
+    install_signal_handlers,
+    install_supervisor_signal_handlers,
+    make_consumer,
+    runner_options,
 )
-
-LOG_LEVELS = {0: logging.WARNING, 1: logging.INFO, 2: logging.DEBUG, 3: logging.DEBUG}
-
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
-
-
-def non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be at least 0, not {value}")
-    return value
-
-
-def positive_seconds(text: str) -> float:
-    value = float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a number of seconds > 0, not {text}")
-    return value
-
-
-def seconds(text: str) -> float:
-    value = float(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be a number of seconds ≥ 0, not {text}")
-    return value
 
 
 class Command(BaseCommand):
@@ -160,41 +124,26 @@ class Command(BaseCommand):
             help="Do not enqueue periodic commands from this consumer.",
         )
         parser.add_argument(
+            "--log-format",
+            choices=["text", "json"],
+            default="text",
+            help="Write log lines as text (default) or as JSON objects, with "
+            "the message id, command, queue, attempt and outcome as fields.",
+        )
+        parser.add_argument(
             "--worker-id",
             default=None,
             help="Name of this consumer in logs and the admin (default: host:pid).",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        configure_logging(options["verbosity"])
+        configure_logging(options["verbosity"], log_format=options["log_format"])
         if options["processes"] > 1:
             return self.supervise(options)
-        consumer = self.make_consumer(options, options["worker_id"])
+        consumer = make_consumer(options, options["worker_id"], self.check)
         install_signal_handlers(consumer)
         consumer.run()
         finish(consumer)
-
-    def make_consumer(self, options: dict[str, Any], worker_id: str | None) -> Consumer:
-        """The consumer the options describe; a configuration error is a
-        CommandError with status 78."""
-        try:
-            self.check(display_num_errors=False)
-            consumer = Consumer(
-                options["queues"] or None,
-                options["concurrency"],
-                burst=options["burst"],
-                lease_seconds=options["lease"] or settings.QUEUE_LEASE_SECONDS,
-                grace_period=options["grace_period"],
-                worker_id=worker_id,
-                notifier=SystemdNotifier(),
-                periodic=not options["no_periodic"],
-                prefetch=options["prefetch"],
-                **runner_options(options),
-            )
-        except (SystemCheckError, ImproperlyConfigured, UnknownQueue) as exc:
-            raise CommandError(str(exc), returncode=EXIT_CONFIG) from exc
-        log_databases([queue.name for queue in consumer.queues])
-        return consumer
 
     def supervise(self, options: dict[str, Any]) -> None:
         """Run ``--processes`` consumer processes under a Supervisor, once
@@ -210,7 +159,7 @@ class Command(BaseCommand):
         connections.close_all()
         supervisor = Supervisor(
             options["processes"],
-            f"{__name__}.run_child",
+            CHILD_MAIN,
             {name: options[name] for name in CHILD_OPTIONS},
             worker_id=options["worker_id"] or f"{socket.gethostname()}:{os.getpid()}",
             grace_period=options["grace_period"],
@@ -225,98 +174,3 @@ class Command(BaseCommand):
                 "see the log above.",
                 returncode=status,
             )
-
-
-def finish(consumer: Consumer) -> None:
-    """Raise the CommandError (69) of a consumer that stopped unanswered."""
-    if consumer.unanswered:
-        raise CommandError(
-            "Stopped without an answer from the queue backend; "
-            f"{consumer.unreleased} message(s) not released run again once "
-            "their lease expires.",
-            returncode=EXIT_UNAVAILABLE,
-        )
-
-
-def run_child(options: dict[str, Any], worker_id: str, orders: ChildOrders) -> int:
-    """One consumer process of a supervisor; return its exit status."""
-    configure_logging(options["verbosity"], worker_id)
-    options = {**options, "processes": 1}
-    try:
-        consumer = Command().make_consumer(options, worker_id)
-        orders.follow(functools.partial(follow_order, consumer))
-        consumer.watch.enable_interrupts()
-        consumer.run()
-        finish(consumer)
-    except CommandError as exc:
-        sys.stderr.write(f"CommandError: {exc}\n")
-        return exc.returncode
-    return 0
-
-
-def follow_order(consumer: Consumer, release: bool) -> None:
-    """The supervisor's order: stop (like a first SIGTERM) or release now."""
-    if not consumer.stopping:
-        logging.getLogger("djqueue.consumer").info(
-            "Consumer %s told to stop", consumer.worker_id
-        )
-        consumer.stop()
-    if release:
-        logging.getLogger("djqueue.consumer").warning(
-            "Consumer %s told to release running messages now", consumer.worker_id
-        )
-        consumer.stop()
-
-
-def runner_options(options: dict[str, Any]) -> dict[str, Any]:
-    """Consumer arguments for the chosen worker type."""
-    if options["worker_type"] == "process":
-        factory = functools.partial(
-            ProcessRunner, options["max_messages"], options["max_memory"]
-        )
-        return {"runner_factory": factory, "worker_type": "process"}
-    if options["max_memory"]:
-        raise CommandError("--max-memory needs --worker-type process.", returncode=2)
-    return {"max_messages": options["max_messages"]}
-
-
-def configure_logging(verbosity: int, worker_id: str = "") -> None:
-    """Log to stderr at the chosen verbosity unless LOGGING already does;
-    a consumer process of a supervisor (``worker_id``) marks its lines."""
-    logger = logging.getLogger("djqueue")
-    logger.setLevel(LOG_LEVELS.get(verbosity, logging.INFO))
-    if not logger.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        mark = f"[{worker_id.replace('%', '%%')}] " if worker_id else ""
-        handler.setFormatter(
-            logging.Formatter(f"%(asctime)s %(levelname)s %(name)s {mark}%(message)s")
-        )
-        logger.addHandler(handler)
-        logger.propagate = False
-
-
-def install_signal_handlers(consumer: Consumer) -> None:
-    def handle(signum: int, frame: FrameType | None) -> None:
-        logging.getLogger("djqueue.consumer").warning(
-            "Received %s: %s",
-            signal.Signals(signum).name,
-            "releasing running messages now" if consumer.stopping else "stopping",
-        )
-        consumer.stop()
-
-    signal.signal(signal.SIGTERM, handle)
-    signal.signal(signal.SIGINT, handle)
-    consumer.watch.enable_interrupts()
-
-
-def install_supervisor_signal_handlers(supervisor: Supervisor) -> None:
-    def handle(signum: int, frame: FrameType | None) -> None:
-        logging.getLogger("djqueue.consumer").warning(
-            "Received %s: %s",
-            signal.Signals(signum).name,
-            "telling the consumer processes to stop",
-        )
-        supervisor.stop()
-
-    signal.signal(signal.SIGTERM, handle)
-    signal.signal(signal.SIGINT, handle)

@@ -78,6 +78,57 @@ local function finish(id, key, state, now, expires)
     redis.call('ZADD', base .. ':expiry', expires, id)
   end
 end
+-- The operator's changes of one message (retry, run_now, cancel and
+-- delete run one; change_many runs them for many): 1 if it changed, else 0.
+local function retry_message(id, now)
+  local key = mkey(id)
+  local state = redis.call('HGET', key, 'state')
+  if state ~= 'failed' and state ~= 'cancelled' then return 0 end
+  if redis.call('HEXISTS', key, 'command') == 0 then return 0 end
+  redis.call('ZREM', base .. ':' .. state, id)
+  redis.call('ZREM', base .. ':expiry', id)
+  redis.call('HSET', key, 'state', 'queued', 'attempts', 0, 'eta', now, 'error', '',
+    'traceback', '', 'finished_at', '', 'expires_at', '')
+  redis.call('ZADD', base .. ':ready', score(key), id)
+  wake_consumers(1)
+  return 1
+end
+local function cancel_message(id, now, expiry)
+  local key = mkey(id)
+  local state = redis.call('HGET', key, 'state')
+  if state == 'queued' then
+    redis.call('ZREM', base .. ':ready', id)
+  elseif state == 'scheduled' then
+    redis.call('ZREM', base .. ':scheduled', id)
+  else
+    return 0
+  end
+  finish(id, key, 'cancelled', now, expiry)
+  wake_waiters(id, 0)
+  return 1
+end
+local function run_now_message(id, now)
+  local key = mkey(id)
+  if redis.call('TYPE', key)['ok'] ~= 'hash' then return 0 end
+  if redis.call('HGET', key, 'state') ~= 'scheduled' then return 0 end
+  redis.call('ZREM', base .. ':scheduled', id)
+  redis.call('HSET', key, 'state', 'queued', 'eta', now)
+  redis.call('ZADD', base .. ':ready', score(key), id)
+  wake_consumers(1)
+  return 1
+end
+local function delete_message(id)
+  if redis.call('TYPE', mkey(id))['ok'] == 'hash' then
+    release_unique(id, mkey(id))
+    unlock(id, mkey(id))
+  end
+  local removed = redis.call('DEL', mkey(id))
+  redis.call('DEL', base .. ':w:' .. id)
+  for _, state in ipairs({'ready', 'scheduled', 'running', 'done', 'failed', 'cancelled', 'expiry'}) do
+    removed = removed + redis.call('ZREM', base .. ':' .. state, id)
+  end
+  return removed > 0 and 1 or 0
+end
 local function orphan(id, now, expires, what)
   local key = mkey(id)
   redis.call('HSET', key, 'id', id, 'attempts', 0, 'max_attempts', 1, 'error', what)

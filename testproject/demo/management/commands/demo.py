@@ -14,10 +14,9 @@ from decimal import Decimal
 from django.core.management.base import BaseCommand
 from django.db import connection
 
-from djqueue import CommandFailed
+from djqueue import CommandFailed, periodic_command
 from djqueue.consumer import Consumer
 from djqueue.management.commands.run_queue import configure_logging
-from djqueue.periodic import periodic_command
 from testproject.demo import commands
 from testproject.demo.models import Report
 

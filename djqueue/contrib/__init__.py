@@ -1,0 +1,1 @@
+"""Integrations with other frameworks, each in a package of its own."""
