@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from djqueue import State, get_queue
 from djqueue.consumer import Consumer
+from djqueue.consumer.outages import FORCED_CALL_WAIT, STOP_CALL_WAIT
 from djqueue.db import close_old_connections
 from djqueue.envelope.signing import sign_payload
 from testproject.demo import commands
@@ -129,6 +130,25 @@ def test_stop_lets_running_messages_finish():
     assert not thread.is_alive()
     assert result.get(timeout=0) is not None
     assert Run.objects.get(label="graceful").finished
+
+
+def test_a_second_stop_leaves_the_call_under_way_time_for_its_answer():
+    """A second stop (release now) abandons a backend call under way only
+    FORCED_CALL_WAIT seconds later, and never later than the first stop
+    allowed: a healthy server's answer to it (the purge of a consumer still
+    starting, say) is not taken for an outage."""
+    consumer = Consumer(["default"], 1)
+    clock = "djqueue.consumer.consumer.time.monotonic"
+    with mock.patch(clock, return_value=100.0):
+        consumer.stop()
+    assert consumer.watch.deadline == 100.0 + STOP_CALL_WAIT
+    with mock.patch(clock, return_value=100.5):
+        consumer.stop()
+    assert consumer.watch.deadline == 100.5 + FORCED_CALL_WAIT
+    with mock.patch(clock, return_value=101.2):
+        consumer.stop()
+    assert consumer.watch.deadline == 100.5 + FORCED_CALL_WAIT
+    assert consumer.stopping
 
 
 def test_stop_past_the_grace_period_releases_without_counting_the_attempt():

@@ -31,7 +31,14 @@ from .acks import AckBuffer
 from .claiming import Claimer
 from .housekeeping import PROMOTE_INTERVAL, Housekeeping, Schedule
 from .inflight import InFlight
-from .outages import STOP_CALL_WAIT, BackendCalls, CallAbandoned, CallWatch, Outage
+from .outages import (
+    FORCED_CALL_WAIT,
+    STOP_CALL_WAIT,
+    BackendCalls,
+    CallAbandoned,
+    CallWatch,
+    Outage,
+)
 from .outcomes import Backoff
 from .presence import Presence
 from .runners import Runner, ThreadRunner
@@ -163,11 +170,15 @@ class Consumer(Housekeeping, Shutdown):
     def stop(self) -> None:
         """Stop gracefully; called a second time, release running messages now.
 
-        Tells systemd at once, whatever the main thread is waiting for.
+        Tells systemd at once, whatever the main thread is waiting for. A
+        backend call under way keeps up to ``FORCED_CALL_WAIT`` seconds for
+        its answer (never more than the first stop gave it).
         """
         if self._stopping.is_set():
             self._force = True
-            self.watch.deadline = time.monotonic()
+            cut = time.monotonic() + FORCED_CALL_WAIT
+            if self.watch.deadline is None or self.watch.deadline > cut:
+                self.watch.deadline = cut
         else:
             self.watch.deadline = time.monotonic() + STOP_CALL_WAIT
             self.notifier.stopping(self.grace_period + 10)

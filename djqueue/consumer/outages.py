@@ -34,6 +34,11 @@ STALL_AFTER = 5.0
 #: Seconds a backend call of the main thread may take once the consumer is
 #: stopping, for the call under way and for each release at the end.
 STOP_CALL_WAIT = 3.0
+#: Seconds a backend call under way may still take after a second stop:
+#: enough for a healthy server to answer (a purge, a claim), so that
+#: "release now" never turns a call that was being answered into one the
+#: consumer stops without.
+FORCED_CALL_WAIT = 1.0
 #: Seconds past its own timeout that a wait on the server may take.
 WAIT_MARGIN = 1.0
 #: The signal the watch sends the main thread to interrupt a call.

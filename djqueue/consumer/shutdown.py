@@ -55,7 +55,8 @@ class Shutdown(ConsumerPart):
             self.notifier.stopping(self.grace_period + 10)
             self._stopping.set()
         deadline = self.clock() + self.grace_period
-        self.watch.deadline = time.monotonic() + self.grace_period
+        if not self._force:
+            self.watch.deadline = time.monotonic() + self.grace_period
         if self._finishing() and not self._force:
             logger.info(
                 "Waiting up to %.0fs for %d running message(s)",
