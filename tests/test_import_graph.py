@@ -241,6 +241,7 @@ FLAT = {
     "djqueue.context",
     "djqueue.db",
     "djqueue.exceptions",
+    "djqueue.hooks",
     "djqueue.metrics",
     "djqueue.models",
     "djqueue.permissions",

@@ -40,7 +40,7 @@ def test_the_install_block_traces_enqueues_with_its_provider():
     namespace: dict = {}
     try:
         exec(page_block("install("), namespace)
-        assert enqueue._send_tracers
+        assert enqueue.send_tracers
     finally:
         djqueue_otel.uninstall()
         namespace["provider"].shutdown()

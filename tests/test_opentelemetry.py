@@ -168,7 +168,7 @@ def test_the_setting_installs_the_integration_when_the_app_is_ready(settings):
     settings.QUEUE_OPENTELEMETRY = True
     try:
         install_integrations()
-        assert enqueue._send_tracers
-        assert execution._run_tracers
+        assert enqueue.send_tracers
+        assert execution.run_tracers
     finally:
         djqueue_otel.uninstall()

@@ -29,6 +29,7 @@ from ..envelope.retries import encode_exceptions, encode_policy
 from ..envelope.serializers import queue_serializer
 from ..envelope.signing import canonical_options, payload_signer
 from ..exceptions import InvalidOption
+from ..hooks import Hooks
 from .options import check_lock_key
 from .result import ImmediateResult, Result
 
@@ -230,7 +231,7 @@ def _normalized(moment: datetime) -> datetime:
 
 def enqueue(command: QueueCommand[..., R], args: Args, kwargs: Kwargs) -> Result[R]:
     """Store one call of ``command`` and return its handle."""
-    if not _send_tracers:
+    if not send_tracers:
         return _enqueue_one(build_message(command, args, kwargs))
     with _Traced(command.options.queue, command.name) as sending:
         message = build_message(command, args, kwargs, sending.options)
@@ -250,7 +251,7 @@ def enqueue_many(
 ) -> list[Result[R]]:
     """Store one message per call in bulk and return their handles."""
     arguments = (_call_arguments(call) for call in calls)
-    if not _send_tracers:
+    if not send_tracers:
         return _enqueue_all(command.options.queue, build_messages(command, arguments))
     with _Traced(command.options.queue, command.name) as sending:
         messages = build_messages(command, arguments, sending.options)
@@ -325,20 +326,10 @@ class SendTracer(Protocol):
         """Return the context that one enqueue of ``command`` runs in."""
 
 
-_send_tracers: tuple[SendTracer, ...] = ()
-
-
-def add_send_tracer(tracer: SendTracer) -> None:
-    """Trace every enqueue with ``tracer`` too from now on (once)."""
-    global _send_tracers
-    if tracer not in _send_tracers:
-        _send_tracers = (*_send_tracers, tracer)
-
-
-def remove_send_tracer(tracer: SendTracer) -> None:
-    """Stop tracing enqueues with ``tracer``."""
-    global _send_tracers
-    _send_tracers = tuple(known for known in _send_tracers if known != tracer)
+#: The send tracers installed, the first added outermost.
+send_tracers: Hooks[SendTracer] = Hooks()
+add_send_tracer = send_tracers.add
+remove_send_tracer = send_tracers.remove
 
 
 class _Traced:
@@ -353,7 +344,7 @@ class _Traced:
 
     def __enter__(self) -> _Traced:
         with ExitStack() as stack:
-            for tracer in _send_tracers:
+            for tracer in send_tracers:
                 sending = stack.enter_context(tracer.sending(self.queue, self.command))
                 self._sendings.append(sending)
                 if sending.options:

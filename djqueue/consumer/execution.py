@@ -44,6 +44,7 @@ from ..exceptions import (
     class_path,
     describe,
 )
+from ..hooks import Hooks
 from ..states import State
 from .coroutines import run_coroutine
 
@@ -112,21 +113,10 @@ def _command(message: Message) -> QueueCommand[..., Any]:
 #: returns its outcome; it must not raise.
 RunTracer = Callable[[Message, Callable[[], Outcome]], Outcome]
 
-_run_tracers: tuple[RunTracer, ...] = ()
-
-
-def add_run_tracer(tracer: RunTracer) -> None:
-    """Trace every run with ``tracer`` too from now on (once); the first
-    added is the outermost."""
-    global _run_tracers
-    if tracer not in _run_tracers:
-        _run_tracers = (*_run_tracers, tracer)
-
-
-def remove_run_tracer(tracer: RunTracer) -> None:
-    """Stop tracing runs with ``tracer``."""
-    global _run_tracers
-    _run_tracers = tuple(known for known in _run_tracers if known != tracer)
+#: The run tracers installed, the first added outermost.
+run_tracers: Hooks[RunTracer] = Hooks()
+add_run_tracer = run_tracers.add
+remove_run_tracer = run_tracers.remove
 
 
 def execute(message: Message, now: Callable[[], datetime] = timezone.now) -> Outcome:
@@ -135,10 +125,10 @@ def execute(message: Message, now: Callable[[], datetime] = timezone.now) -> Out
     An ``async def`` command's coroutine runs to completion here, within
     the message's timeout (see :mod:`.coroutines`).
     """
-    if not _run_tracers:
+    if not run_tracers:
         return _execute(message, now)
     run: Callable[[], Outcome] = functools.partial(_execute, message, now)
-    for tracer in reversed(_run_tracers):
+    for tracer in reversed(run_tracers):
         run = functools.partial(tracer, message, run)
     return run()
 

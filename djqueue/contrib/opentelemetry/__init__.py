@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ...commands.enqueue import add_send_tracer, remove_send_tracer
-from ...consumer.execution import add_run_tracer, remove_run_tracer
+from ..tracing import Installed
 
 if TYPE_CHECKING:
     from opentelemetry.metrics import MeterProvider
@@ -19,8 +18,7 @@ if TYPE_CHECKING:
 
     from .instruments import Instruments
 
-#: What install() added, for uninstall() to remove.
-_installed: Instruments | None = None
+_installed: Installed[Instruments] = Installed()
 
 
 def install(
@@ -30,19 +28,11 @@ def install(
     """Trace and measure every enqueue and run in this process, with the
     given providers or OpenTelemetry's global ones (in place of those of an
     earlier call)."""
-    global _installed
     from .instruments import Instruments
 
-    uninstall()
-    _installed = Instruments(tracer_provider, meter_provider)
-    add_send_tracer(_installed)
-    add_run_tracer(_installed.run)
+    _installed.replace(Instruments(tracer_provider, meter_provider))
 
 
 def uninstall() -> None:
     """Stop tracing and measuring enqueues and runs."""
-    global _installed
-    if _installed is not None:
-        remove_send_tracer(_installed)
-        remove_run_tracer(_installed.run)
-        _installed = None
+    _installed.clear()
