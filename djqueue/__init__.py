@@ -6,7 +6,7 @@ calling it enqueues a message and returns a :class:`Result` at once;
 """
 
 from .backends.handler import get_queue, queue_names
-from .commands.command import QueueCommand, queue_command
+from .commands.command import AsyncQueueCommand, QueueCommand, queue_command
 from .commands.options import CommandOptions
 from .commands.periodic import periodic_command
 from .commands.registry import autodiscover, registry
@@ -32,6 +32,7 @@ from .states import State
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "AsyncQueueCommand",
     "CommandFailed",
     "CommandNotFound",
     "CommandOptions",

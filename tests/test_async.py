@@ -15,7 +15,13 @@ from django.core.management import call_command
 from django.db import connections
 from django.test import override_settings
 
-from djqueue import CommandFailed, ResultTimeout, State, current_message
+from djqueue import (
+    AsyncQueueCommand,
+    CommandFailed,
+    ResultTimeout,
+    State,
+    current_message,
+)
 from djqueue.consumer.execution import Outcome, execute
 from djqueue.consumer.outcomes import log_outcome
 from testproject.demo import async_commands, commands
@@ -145,6 +151,15 @@ def test_aenqueue_aget_and_arefresh_from_async_code():
 def test_call_local_returns_the_coroutine():
     assert asyncio.run(commands.in_process.call_local()) == os.getpid()
     assert current_message() is None
+
+
+def test_an_async_command_is_typed_by_what_its_coroutine_returns():
+    """``@queue_command`` makes an AsyncQueueCommand of a coroutine
+    function (to a type checker its Result holds the coroutine's value: see
+    tests/typing_usage.py), and ``using()`` keeps the kind."""
+    assert isinstance(commands.in_process, AsyncQueueCommand)
+    assert isinstance(commands.in_process.using(priority=1), AsyncQueueCommand)
+    assert not isinstance(commands.add, AsyncQueueCommand)
 
 
 @pytest.mark.process

@@ -88,11 +88,27 @@ def right_calls() -> None:
     print(by_name, labelled, at_three, delayed_by_a_timedelta())
 
 
+@queue_command
+async def fetch_page(url: str) -> int:
+    return len(url)
+
+
+@queue_command(queue="default", timeout=5.0)
+async def fetch_with_options(url: str, *, retries: int = 0) -> bytes:
+    return url.encode()
+
+
 async def async_calls() -> None:
     result: Result[str] = await build_report.aenqueue(1, full=True)
     await result.arefresh()
     text: str = await result.aget(timeout=5)
-    print(text)
+    # An async command's result is what its coroutine returns.
+    length: int = fetch_page("https://example.com").get(timeout=5)
+    body: bytes = await (await fetch_with_options.aenqueue("u", retries=1)).aget()
+    here: int = await fetch_page.call_local("u")
+    changed: Result[int] = fetch_page.using(priority=3).enqueue("u")
+    again: int = await fetch_page.using(timeout=1.0).call_local("u")
+    print(text, length, body, here, changed, again)
 
 
 def wrong_calls() -> None:
@@ -105,6 +121,9 @@ def wrong_calls() -> None:
     build_report.enqueue("one")  # type: ignore[arg-type]
     bare.enqueue(1.0).value + "text"  # type: ignore[operator]
     nightly_at_three.enqueue(1)  # type: ignore[call-arg]
+    fetch_page(1)  # type: ignore[arg-type]
+    fetch_page.enqueue("u").value + "text"  # type: ignore[operator]
+    fetch_with_options("u", retries="no")  # type: ignore[arg-type]
 
 
 @queue_command(uniqe=True)  # type: ignore[call-overload, untyped-decorator]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Generic, ParamSpec, TypeVar, overload
+from typing import Any, Generic, ParamSpec, Protocol, Self, TypeVar, overload
 
 from asgiref.sync import sync_to_async
 
@@ -149,7 +149,7 @@ class QueueCommand(Generic[P, R]):
         unique_key: str | None = None,
         unique: bool | None = None,
         lock_key: str | Callable[..., str] | None = None,
-    ) -> QueueCommand[P, R]:
+    ) -> Self:
         """Return this command with the given options for the next calls.
 
         ``delay`` (seconds or a timedelta) makes each call's message ready
@@ -205,6 +205,42 @@ class QueueCommand(Generic[P, R]):
         return f"<QueueCommand {self.name}>"
 
 
+class AsyncQueueCommand(QueueCommand[P, R]):
+    """A registered ``async def`` function: the same command, typed by what
+    its coroutine returns, so that ``result.get()`` is that value.
+
+    ``@queue_command`` makes one of every coroutine function; only
+    :meth:`call_local` differs, returning the coroutine to ``await``.
+    """
+
+    # The function returns a coroutine of R, which QueueCommand[P, R] would
+    # call R; the override says so to the type checker.
+    def call_local(  # type: ignore[override]
+        self, *args: P.args, **kwargs: P.kwargs
+    ) -> Coroutine[Any, Any, R]:
+        """Return the coroutine of the function called with these
+        arguments, to ``await`` here and now."""
+        coroutine: Coroutine[Any, Any, R] = self.func(*args, **kwargs)  # type: ignore[assignment]
+        return coroutine
+
+    call_local.alters_data = True  # type: ignore[attr-defined]
+
+
+class CommandDecorator(Protocol):
+    """What ``@queue_command(...)`` with options returns."""
+
+    @overload
+    def __call__(
+        self, func: Callable[P, Coroutine[Any, Any, R]], /
+    ) -> AsyncQueueCommand[P, R]: ...
+    @overload
+    def __call__(self, func: Callable[P, R], /) -> QueueCommand[P, R]: ...
+
+
+@overload
+def queue_command(
+    func: Callable[P, Coroutine[Any, Any, R]], /
+) -> AsyncQueueCommand[P, R]: ...
 @overload
 def queue_command(func: Callable[P, R], /) -> QueueCommand[P, R]: ...
 @overload
@@ -223,10 +259,14 @@ def queue_command(
     unique_key: str | None = ...,
     unique: bool = ...,
     lock_key: str | Callable[..., str] | None = ...,
-) -> Callable[[Callable[P, R]], QueueCommand[P, R]]: ...
+) -> CommandDecorator: ...
 def queue_command(
-    func: Callable[P, R] | None = None, /, *, name: str | None = None, **options: Any
-) -> QueueCommand[P, R] | Callable[[Callable[P, R]], QueueCommand[P, R]]:
+    func: Callable[..., Any] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    **options: Any,
+) -> QueueCommand[..., Any] | Callable[[Callable[..., Any]], QueueCommand[..., Any]]:
     """Register a function as a command that runs on a queue.
 
     Use it bare (``@queue_command``) or with options
@@ -239,7 +279,7 @@ def queue_command(
         options["delay"] = options["delay"].total_seconds()
     command_options = CommandOptions(**options)
 
-    def decorate(function: Callable[P, R]) -> QueueCommand[P, R]:
+    def decorate(function: Callable[..., Any]) -> QueueCommand[..., Any]:
         if not callable(function):
             raise TypeError("@queue_command decorates functions.")
         command_name = name or f"{function.__module__}.{function.__qualname__}"
@@ -249,7 +289,10 @@ def queue_command(
                 "cannot find it by name: define it at module level or pass "
                 "name=... and make sure it is registered in every process."
             )
-        command = QueueCommand(function, command_name, command_options)
+        kind = (
+            AsyncQueueCommand if inspect.iscoroutinefunction(function) else QueueCommand
+        )
+        command = kind(function, command_name, command_options)
         registry.register(command)
         return command
 
