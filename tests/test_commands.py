@@ -56,7 +56,7 @@ def test_decorator_options_and_per_call_overrides():
     assert commands.churn_data.options.priority == 5
 
     moment = timezone.now()
-    with mock.patch("djqueue.commands.enqueue.timezone.now", return_value=moment):
+    with mock.patch("djqueue.commands.building.timezone.now", return_value=moment):
         result = commands.churn_data.using(priority=9, delay=60)(report)
 
     message = get_queue().get(result.id)

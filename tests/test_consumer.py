@@ -188,10 +188,10 @@ def test_a_command_that_calls_sys_exit_fails_and_the_worker_goes_on():
 def test_delay_counts_from_each_call_not_from_using():
     later = commands.add.using(delay=3600)
     moment = timezone.now()
-    with mock.patch("djqueue.commands.enqueue.timezone.now", return_value=moment):
+    with mock.patch("djqueue.commands.building.timezone.now", return_value=moment):
         first = get_queue().get(later(1, 1).id)
     with mock.patch(
-        "djqueue.commands.enqueue.timezone.now",
+        "djqueue.commands.building.timezone.now",
         return_value=moment + timedelta(seconds=10),
     ):
         second = get_queue().get(later(1, 1).id)
@@ -204,7 +204,7 @@ def test_naive_datetimes_work_with_use_tz_off(settings):
     settings.USE_TZ = False
     moment = timezone.now()
     assert timezone.is_naive(moment)
-    with mock.patch("djqueue.commands.enqueue.timezone.now", return_value=moment):
+    with mock.patch("djqueue.commands.building.timezone.now", return_value=moment):
         result = commands.add.using(delay=60)(1, 2)
     assert result.status == State.SCHEDULED
 

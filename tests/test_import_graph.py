@@ -38,6 +38,7 @@ BACKENDS = ("djqueue.backends",)
 SHARED_COMMANDS = ("djqueue.commands.registry", "djqueue.commands.periodic")
 CALLER = (
     "djqueue.commands.options",
+    "djqueue.commands.building",
     "djqueue.commands.command",
     "djqueue.commands.enqueue",
     "djqueue.commands.result",

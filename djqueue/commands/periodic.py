@@ -194,7 +194,7 @@ class PeriodicTicker:
         self._refused: set[str] = set()
 
     def write(self, now: datetime) -> int:
-        from .enqueue import build_message
+        from .building import build_message
 
         if self.started is None:
             self.started = now

@@ -136,7 +136,8 @@ class DjqueueBackend(BaseTaskBackend):
         and nothing is written. The task receives the normalized values, as
         on Django's own backends.
         """
-        from ...commands.enqueue import _write, build_message
+        from ...commands.building import build_message
+        from ...commands.enqueue import _write
 
         self.validate_task(task)
         args, kwargs = normalize_json(list(args)), normalize_json(dict(kwargs))
