@@ -172,3 +172,20 @@ def test_the_setting_installs_the_integration_when_the_app_is_ready(settings):
         assert execution.run_tracers
     finally:
         djqueue_otel.uninstall()
+
+
+def test_a_django_tasks_enqueue_is_sent_and_its_run_linked_to_it(telemetry):
+    """A Task enqueued through djqueue's django.tasks backend gets its send
+    span too, and its run links to it, as a command's does."""
+    tasks = pytest.importorskip(
+        "testproject.demo.tasks", reason="the tasks framework is not installed"
+    )
+    result = tasks.multiply.enqueue(6, 7)
+    drain()
+
+    assert get_queue().get(result.id).state == State.DONE
+    (send,) = telemetry.finished(SpanKind.PRODUCER)
+    (process,) = telemetry.finished(SpanKind.CONSUMER)
+    assert send.name == "send default"
+    assert send.attributes["messaging.message.id"] == result.id
+    assert linked(process) == [ids(send)]

@@ -43,6 +43,27 @@ def enqueue(command: QueueCommand[..., R], args: Args, kwargs: Kwargs) -> Result
         return _enqueue_one(message)
 
 
+def store_call(
+    command: QueueCommand[..., Any],
+    args: Args,
+    kwargs: Kwargs,
+    extra_options: dict[str, Any] | None = None,
+) -> Message:
+    """Build, trace and write one call, in immediate mode too, and return the
+    stored message: the django.tasks backend's enqueue, which keeps its own
+    results. ``extra_options`` are signed into the message."""
+    if not send_tracers:
+        message = build_message(command, args, kwargs, extra_options)
+        _write(message.queue, [message])
+        return message
+    with _Traced(command.options.queue, command.name) as sending:
+        carried = {**(sending.options or {}), **(extra_options or {})}
+        message = build_message(command, args, kwargs, carried or None)
+        sending.built([message])
+        _write(message.queue, [message])
+        return message
+
+
 def _enqueue_one(message: Message) -> Result[Any]:
     if settings.QUEUE_IMMEDIATE:
         return ImmediateResult(message.id, message.queue, run_inline(message))

@@ -136,16 +136,14 @@ class DjqueueBackend(BaseTaskBackend):
         and nothing is written. The task receives the normalized values, as
         on Django's own backends.
         """
-        from ...commands.building import build_message
-        from ...commands.enqueue import _write
+        from ...commands.enqueue import store_call
 
         self.validate_task(task)
         args, kwargs = normalize_json(list(args)), normalize_json(dict(kwargs))
         command = task_command(task, self.command_options)
-        message = build_message(
+        message = store_call(
             command, tuple(args), kwargs, extra_options={"django_task": self.alias}
         )
-        _write(message.queue, [message])
         result = self._result(task, message)
         task_enqueued.send(type(self), task_result=result)
         return result
