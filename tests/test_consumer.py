@@ -151,6 +151,34 @@ def test_a_second_stop_leaves_the_call_under_way_time_for_its_answer():
     assert consumer.stopping
 
 
+def test_a_stop_during_housekeeping_skips_the_steps_left(monkeypatch):
+    """A stop that arrives while the consumer promotes leaves the reclaim
+    and the purge of that round undone (each would spend the stop's time
+    for calls under way), and the loop claims nothing more."""
+    consumer = Consumer(["default"], 1)
+    steps = []
+
+    def promote(queues, now):
+        steps.append("promote")
+        consumer.stop()
+        return 0
+
+    housekeeping = "djqueue.consumer.housekeeping"
+    monkeypatch.setattr(f"{housekeeping}.promote_all", promote)
+    monkeypatch.setattr(
+        f"{housekeeping}.reclaim_all", lambda *a: steps.append("reclaim") or 0
+    )
+    monkeypatch.setattr(
+        f"{housekeeping}.purge_all", lambda *a: steps.append("purge") or 0
+    )
+    claims = mock.patch.object(consumer.claimer, "claim", side_effect=AssertionError)
+
+    with claims:
+        consumer._loop()
+
+    assert steps == ["promote"]
+
+
 def test_stop_past_the_grace_period_releases_without_counting_the_attempt():
     result = commands.record_run("released", seconds=3)
     consumer = Consumer(["default"], 1, grace_period=0.2)

@@ -78,7 +78,7 @@ def test_sigterm_to_every_process_is_one_graceful_stop(start_consumer):
     wait_until(lambda: Run.objects.filter(label="held").exists(), 60, "the run", proc)
     for pid in [proc.pid] + [pid for _, pid in children(proc)]:
         os.kill(pid, signal.SIGTERM)
-    assert proc.wait(60) == 0
+    assert proc.wait(60) == 0, proc.log()
     assert running.status == State.DONE
     assert "release" not in proc.log()
 

@@ -247,6 +247,8 @@ class Consumer(Housekeeping, Shutdown):
         errors = Backoff(0.1, 5.0)
         while not self._stopping.is_set():
             self._maintain()
+            if self._stopping.is_set():
+                break
             free = self.claimer.free_slots()
             if free <= 0 or self.workers.work.qsize() >= self.workers.low_water:
                 self._wait(min(self.heartbeat_interval, PROMOTE_INTERVAL))

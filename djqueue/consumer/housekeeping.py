@@ -94,8 +94,19 @@ class Housekeeping(ConsumerPart):
     the consumer's :class:`Schedule`, and systemd's watchdog."""
 
     def _maintain(self) -> None:
-        """Run the steps that are due; one that fails never stops the loop."""
-        every, guarded = self._schedule.every, self.calls.guarded
+        """Run the steps that are due; one that fails never stops the loop.
+
+        Once the consumer is stopping, the steps left are skipped: each would
+        spend the few seconds that a stop gives the backend calls under way
+        (on a slow machine, the seven steps of a new consumer's first round
+        did, and the last was abandoned as if the backend did not answer).
+        """
+        every = self._schedule.every
+
+        def guarded(what: str, action: Callable[[], int | None]) -> None:
+            if not self._stopping.is_set():
+                self.calls.guarded(what, action)
+
         self._watchdog()
         if every("heartbeat", self.heartbeat_interval):
             guarded("heartbeat", self._heartbeat)
