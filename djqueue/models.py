@@ -59,6 +59,7 @@ class MessageRecord(models.Model):
             ("cancel_message", _("Can cancel queued and scheduled messages")),
             ("delete_message", _("Can delete messages")),
             ("purge_queue", _("Can purge a state of a queue")),
+            ("pause_queue", _("Can pause and resume a queue")),
         ]
         indexes = [
             # The claim: the next ready message of a queue in the claim's own
@@ -155,3 +156,20 @@ class RunCount(models.Model):
 
 #: The ``minute`` of the rows that hold totals since statistics began.
 TOTALS_MINUTE = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class QueuePause(models.Model):
+    """A paused queue: who paused it, when and why; no row means running."""
+
+    queue = models.CharField(_("queue"), max_length=100, primary_key=True)
+    paused_by = models.CharField(_("paused by"), max_length=255)
+    paused_at = models.DateTimeField(_("paused at"))
+    reason = models.TextField(_("reason"), blank=True, default="")
+
+    class Meta:
+        db_table = "djqueue_queue_pause"
+        verbose_name = _("queue pause")
+        verbose_name_plural = _("queue pauses")
+
+    def __str__(self) -> str:
+        return f"{self.queue} paused by {self.paused_by}"

@@ -88,6 +88,9 @@ OPTIONAL_CALLS = [
     ("supports_unique", "write_unique", (None,)),
     ("supports_suspects", "claim_suspect", ("w", 30)),
     ("supports_suspects", "has_suspects", ()),
+    ("supports_pause", "pause", ("someone",)),
+    ("supports_pause", "resume", ()),
+    ("supports_pause", "pause_state", ()),
 ]
 
 

@@ -5,9 +5,10 @@
 False, and every call of one raises ``NotImplementedError`` with a sentence
 naming the backend class and the flag. A backend that has a part derives
 from its class (:mod:`.inspection`, :mod:`.presence`, :mod:`.statistics`,
-:mod:`.ticks`, :mod:`.unique`), which sets the flag and makes the part's
-calls abstract; suspects are the exception: a backend that keeps them sets
-``supports_suspects`` and overrides both of their calls.
+:mod:`.ticks`, :mod:`.unique`, :mod:`.pausing`), which sets the flag and
+makes the part's calls abstract; suspects are the exception: a backend
+that keeps them sets ``supports_suspects`` and overrides both of their
+calls.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from ..states import State
 if TYPE_CHECKING:
     from ..envelope.message import Message
     from .inspection import ChangeScan, ConsumerInfo, MessageScan, Throughput
+    from .pausing import Pause
 
 
 class OptionalParts:
@@ -39,6 +41,8 @@ class OptionalParts:
     supports_periodic = False
     # Whether write_unique() keeps one pending message per key (unique.UniqueKeys).
     supports_unique = False
+    # Whether the queue can be paused and resumed (pausing.Pausing).
+    supports_pause = False
 
     def claim_suspect(
         self, worker: str, lease_seconds: float, now: datetime | None = None
@@ -60,6 +64,15 @@ class OptionalParts:
 
     def write_unique(self, message: Message) -> str:
         raise unsupported(self, "supports_unique")
+
+    def pause(self, by: str, reason: str = "", now: datetime | None = None) -> Pause:
+        raise unsupported(self, "supports_pause")
+
+    def resume(self) -> Pause | None:
+        raise unsupported(self, "supports_pause")
+
+    def pause_state(self) -> Pause | None:
+        raise unsupported(self, "supports_pause")
 
     def write_tick(self, message: Message, name: str, tick: datetime) -> bool:
         raise unsupported(self, "supports_periodic")
@@ -169,6 +182,7 @@ _OPTIONAL_PARTS = {
     "supports_statistics": "counting the runs that finished",
     "supports_periodic": "ticks of periodic commands",
     "supports_unique": "unique keys",
+    "supports_pause": "pausing and resuming the queue",
     "supports_suspects": "keeping apart the messages whose worker was lost",
 }
 

@@ -28,6 +28,7 @@ from ...envelope.message import Message
 from ...states import State
 from ..base import BaseQueue
 from ..inspection import Inspection
+from ..pausing import Pausing
 from ..presence import ConsumerPresence
 from ..statistics import RunStatistics
 from ..ticks import PeriodicTicks
@@ -38,6 +39,7 @@ from .inserts import insert_row
 from .inspection import DatabaseInspection
 from .leases import DatabaseLeases
 from .monitoring import DatabaseMonitoring
+from .pausing import DatabasePausing
 from .pg_notify import Listener
 from .reclaim import DatabaseReclaim
 from .rows import FIELDS as _FIELDS
@@ -68,11 +70,13 @@ class DatabaseQueue(
     DatabaseInspection,
     DatabaseScan,
     DatabaseMonitoring,
+    DatabasePausing,
     Inspection,
     ConsumerPresence,
     RunStatistics,
     PeriodicTicks,
     UniqueKeys,
+    Pausing,
     BaseQueue,
 ):
     """A queue stored in the ``djqueue_message`` table of one database.
@@ -226,6 +230,7 @@ class DatabaseQueue(
         self.records.delete()
         self._consumer_rows.delete()
         self._count_rows.delete()
+        self._pause_rows.delete()
 
     def __len__(self) -> int:
         return self.records.filter(state=State.QUEUED).count()

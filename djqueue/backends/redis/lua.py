@@ -13,7 +13,8 @@ lease expiry; ``:done``, ``:failed``, ``:cancelled`` by finish time;
 that wakes blocked consumers; ``:w:<id>`` a list that wakes result waiters;
 ``:u:<key>`` the id of the pending message holding a unique key; ``:l:<key>``
 the id of the running message holding a lock key. The keys of consumers,
-statistics and ticks are described in :mod:`.monitoring`.
+statistics and ticks are described in :mod:`.monitoring`, the pause's
+(``:paused``) in :mod:`.pausing`.
 
 A program is ``scripts/<name>.lua`` after ``scripts/common.lua``, the
 functions every program may call (the one computation of the ready set's

@@ -21,6 +21,7 @@ from ...envelope.message import Message
 from ...states import FINISHED_STATES, State
 from ..base import BaseQueue
 from ..inspection import Inspection
+from ..pausing import Pausing
 from ..presence import ConsumerPresence
 from ..statistics import RunStatistics
 from ..ticks import PeriodicTicks
@@ -33,6 +34,7 @@ from .hashes import placed, stamp, text, to_message
 from .inspection import RedisInspection
 from .leases import RedisLeases
 from .monitoring import RedisMonitoring
+from .pausing import RedisPausing
 from .scan import RedisScan
 
 #: Messages written per script call by write_many().
@@ -46,11 +48,13 @@ class RedisQueue(
     RedisInspection,
     RedisMonitoring,
     RedisScan,
+    RedisPausing,
     Inspection,
     ConsumerPresence,
     RunStatistics,
     PeriodicTicks,
     UniqueKeys,
+    Pausing,
     BaseQueue,
 ):
     """A queue stored in Redis or Valkey under the key base ``{prefix:name}``.
