@@ -5,7 +5,8 @@ from its queues in order, in one backend call a queue. A message whose
 worker was lost (its lease expired: the process died, perhaps killed by
 that very message) comes back suspect and runs alone: the consumer lets its
 running messages finish, claims the suspect, and claims nothing else until
-it ends. If it kills the process again, it alone is charged.
+it ends. If it kills the process again, it alone is charged. A paused queue
+(:mod:`.pauses`) is not claimed from, suspects included.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from ..backends.base import BaseQueue
 from ..envelope.message import Message
 from .inflight import InFlight
 from .outages import UNANSWERED, BackendCalls
+from .pauses import Pauses
 
 logger = logging.getLogger("djqueue.consumer")
 
@@ -52,6 +54,8 @@ class Claimer:
         self.now = now
         self.clock = calls.clock
         self.isolating = [queue for queue in queues if queue.supports_suspects]
+        #: The queues paused, which no claim asks.
+        self.pauses = Pauses(queues)
         #: Whether a suspect message may be waiting: then nothing new starts
         #: until it ran alone.
         self.suspects_waiting = False
@@ -85,8 +89,10 @@ class Claimer:
             alone = self._claim_suspect()
             if alone != 0:
                 return alone
-        claimed = 0
+        claimed, paused = 0, self.pauses.paused
         for queue in self.queues:
+            if paused and queue.name in paused:
+                continue
             messages = self.calls.ask(
                 f"claim from queue {queue.name!r}",
                 # The defaults bind this pass's values; mypy cannot infer
@@ -114,6 +120,8 @@ class Claimer:
         waiting, or ``None`` if a backend could not be reached."""
         self._draining_since = None
         for queue in self.isolating:
+            if queue.name in self.pauses.paused:
+                continue
             message = self.calls.ask(
                 f"claim from queue {queue.name!r}",
                 lambda queue=queue: queue.claim_suspect(  # type: ignore[misc]

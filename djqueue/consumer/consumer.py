@@ -57,13 +57,14 @@ DEFAULT_PREFETCH = 16
 class Consumer(Housekeeping, Shutdown):
     """Consume ``queues`` with ``concurrency`` worker threads until stopped.
 
-    ``burst`` drains what is ready and returns. :meth:`stop` (safe from a
-    signal handler) stops taking messages, waits up to ``grace_period``
-    seconds for running ones and releases the rest to their queue without
-    counting the attempt; a second :meth:`stop` releases at once. Once
-    stopping, a backend call of the main thread that gets no answer within
-    a few seconds (``STOP_CALL_WAIT``) is abandoned, if ``run_queue``
-    enabled interrupts: then, or when messages could not be released,
+    ``burst`` drains what is ready and returns; a paused queue counts as
+    empty, so its messages wait for a consumer once it is resumed.
+    :meth:`stop` (safe from a signal handler) stops taking messages, waits
+    up to ``grace_period`` seconds for running ones and releases the rest to
+    their queue without counting the attempt; a second :meth:`stop` releases
+    at once. Once stopping, a backend call of the main thread that gets no
+    answer within a few seconds (``STOP_CALL_WAIT``) is abandoned, if
+    ``run_queue`` enabled interrupts: then, or when messages could not be released,
     :attr:`unanswered` is set. ``clock`` (monotonic seconds) paces
     housekeeping and ``now`` (aware datetimes) dates claims, retries and
     leases; tests inject both.
@@ -270,7 +271,7 @@ class Consumer(Housekeeping, Shutdown):
             elif self.burst and nothing_in_flight:
                 if not self.calls.guarded("promote", self._promote):
                     return
-            elif self._waits_on_server:
+            elif self._waits_on_server and not self.claimer.pauses.paused:
                 if self._wait_on_server(free) is None:
                     self._wait(errors.next())
                 else:

@@ -1,6 +1,7 @@
 """What the consumer's main thread does between claims, and when.
 
-Renew the leases of running messages, promote scheduled messages that are
+Renew the leases of running messages, read which queues are paused,
+promote scheduled messages that are
 due, reclaim messages whose lease expired, delete expired results. Each step
 asks every queue the consumer serves and returns how many messages it moved,
 or ``None`` when it had nothing to ask. :class:`Housekeeping`, mixed into
@@ -20,6 +21,7 @@ from .. import signals
 from ..backends.base import BaseQueue
 from .inflight import InFlight
 from .part import ConsumerPart
+from .pauses import PAUSE_CHECK_INTERVAL
 
 logger = logging.getLogger("djqueue.consumer")
 
@@ -111,6 +113,8 @@ class Housekeeping(ConsumerPart):
         if every("heartbeat", self.heartbeat_interval):
             guarded("heartbeat", self._heartbeat)
             guarded("register the consumer", self.presence.announce)
+        if every("pauses", PAUSE_CHECK_INTERVAL):
+            guarded("read the pauses of the queues", self.claimer.pauses.read)
         if every("promote", PROMOTE_INTERVAL):
             guarded("promote", self._promote)
             guarded("look for suspect messages", self.claimer.look_for_suspects)

@@ -233,6 +233,21 @@ def wait_for_file(path, patience=60.0):
     return path
 
 
+@queue_command
+def record_until_file(path, label="", patience=60.0):
+    """Record this run (by message id and attempt), then run until ``path``
+    exists (at most ``patience`` seconds): a run that a test ends when it
+    chooses, and that counts how often each message ran."""
+    message = current_message()
+    run = Run.objects.create(
+        message_id=message.id, attempt=message.attempts, pid=os.getpid(), label=label
+    )
+    wait_for_file.call_local(path, patience)
+    run.finished = True
+    run.save(update_fields=["finished"])
+    return run.pk
+
+
 @queue_command(retries=2)
 async def fails_once_async(label=""):
     """Raise on the first attempt, then return the attempt and message id."""
