@@ -11,6 +11,7 @@ from django.utils import timezone
 from ..states import State
 from .base import BaseQueue
 from .inspection import ConsumerInfo, Throughput, minute_of
+from .pausing import Pause
 
 #: The period the throughput figures cover.
 RECENT = timedelta(hours=1)
@@ -21,7 +22,8 @@ class QueueSummary:
     """What one queue reported. A part its backend does not support is
     ``None``: ``counts`` and ``oldest_queued_at`` without inspection (then
     ``oldest_queued_at`` is ``None`` anyway), ``consumers`` without presence,
-    ``throughput`` without statistics."""
+    ``throughput`` without statistics; ``pause`` is ``None`` when the
+    queue is not paused or cannot be (``pausable`` False)."""
 
     name: str
     counts: dict[State, int] | None
@@ -29,6 +31,8 @@ class QueueSummary:
     consumers: list[ConsumerInfo] | None
     throughput: list[Throughput] | None
     taken_at: datetime
+    pause: Pause | None = None
+    pausable: bool = False
 
     @property
     def oldest_queued_age(self) -> timedelta | None:
@@ -56,10 +60,10 @@ def recent_start(now: datetime) -> datetime:
 
 
 def summarize(queue: BaseQueue, now: datetime | None = None) -> QueueSummary:
-    """Read the summary of ``queue``: four backend calls at most, one for
+    """Read the summary of ``queue``: five backend calls at most, one for
     each part its backend supports of counts and oldest message
-    (inspection, two calls), consumers (presence) and throughput
-    (statistics)."""
+    (inspection, two calls), consumers (presence), throughput (statistics)
+    and pause."""
     now = now or timezone.now()
     inspects = queue.supports_inspection
     return QueueSummary(
@@ -73,6 +77,8 @@ def summarize(queue: BaseQueue, now: datetime | None = None) -> QueueSummary:
             else None
         ),
         taken_at=now,
+        pause=queue.pause_state() if queue.supports_pause else None,
+        pausable=queue.supports_pause,
     )
 
 

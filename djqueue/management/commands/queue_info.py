@@ -14,6 +14,7 @@ from django.utils import timezone
 from djqueue.backends.handler import get_queue, queue_names
 from djqueue.backends.overview import QueueSummary, describe_age, summarize
 from djqueue.exceptions import UnknownQueue
+from djqueue.management.pausing import described
 from djqueue.states import State
 
 EXIT_UNREACHABLE = 69  # EX_UNAVAILABLE
@@ -22,7 +23,8 @@ EXIT_UNREACHABLE = 69  # EX_UNAVAILABLE
 class Command(BaseCommand):
     help = (
         "Show the messages of each queue per state, the oldest queued "
-        "message's age, the runs of the last hour and the consumers alive."
+        "message's age, the runs of the last hour, the queues paused and the "
+        "consumers alive."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -84,6 +86,11 @@ def render(summaries: list[QueueSummary]) -> str:
     """The plain-text report: a table of queues, then the consumers."""
     header = ["queue", *COLUMNS, "oldest", "done/h", "failed/h"]
     lines = _table(header, [_row(summary) for summary in summaries])
+    lines += [
+        f"Queue {summary.name} is paused {described(summary.pause)}."
+        for summary in summaries
+        if summary.pause is not None
+    ]
     consumers = {c.id: c for s in summaries for c in s.consumers or ()}
     lines.append("")
     if summaries and all(summary.consumers is None for summary in summaries):
@@ -149,6 +156,13 @@ def as_json(summary: QueueSummary) -> dict[str, Any]:
         "oldest_queued_at": _iso(summary.oldest_queued_at),
         "done_last_hour": summary.recent_done,
         "failed_last_hour": summary.recent_failed,
+        "paused": None
+        if summary.pause is None
+        else {
+            "by": summary.pause.by,
+            "since": _iso(summary.pause.since),
+            "reason": summary.pause.reason,
+        },
         "consumers": [
             {
                 "id": c.id,
