@@ -4,12 +4,14 @@ The view answers a scraper that sends ``Authorization: Bearer <token>``
 matching ``QUEUE_METRICS_TOKEN``, or a logged-in active staff user with the
 ``djqueue.view_message`` permission; anyone else gets a 403. It reads each
 queue through the inspection API: ``counts()``, ``consumers()``,
-``oldest_queued_at()``, ``command_totals()`` and ``command_seconds()``, so
+``oldest_queued_at()``, ``command_totals()``, ``command_seconds()`` and
+``pause_state()``, so
 a fixed number of calls
 per queue, on the queue's bounded twin
 (:meth:`~djqueue.backends.base.BaseQueue.for_inspection`). A queue that
 cannot be read is reported by ``djqueue_up 0``; the samples of a part its
-backend does not support (inspection, presence, statistics) are left out.
+backend does not support (inspection, presence, statistics, pause) are left
+out.
 """
 
 from __future__ import annotations
@@ -50,6 +52,10 @@ FAMILIES = {
         "Seconds the oldest queued message has waited.",
     ),
     "djqueue_consumers": ("gauge", "Consumers alive, by queue."),
+    "djqueue_queue_paused": (
+        "gauge",
+        "Whether the queue is paused (1: consumers claim nothing from it) or not (0).",
+    ),
     "djqueue_runs_total": (
         "counter",
         "Runs finished since the queue's statistics began, by command and outcome.",
@@ -72,6 +78,8 @@ def queue_samples(name: str, now: datetime) -> dict[str, list[str]]:
         consumers = queue.consumers(now=now) if queue.supports_presence else None
         totals = queue.command_totals() if queue.supports_statistics else {}
         seconds = queue.command_seconds() if queue.supports_statistics else {}
+        pausable = queue.supports_pause
+        paused = pausable and queue.pause_state() is not None
     except Exception:
         found["djqueue_up"].append(sample("djqueue_up", {"queue": name}, 0))
         return found
@@ -89,6 +97,10 @@ def queue_samples(name: str, now: datetime) -> dict[str, list[str]]:
     if consumers is not None:
         found["djqueue_consumers"].append(
             sample("djqueue_consumers", {"queue": name}, len(consumers))
+        )
+    if pausable:
+        found["djqueue_queue_paused"].append(
+            sample("djqueue_queue_paused", {"queue": name}, int(paused))
         )
     for command, (done, failed) in sorted(totals.items()):
         for outcome, value in (("done", done), ("failed", failed)):

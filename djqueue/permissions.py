@@ -24,6 +24,7 @@ PERMISSIONS = {
     "cancel": "djqueue.cancel_message",
     "delete": "djqueue.delete_message",
     "purge": "djqueue.purge_queue",
+    "pause": "djqueue.pause_queue",
 }
 
 

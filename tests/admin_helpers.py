@@ -22,6 +22,7 @@ ALL_PERMS = (
     "cancel_message",
     "delete_message",
     "purge_queue",
+    "pause_queue",
 )
 
 

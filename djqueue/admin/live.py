@@ -4,7 +4,8 @@
 The document is read as the overview is, with the same permission (view)
 and the same backend calls per queue (:func:`~djqueue.admin.reading.cards`).
 Per queue it holds the counts per state, the queue latency in seconds (the
-wait of the oldest ready message), the number of consumers, the last
+wait of the oldest ready message), the number of consumers, the pause
+(who, since when, why; ``null`` when the queue runs), the last
 hour's messages done and failed per minute with the failure rate, and the
 overview's figures and chart rendered as HTML, so that the script swaps
 them in and the page is laid out in one place. A part the queue's backend
@@ -37,6 +38,14 @@ if TYPE_CHECKING:
 REFRESH_SECONDS = 5
 
 
+def pause_data(card: QueueCard) -> dict[str, str] | None:
+    """Who paused the queue, since when and why; None when it is not paused."""
+    pause = card.summary.pause if card.summary else None
+    if pause is None:
+        return None
+    return {"by": pause.by, "since": pause.since.isoformat(), "reason": pause.reason}
+
+
 def card_data(card: QueueCard, now: datetime) -> dict[str, Any]:
     """One queue's part of the document."""
     context = {"card": card, "now": now}
@@ -46,6 +55,7 @@ def card_data(card: QueueCard, now: datetime) -> dict[str, Any]:
         "counts": card.count_of if card.inspected else None,
         "latency_seconds": card.latency,
         "consumers": len(card.consumers) if card.tracks_consumers else None,
+        "paused": pause_data(card),
         "throughput": card.chart.to_json() if card.chart else None,
         "figures_html": render_to_string("djqueue/admin/_figures.html", context),
         "chart_html": render_to_string(

@@ -16,7 +16,7 @@ from django.contrib import admin
 from django.urls import path
 
 from ..permissions import allowed
-from . import actions, bulk, live, periodic_page, search, views
+from . import actions, bulk, live, pausing, periodic_page, search, views
 
 if TYPE_CHECKING:
     from django.http import HttpRequest, HttpResponse
@@ -76,6 +76,10 @@ class QueueAdmin(_ModelAdmin):
                  page(actions.message_action), name=name + "action"),
             path("q/<path:queue>/m/<str:message_id>/", page(views.message_detail),
                  name=name + "message"),
+            path("q/<path:queue>/pause/", page(pausing.pause_queue),
+                 name=name + "pause"),
+            path("q/<path:queue>/resume/", page(pausing.resume_queue),
+                 name=name + "resume"),
             path("q/<path:queue>/<str:state>/purge/", page(bulk.purge),
                  name=name + "purge"),
             path("q/<path:queue>/<str:state>/bulk/", page(bulk.bulk_action),

@@ -21,6 +21,7 @@ from ..backends.base import BaseQueue
 from ..backends.handler import get_queue, queue_names
 from ..backends.inspection import ConsumerInfo
 from ..backends.overview import QueueSummary, summarize
+from ..backends.pausing import Pause
 from ..envelope.message import Message
 from ..exceptions import describe
 from ..states import State
@@ -183,3 +184,15 @@ def find_message(
         if message is not None:
             return message
     return None
+
+
+def read_pause(reader: Reader, name: str) -> tuple[Pause | None, bool]:
+    """The pause of queue ``name`` and whether it can be paused: one read,
+    none for a backend without pauses; an unavailable queue counts as not
+    paused (the page says it cannot be read)."""
+    if not reader.supports(name, "supports_pause"):
+        return None, False
+    try:
+        return reader.read(name, lambda queue: queue.pause_state()), True
+    except QueueUnavailable:
+        return None, False

@@ -44,6 +44,7 @@ from .reading import (
     cards,
     find_message,
     parse_id,
+    read_pause,
 )
 from .safe_display import show_arguments, show_result
 from .search import Listing, page_links, state_tabs
@@ -173,6 +174,7 @@ def message_list(
         listing = read_listing(reader, queue, state, query)
         if not problem and query.page > 1 and not listing.rows and not query.filtered:
             problem = past_the_end(query.page)
+    pause, pausable = read_pause(reader, queue)
     response = render(
         request,
         model_admin,
@@ -190,6 +192,8 @@ def message_list(
         query=query,
         links=page_links(query, listing),
         tabs=state_tabs(reader, queue, listable),
+        pause=pause,
+        pausable=pausable,
         matches=matches,
         commands=[c.name for c in registry],
         queues=queue_names(),
