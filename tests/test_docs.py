@@ -10,6 +10,7 @@ from pathlib import Path
 import djqueue
 from djqueue.backends.base import BaseQueue
 from djqueue.backends.inspection import Inspection
+from djqueue.backends.pausing import Pausing
 from djqueue.backends.presence import ConsumerPresence
 from djqueue.backends.statistics import RunStatistics
 from djqueue.backends.ticks import PeriodicTicks
@@ -63,6 +64,7 @@ OPTIONAL_PARTS = (
     RunStatistics,
     PeriodicTicks,
     UniqueKeys,
+    Pausing,
 )
 
 
