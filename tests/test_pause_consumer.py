@@ -9,11 +9,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
-from djqueue import State, get_queue
+from djqueue import State, get_queue, registry
+from djqueue.commands.periodic import _periodic, periodic_command
 from djqueue.consumer import Consumer
+from djqueue.consumer.housekeeping import PROMOTE_INTERVAL
 from djqueue.consumer.pauses import PAUSE_CHECK_INTERVAL
 from testproject.demo import commands
 
@@ -237,3 +241,41 @@ def test_a_consumer_of_two_queues_keeps_consuming_the_unpaused_one():
         assert waiting.get(timeout=PATIENCE) == 2
     finally:
         stopped(consumer, thread)
+
+
+@pytest.fixture
+def every_ten_seconds():
+    def beat():
+        return "beat"
+
+    command = periodic_command(every=timedelta(seconds=10), name="tests.paused_beat")(
+        beat
+    )
+    yield command
+    _periodic.pop(command.name)
+    registry.unregister(command.name)
+
+
+def test_periodic_ticks_are_still_written_while_paused(every_ten_seconds):
+    """The tick is enqueued and waits, queued, for the resume."""
+    queue = get_queue()
+    queue.pause("ops")
+    clock, moment = Clock(), [timezone.now()]
+    consumer = Consumer(["default"], 1, clock=clock, now=lambda: moment[0])
+    ticker = consumer._ticks
+    writes = Calls(ticker, "write")
+    ticks = Calls(ticker, "write", lambda: bool(queue.counts()[State.QUEUED]))
+    thread = started(consumer)
+    try:
+        writes.wait_for(1)
+        moment[0] += timedelta(seconds=11)
+        clock.advance(PROMOTE_INTERVAL)
+        consumer.wake()
+        ticks.wait_for(1)
+        passes = passes_while_paused(consumer)
+        passes.wait_for(1)
+    finally:
+        stopped(consumer, thread)
+    [message] = queue.list_messages(State.QUEUED)
+    assert (message.command, message.attempts) == ("tests.paused_beat", 0)
+    assert consumer.processed == 0
