@@ -100,7 +100,7 @@ class Housekeeping(ConsumerPart):
 
         Once the consumer is stopping, the steps left are skipped: each would
         spend the few seconds that a stop gives the backend calls under way
-        (on a slow machine, the seven steps of a new consumer's first round
+        (on a slow machine, the steps of a new consumer's first round
         did, and the last was abandoned as if the backend did not answer).
         """
         every = self._schedule.every
