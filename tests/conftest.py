@@ -22,6 +22,7 @@ import uuid
 import pytest
 
 from djqueue.backends.database import DatabaseQueue
+from djqueue.backends.memory import MemoryQueue
 from djqueue.backends.redis import RedisQueue
 
 from .redis_cluster import redis_cluster, redis_cluster_backend, redis_cluster_queue
@@ -140,9 +141,14 @@ def _redis_queue(request) -> RedisQueue:
     )
 
 
+def _memory_queue(request) -> MemoryQueue:
+    return MemoryQueue(f"contract-{uuid.uuid4().hex[:8]}")
+
+
 #: Backend name -> factory(request) returning a fresh, empty queue.
 QUEUE_FACTORIES = {
     "database": _database_queue,
+    "memory": _memory_queue,
     "fakeredis": _fakeredis_queue,
     "redis": _redis_queue,
     "redis-sentinel": sentinel_queue,
@@ -230,9 +236,28 @@ def _use_redis(settings, fake: bool) -> dict[str, str]:
     }
 
 
+def _use_memory(settings) -> None:
+    """Point the default queue at a ``MemoryQueue`` of its own connection,
+    so no test sees another's messages."""
+    settings.QUEUES = {
+        "default": {
+            "BACKEND": "djqueue.backends.memory.MemoryQueue",
+            "CONNECTION": f"test-{uuid.uuid4().hex[:8]}",
+        }
+    }
+
+
 def _backend_fixture(request, settings):
     if request.param == "database":
         yield {}
+        return
+    if request.param == "memory":
+        _use_memory(settings)
+        # What a run_queue process would be told; none can see the queue.
+        yield {"DJQUEUE_BACKEND": "memory"}
+        from djqueue import get_queue
+
+        get_queue().flush()
         return
     if request.param == "redis-cluster":
         yield from redis_cluster_backend(request, settings, REDIS_PREFIX)
@@ -243,10 +268,11 @@ def _backend_fixture(request, settings):
     get_queue().flush()
 
 
-@pytest.fixture(params=["database", "fakeredis", "redis"])
+@pytest.fixture(params=["database", "fakeredis", "memory", "redis"])
 def backend(request, settings):
     """The default queue on each backend, configured in this process; yields
-    the environment a run_queue process needs to share it."""
+    the environment a run_queue process needs to share it (none can share
+    a ``MemoryQueue``: its tests stay in this process)."""
     yield from _backend_fixture(request, settings)
 
 
