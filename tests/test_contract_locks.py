@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from djqueue.states import State
 
+from .conftest import QUEUE_FACTORIES
 from .factories import make_message
 
 pytestmark = pytest.mark.django_db
@@ -175,11 +176,18 @@ def test_lock_keys_are_held_per_queue(queue, other_queue):
     assert [m.id for m in other_queue.claim("w", LEASE, limit=10)] == [theirs.id]
 
 
-def test_redis_a_hold_whose_message_is_gone_holds_nothing(queue):
+@pytest.fixture(params=["fakeredis", "redis"])
+def redis_queue(request):
+    queue = QUEUE_FACTORIES[request.param](request)
+    yield queue
+    queue.flush()
+    queue.close()
+
+
+def test_redis_a_hold_whose_message_is_gone_holds_nothing(redis_queue):
     """A holder's hash deleted straight from Redis (not by the delete
     script) leaves its lock pointer behind; it blocks nothing."""
-    if not hasattr(queue, "client"):
-        pytest.skip("a Redis lock pointer")
+    queue = redis_queue
     _, second = write_pair(queue)
     (holder,) = queue.claim("w1", LEASE, limit=10)
     assert queue.client.get(queue.key("l:k")).decode() == holder.id

@@ -90,6 +90,9 @@ def _tamper_options(message, options):
     if hasattr(queue, "client"):
         stored = pack_options(options)
         queue.client.hset(queue.key(f"m:{message.id}"), "options", stored)
+    elif hasattr(queue, "store"):  # a MemoryQueue
+        with queue.store.lock:
+            queue.store.messages[message.id].options = dict(options)
     else:
         MessageRecord.objects.filter(id=message.id).update(options=options)
 
