@@ -138,6 +138,35 @@ def test_database_queues_refuse_redis_options():
         assert ids(check_settings()) == ["djqueue.E006"]
 
 
+MEMORY = "djqueue.backends.memory.MemoryQueue"
+
+
+@pytest.mark.parametrize(("debug", "expected"), [(True, []), (False, ["djqueue.W050"])])
+def test_a_memory_queue_is_reported_when_debug_is_off(settings, debug, expected):
+    """Outside development, a MemoryQueue is a warning: a run_queue of its
+    own never sees what the web processes enqueue."""
+    settings.DEBUG = debug
+    settings.QUEUES = {"default": {"BACKEND": MEMORY}}
+
+    messages = check_settings()
+
+    assert ids(messages) == expected
+    if messages:
+        assert messages[0].level == checks.WARNING
+        assert "run_queue" in messages[0].msg
+        assert "SILENCED_SYSTEM_CHECKS" in messages[0].hint
+
+
+def test_a_memory_queue_connection_must_be_a_text(settings):
+    settings.DEBUG = True
+    settings.QUEUES = {"default": {"BACKEND": MEMORY, "CONNECTION": 6379}}
+
+    errors = check_settings()
+
+    assert ids(errors) == ["djqueue.E050"]
+    assert "string" in errors[0].hint
+
+
 def test_metrics_token_must_be_a_string():
     with override_settings(QUEUE_METRICS_TOKEN=12345):
         assert ids(check_settings()) == ["djqueue.E008"]

@@ -69,15 +69,33 @@ class MemoryQueue(
     def check_config(
         cls, name: str, connection: Any, options: dict[str, Any]
     ) -> list[checks.CheckMessage]:
+        """Refuse a ``CONNECTION`` that is not a text (``djqueue.E050``) and,
+        when ``DEBUG`` is off, warn that no other process sees the queue
+        (``djqueue.W050``)."""
+        from django.conf import settings
+
         errors = super().check_config(name, connection, options)
         if not isinstance(connection, str):
             errors.append(
                 checks.Error(
                     f"Queue {name!r} has CONNECTION = {connection!r}; a "
-                    "MemoryQueue's connection is a text naming the "
-                    "messages it shares with queues of the same name.",
+                    "MemoryQueue's CONNECTION is a text naming the messages "
+                    "it shares with the queues of its name.",
                     hint="Set CONNECTION to a string, or leave it out.",
-                    id="djqueue.E020",
+                    id="djqueue.E050",
+                )
+            )
+        if not settings.DEBUG:
+            errors.append(
+                checks.Warning(
+                    f"Queue {name!r} is a MemoryQueue: its messages live in "
+                    "the process that enqueued them, so a run_queue started "
+                    "apart never runs them, and a restart loses them.",
+                    hint="Use DatabaseQueue or RedisQueue for this queue "
+                    "outside tests; if only this process's own threads "
+                    "consume it, add 'djqueue.W050' to "
+                    "SILENCED_SYSTEM_CHECKS.",
+                    id="djqueue.W050",
                 )
             )
         return errors
