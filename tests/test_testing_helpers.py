@@ -134,8 +134,12 @@ def test_the_testing_pages_test_cases_pass(monkeypatch):
     )
     outcome = unittest.TextTestRunner(stream=io.StringIO()).run(suite)
 
-    assert [case.__name__ for case in cases] == ["LaterTests", "OutboxTests"]
-    assert (outcome.testsRun, outcome.failures, outcome.errors) == (2, [], [])
+    assert [case.__name__ for case in cases] == [
+        "LaterTests",
+        "MemoryQueueTests",
+        "OutboxTests",
+    ]
+    assert (outcome.testsRun, outcome.failures, outcome.errors) == (3, [], [])
 
     assert namespace["pytest_plugins"] == ["djqueue.testing.pytest"]
     with capture_enqueued() as outbox:
