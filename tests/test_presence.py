@@ -119,7 +119,10 @@ def test_the_seconds_of_the_runs_counted_go_with_their_counts():
     )
     consumer.run()
 
-    assert [set(seconds) for seconds in stored if seconds] == [{(ADD, State.DONE)}]
+    # The clock's steps may bring a heartbeat between the two runs of add.
+    recorded = [set(seconds) for seconds in stored if seconds]
+    assert recorded
+    assert all(keys == {(ADD, State.DONE)} for keys in recorded), recorded
     assert queue.command_totals() == {ADD: (2, 0)}
     assert queue.command_seconds()[ADD] == sum(
         s[(ADD, State.DONE)] for s in stored if s
