@@ -28,7 +28,7 @@ WORKER_LOST = "worker lost: the lease expired while the message ran its last att
 LEASE_EXPIRED = "worker lost: the lease expired while the message ran"
 
 
-class MemoryQueue(BaseQueue):
+class MinimalQueue(BaseQueue):
     """One queue in a dict of this process; callers get copies only."""
 
     def __init__(self, name, connection="", **options):

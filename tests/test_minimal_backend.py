@@ -27,8 +27,8 @@ from testproject.demo import commands
 
 from .admin_helpers import admin_url, staff_user
 from .factories import make_message
-from .minimal_backend import MemoryQueue
-from .test_contract import (  # noqa: F401 - collected here, on MemoryQueue
+from .minimal_backend import MinimalQueue
+from .test_contract import (  # noqa: F401 - collected here, on MinimalQueue
     test_a_leased_message_is_not_handed_out_again,
     test_ack_keeps_the_result_for_its_ttl,
     test_ack_with_zero_ttl_keeps_nothing,
@@ -49,19 +49,19 @@ from .test_contract import (  # noqa: F401 - collected here, on MemoryQueue
     test_write_many_stores_every_message,
     test_write_then_read_leases_the_message,
 )
-from .test_contract_acks import (  # noqa: F401 - collected here, on MemoryQueue
+from .test_contract_acks import (  # noqa: F401 - collected here, on MinimalQueue
     ack_many,
     test_a_message_acknowledged_twice_in_a_batch_counts_once,
     test_a_message_of_another_queue_is_not_acknowledged,
     test_each_result_is_kept_for_its_own_ttl,
 )
-from .test_contract_writes import (  # noqa: F401 - collected here, on MemoryQueue
+from .test_contract_writes import (  # noqa: F401 - collected here, on MinimalQueue
     test_write_and_write_many_read_back_identically,
 )
 
 pytestmark = pytest.mark.django_db
 
-BACKEND = f"{MemoryQueue.__module__}.MemoryQueue"
+BACKEND = f"{MinimalQueue.__module__}.MinimalQueue"
 
 #: Every optional call, with arguments, and the flag that would allow it.
 OPTIONAL_CALLS = [
@@ -123,7 +123,7 @@ def warnings_logged():
 @pytest.fixture
 def queue():
     """A fresh, empty queue of the minimal backend."""
-    backend = MemoryQueue(f"minimal-{uuid.uuid4().hex[:8]}")
+    backend = MinimalQueue(f"minimal-{uuid.uuid4().hex[:8]}")
     yield backend
     backend.flush()
 
@@ -142,8 +142,8 @@ def test_the_minimal_backend_has_no_optional_part():
     flags = {flag for flag, _, _ in OPTIONAL_CALLS}
     flags |= {"supports_transactions", "supports_lock_keys", "supports_wakeup"}
     flags |= {"supports_blocking_claim"}
-    assert not any(getattr(MemoryQueue, flag) for flag in flags)
-    assert set(vars(MemoryQueue)) & {n for _, n, _ in OPTIONAL_CALLS} == set()
+    assert not any(getattr(MinimalQueue, flag) for flag in flags)
+    assert set(vars(MinimalQueue)) & {n for _, n, _ in OPTIONAL_CALLS} == set()
     assert len(BaseQueue.__abstractmethods__) == 13
 
 
@@ -155,7 +155,7 @@ def test_each_optional_call_refuses_naming_the_backend_and_its_flag(
         getattr(queue, method)(*arguments)
 
     sentence = str(raised.value)
-    assert sentence.startswith("MemoryQueue does not support ")
+    assert sentence.startswith("MinimalQueue does not support ")
     assert sentence.endswith(f"(its {flag} flag is False).")
 
 
@@ -208,7 +208,7 @@ def test_a_unique_command_is_refused_at_enqueue_naming_the_fix(minimal):
         commands.add.using(unique=True)(1, 2)
 
     sentence = str(raised.value)
-    assert "queue 'default' uses MemoryQueue" in sentence
+    assert "queue 'default' uses MinimalQueue" in sentence
     assert "supports_unique flag is False" in sentence
     assert "Use a backend that does, such as DatabaseQueue or RedisQueue" in sentence
     with pytest.raises(NotImplementedError, match="or a unique_key"):
@@ -239,7 +239,7 @@ def test_periodic_commands_get_no_ticks_and_are_reported(
     assert len(minimal) == 0
     assert [record.getMessage() for record in warnings_logged] == [
         "Periodic command tests.minimal_tick does not run: its queue 'default' "
-        "uses MemoryQueue, which does not support periodic ticks"
+        "uses MinimalQueue, which does not support periodic ticks"
     ]
     reported = [e for e in check_settings() if e.id == "djqueue.E012"]
     assert [e.obj for e in reported] == ["tests.minimal_tick"]
@@ -255,7 +255,7 @@ def test_check_reports_a_unique_command_on_the_minimal_backend(minimal):
     finally:
         registry.unregister(command.name)
     (error,) = [e for e in reported if e.obj == "tests.minimal_unique"]
-    assert "MemoryQueue, which does not support unique keys" in error.msg
+    assert "MinimalQueue, which does not support unique keys" in error.msg
 
 
 @pytest.fixture

@@ -179,8 +179,8 @@ class MemoryInspection(MemoryPart):
 
     def oldest_queued_at(self) -> datetime | None:
         with self.store.lock:
-            queued = self.store.states[State.QUEUED].values()
-            return min((m.eta for m in queued), default=None)
+            entry = self.store.waiting.first()
+        return None if entry is None else entry[0][0]
 
     def _change_one(self, action: str, message_id: str, now: datetime | None) -> bool:
         with self.store.lock:

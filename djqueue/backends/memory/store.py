@@ -5,7 +5,8 @@ process.
 A store keeps each message once, in a dict by id, and indexes it by its
 state: the ready messages by priority, eta and id (suspect ones apart, by
 eta), the scheduled ones by eta, the running ones by lease expiry, the
-finished ones by the end of their retention (see :mod:`.index`). Every
+finished ones by the end of their retention, and every queued one by eta
+alone, for the age of the longest wait (see :mod:`.index`). Every
 change of state goes through :meth:`MemoryStore.place`, which keeps the
 indexes, the lock keys and the unique keys in step. The store's ``lock``
 is held by every call of a queue on it, so each call is one atomic step
@@ -47,6 +48,8 @@ class MemoryStore:
         self.scheduled = HeapIndex()
         self.running = HeapIndex()
         self.expiry = HeapIndex()
+        #: Every queued message, suspect or not, by eta alone.
+        self.waiting = HeapIndex()
         #: Lock key -> the id of the running message that holds it.
         self.locks: dict[str, str] = {}
         #: Unique key -> the id of the pending message that holds it.
@@ -133,6 +136,8 @@ class MemoryStore:
 
     def _index(self, stored: Message) -> None:
         state, message_id = stored.state, stored.id
+        if state == State.QUEUED:
+            self.waiting.add(message_id, (stored.eta,))
         if state == State.QUEUED and stored.suspect:
             self.suspects.add(message_id, (stored.eta,))
             self.notify_ready(1)
@@ -153,6 +158,7 @@ class MemoryStore:
             self.scheduled,
             self.running,
             self.expiry,
+            self.waiting,
         ):
             index.discard(stored.id)
 
