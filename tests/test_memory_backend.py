@@ -136,3 +136,22 @@ def test_a_claim_does_not_examine_the_messages_behind_the_head():
     assert claimed.id == high.id
     assert reads == [high.id]
     queue.flush()
+
+
+def test_run_queue_warns_that_it_runs_only_what_its_own_process_enqueues(caplog):
+    """Whatever DEBUG is: the warning names the queue and its backend; a
+    queue that other processes share is not named."""
+    from djqueue.backends.database import DatabaseQueue
+    from djqueue.management.running import warn_of_queues_in_this_process
+
+    queues = [MemoryQueue("in-memory"), DatabaseQueue("on-disk")]
+
+    with caplog.at_level("WARNING", logger="djqueue.management.running"):
+        warn_of_queues_in_this_process(queues)
+
+    assert [record.getMessage() for record in caplog.records] == [
+        "Queue 'in-memory' is a MemoryQueue: its messages stay in the process "
+        "that enqueued them, so this run_queue runs only what it enqueues "
+        "itself (periodic ticks, commands its runs enqueue), never what other "
+        "processes enqueue."
+    ]

@@ -71,6 +71,9 @@ class BaseQueue(QueueConfig, OptionalParts, ABC):
     # Whether claim() honours Message.lock_key (see claim()); enqueueing a
     # message with a lock key on a backend without it raises.
     supports_lock_keys = False
+    # Whether other processes (a run_queue apart from the enqueuing process)
+    # see this queue's messages.
+    shared_between_processes = True
 
     def close(self) -> None:
         """Release connections held by this instance."""

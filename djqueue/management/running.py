@@ -13,13 +13,14 @@ import functools
 import logging
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from types import FrameType
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import CommandError, SystemCheckError
 
+from djqueue.backends.base import BaseQueue
 from djqueue.backends.database.sqlite_tuning import log_databases
 from djqueue.conf import settings
 from djqueue.consumer import Consumer
@@ -30,6 +31,8 @@ from djqueue.consumer.systemd import SystemdNotifier
 from djqueue.exceptions import UnknownQueue
 
 from .json_logs import JsonFormatter
+
+logger = logging.getLogger(__name__)
 
 LOG_LEVELS = {0: logging.WARNING, 1: logging.INFO, 2: logging.DEBUG, 3: logging.DEBUG}
 
@@ -57,7 +60,24 @@ def make_consumer(
     except (SystemCheckError, ImproperlyConfigured, UnknownQueue) as exc:
         raise CommandError(str(exc), returncode=EXIT_CONFIG) from exc
     log_databases([queue.name for queue in consumer.queues])
+    warn_of_queues_in_this_process(consumer.queues)
     return consumer
+
+
+def warn_of_queues_in_this_process(queues: Sequence[BaseQueue]) -> None:
+    """Log a warning for each queue whose messages no other process sees
+    (``shared_between_processes`` is False): a run_queue of its own runs
+    only what it enqueues itself, such as periodic ticks."""
+    for queue in queues:
+        if not queue.shared_between_processes:
+            logger.warning(
+                "Queue %r is a %s: its messages stay in the process that "
+                "enqueued them, so this run_queue runs only what it enqueues "
+                "itself (periodic ticks, commands its runs enqueue), never "
+                "what other processes enqueue.",
+                queue.name,
+                type(queue).__name__,
+            )
 
 
 def finish(consumer: Consumer) -> None:

@@ -60,6 +60,8 @@ class MemoryQueue(
     supports_wakeup = True
     supports_lock_keys = True
     supports_suspects = True
+    # Its messages are in this process's memory alone.
+    shared_between_processes = False
 
     def __init__(self, name: str, connection: Any = "", **options: Any) -> None:
         super().__init__(name, connection, **options)

@@ -38,6 +38,7 @@ from ..running import (
     install_supervisor_signal_handlers,
     make_consumer,
     runner_options,
+    warn_of_queues_in_this_process,
 )
 
 
@@ -150,10 +151,10 @@ class Command(BaseCommand):
         the settings proved sound here (one error message, not one a child)."""
         try:
             self.check(display_num_errors=False)
-            for name in options["queues"] or queue_names():
-                get_queue(name)
+            queues = [get_queue(name) for name in options["queues"] or queue_names()]
         except (SystemCheckError, ImproperlyConfigured, UnknownQueue) as exc:
             raise CommandError(str(exc), returncode=EXIT_CONFIG) from exc
+        warn_of_queues_in_this_process(queues)
         runner_options(options)
         # The children open their own connections; the supervisor keeps none.
         connections.close_all()
