@@ -66,14 +66,6 @@ class MemoryStore:
 
     # -- Changes, called with the lock held ------------------------------------
 
-    def add(self, message: Message, state: State) -> None:
-        """Store ``message`` (the store's own copy) in ``state``."""
-        self.remove(message.id)
-        self.messages[message.id] = message
-        message.state = state
-        self.states[state][message.id] = message
-        self._index(message)
-
     def write(self, message: Message, queue: str, now: datetime) -> None:
         """Store a copy of a new ``message`` of the queue ``queue``,
         scheduled if its eta is after ``now``, else queued, setting the
@@ -83,7 +75,10 @@ class MemoryStore:
         message.state = State.SCHEDULED if message.eta > now else State.QUEUED
         stored = copied(message)
         stored.suspect = False
-        self.add(stored, message.state)
+        self.remove(stored.id)
+        self.messages[stored.id] = stored
+        self.states[stored.state][stored.id] = stored
+        self._index(stored)
         if stored.unique_key and not self.unique_holder(stored.unique_key):
             self.unique[stored.unique_key] = stored.id
 
