@@ -16,7 +16,7 @@ from .dead_servers import SilentServer, configure_dead_queue
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("backend")]
 
-MINIMAL = "tests.minimal_backend.MemoryQueue"
+MINIMAL = "tests.minimal_backend.MinimalQueue"
 
 
 def run(*args) -> str:
@@ -123,7 +123,7 @@ def test_a_queue_that_cannot_be_paused_is_an_error_naming_its_backend():
         run("queue_pause", "default", "memory")
 
     assert str(raised.value) == (
-        "Queue 'memory' cannot be paused: its backend, MemoryQueue, does not "
+        "Queue 'memory' cannot be paused: its backend, MinimalQueue, does not "
         "support pausing (supports_pause is False)."
     )
     assert get_queue().pause_state() is None

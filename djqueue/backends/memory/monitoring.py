@@ -1,6 +1,6 @@
 """The monitoring part of :class:`~djqueue.backends.memory.MemoryQueue`:
-the consumers serving a queue, its run statistics and its periodic ticks,
-kept in its store beside the messages."""
+the consumers serving a queue, its run statistics, its periodic ticks and
+its pause, kept in its store beside the messages."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from datetime import datetime
 
 from ...envelope.message import Message
 from ...states import State
+from ..pausing import Pause, check_pause
 from ..records import THROUGHPUT_RETENTION, ConsumerInfo, Throughput, minute_of
 from .part import MemoryPart
 
@@ -122,3 +123,21 @@ class MemoryMonitoring(MemoryPart):
     def last_ticks(self) -> dict[str, datetime]:
         with self.store.lock:
             return dict(self.store.ticks)
+
+    # -- Pause ---------------------------------------------------------------------
+
+    def pause(self, by: str, reason: str = "", now: datetime | None = None) -> Pause:
+        check_pause(by, reason)
+        with self.store.lock:
+            if self.store.pause is None:
+                self.store.pause = Pause(by=by, since=now or self.now(), reason=reason)
+            return self.store.pause
+
+    def resume(self) -> Pause | None:
+        with self.store.lock:
+            pause, self.store.pause = self.store.pause, None
+            return pause
+
+    def pause_state(self) -> Pause | None:
+        with self.store.lock:
+            return self.store.pause

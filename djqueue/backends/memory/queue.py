@@ -20,6 +20,7 @@ from ...envelope.message import Message
 from ...states import FINISHED_STATES, State
 from ..base import BaseQueue
 from ..inspection import Inspection
+from ..pausing import Pausing
 from ..presence import ConsumerPresence
 from ..statistics import RunStatistics
 from ..ticks import PeriodicTicks
@@ -36,6 +37,7 @@ class MemoryQueue(
     MemoryInspection,
     MemoryMonitoring,
     Inspection,
+    Pausing,
     ConsumerPresence,
     RunStatistics,
     PeriodicTicks,

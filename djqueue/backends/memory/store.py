@@ -22,6 +22,7 @@ from typing import Any
 
 from ...envelope.message import Message
 from ...states import FINISHED_STATES, PENDING_STATES, State
+from ..pausing import Pause
 from ..records import ConsumerInfo
 from .index import HeapIndex
 from .part import copied
@@ -57,6 +58,8 @@ class MemoryStore:
         #: Wake-ups owed to waiting consumers, one per message made ready.
         self.notices = 0
         self.ticks: dict[str, datetime] = {}
+        #: The queue's pause, while it is paused.
+        self.pause: Pause | None = None
         #: Consumer id -> its details and the moment it stops counting as alive.
         self.consumers: dict[str, tuple[ConsumerInfo, datetime]] = {}
         #: Start of a minute -> runs finished in it, by command and outcome.
