@@ -5,8 +5,9 @@ backend and server. Servers that are not reachable skip their parameter,
 unless ``CI`` is set, where an unreachable server fails the run.
 
 The Redis side of a test (a parameter of :data:`REDIS_PARAMETERS`, or the
-``on_redis`` mark) does not depend on the database, so ``./scripts/test``
-runs it in its first database run only: ``DJQUEUE_TEST_REDIS=0`` leaves it
+``on_redis`` mark) and its memory side (``MemoryQueue``) do not depend on
+the database, so ``./scripts/test``
+runs them in its first database run only: ``DJQUEUE_TEST_REDIS=0`` leaves them
 out of the others. So it does with the admin's pages (the ``tests/test_admin_*``
 modules and the browser tests, marked ``admin_pages``): they read every
 backend through the inspection API, whose database side the contract suite
@@ -34,6 +35,9 @@ IN_CI = bool(os.environ.get("CI"))
 
 #: Parameter values that put a test on Redis.
 REDIS_PARAMETERS = frozenset({"fakeredis", "redis", "redis-sentinel", "redis-cluster"})
+#: Parameter values whose store is not the database: the Redis side and the
+#: memory backend, run in the first database run of ./scripts/test only.
+OFF_DATABASE_PARAMETERS = REDIS_PARAMETERS | {"memory"}
 
 #: False where ``DJQUEUE_TEST_REDIS=0``: a later database run of
 #: ``./scripts/test``, whose first run has covered the Redis side.
@@ -47,7 +51,8 @@ def _is_on_redis(item: pytest.Item) -> bool:
     callspec = getattr(item, "callspec", None)
     parameters = callspec.params.values() if callspec is not None else ()
     return item.get_closest_marker("on_redis") is not None or any(
-        isinstance(value, str) and value in REDIS_PARAMETERS for value in parameters
+        isinstance(value, str) and value in OFF_DATABASE_PARAMETERS
+        for value in parameters
     )
 
 
