@@ -11,8 +11,9 @@ from .commands.options import CommandOptions
 from .commands.periodic import periodic_command
 from .commands.registry import autodiscover, registry
 from .commands.result import Result
-from .context import current_message
+from .context import current_message, set_meta, set_progress
 from .envelope.message import Message
+from .envelope.progress import Progress
 from .envelope.retries import ExponentialBackoff, Retry
 from .exceptions import (
     CommandFailed,
@@ -20,6 +21,7 @@ from .exceptions import (
     DjqueueError,
     DuplicateCommand,
     InvalidOption,
+    InvalidProgress,
     MessageNotFound,
     ResultExpired,
     ResultNotReady,
@@ -40,8 +42,10 @@ __all__ = [
     "DuplicateCommand",
     "ExponentialBackoff",
     "InvalidOption",
+    "InvalidProgress",
     "Message",
     "MessageNotFound",
+    "Progress",
     "QueueCommand",
     "Result",
     "ResultExpired",
@@ -58,4 +62,6 @@ __all__ = [
     "queue_command",
     "queue_names",
     "registry",
+    "set_meta",
+    "set_progress",
 ]

@@ -124,3 +124,10 @@ def class_path(exc: BaseException) -> str:
     """The dotted path of the class of ``exc``."""
     kind = type(exc)
     return f"{kind.__module__}.{kind.__qualname__}"
+
+
+class InvalidProgress(DjqueueError, TypeError, ValueError):
+    """A running command's progress or metadata cannot be stored: a value
+    that is not JSON, a count out of range, or more than the size limit.
+    Raised in the command by ``set_progress()`` or ``set_meta()``; like any
+    exception, it fails the attempt only if the command does not catch it."""

@@ -44,6 +44,8 @@ class MessageRecord(models.Model):
     lock_held = models.CharField(max_length=255, null=True)  # noqa: DJ001
     # Its last run lost its worker: claimed only to run alone (see claim_suspect).
     suspect = models.BooleanField(_("suspect"), default=False, db_default=False)
+    # What the latest attempt reported of its run: see Message.progress.
+    progress = models.TextField(_("progress"), blank=True, default="", db_default="")
 
     class Meta:
         db_table = "djqueue_message"

@@ -5,7 +5,8 @@
 False, and every call of one raises ``NotImplementedError`` with a sentence
 naming the backend class and the flag. A backend that has a part derives
 from its class (:mod:`.inspection`, :mod:`.presence`, :mod:`.statistics`,
-:mod:`.ticks`, :mod:`.unique`, :mod:`.pausing`), which sets the flag and
+:mod:`.ticks`, :mod:`.unique`, :mod:`.pausing`, :mod:`.progress`), which
+sets the flag and
 makes the part's calls abstract; suspects are the exception: a backend
 that keeps them sets ``supports_suspects`` and overrides both of their
 calls.
@@ -43,6 +44,9 @@ class OptionalParts:
     supports_unique = False
     # Whether the queue can be paused and resumed (pausing.Pausing).
     supports_pause = False
+    # Whether set_progress() stores a running command's progress
+    # (progress.ProgressReports).
+    supports_progress = False
 
     def claim_suspect(
         self, worker: str, lease_seconds: float, now: datetime | None = None
@@ -76,6 +80,9 @@ class OptionalParts:
 
     def write_tick(self, message: Message, name: str, tick: datetime) -> bool:
         raise unsupported(self, "supports_periodic")
+
+    def set_progress(self, message: Message, progress: str) -> bool:
+        raise unsupported(self, "supports_progress")
 
     def last_ticks(self) -> dict[str, datetime]:
         raise unsupported(self, "supports_periodic")
@@ -184,6 +191,7 @@ _OPTIONAL_PARTS = {
     "supports_unique": "unique keys",
     "supports_pause": "pausing and resuming the queue",
     "supports_suspects": "keeping apart the messages whose worker was lost",
+    "supports_progress": "storing the progress of running commands",
 }
 
 

@@ -9,6 +9,7 @@ from django.db import connections
 
 from ..envelope.codec import decode_result
 from ..envelope.message import Message
+from ..envelope.progress import Progress, decode_progress
 from ..exceptions import (
     CommandFailed,
     MessageNotFound,
@@ -75,6 +76,30 @@ class Result(Generic[R]):
     def error(self) -> str:
         message = self.message
         return "" if message is None else message.error
+
+    @property
+    def progress(self) -> Progress | None:
+        """What the command last reported of its latest attempt with
+        ``set_progress()`` and ``set_meta()``, or ``None`` if it reported
+        nothing (or the message is no longer stored). Fetched again while
+        the message is not finished, as :attr:`status` is; kept with the
+        result once it is; cleared when the message waits for another
+        attempt."""
+        message = self.message
+        return None if message is None else decode_progress(message.progress)
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        """The metadata of :attr:`progress`: ``{}`` for none."""
+        progress = self.progress
+        return {} if progress is None else progress.meta
+
+    async def aprogress(self) -> Progress | None:
+        """:attr:`progress` from async code: fetched again, as
+        :meth:`arefresh` fetches."""
+        await self.arefresh()
+        message = self._message
+        return None if message is None else decode_progress(message.progress)
 
     @classmethod
     def from_id(cls, message_id: str) -> Result[Any]:

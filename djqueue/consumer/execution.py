@@ -50,6 +50,7 @@ from .coroutines import run_coroutine
 
 if TYPE_CHECKING:
     from ..commands.command import QueueCommand
+    from ..envelope.progress import ProgressStore
 
 DECODE_RETRY_DELAY = timedelta(seconds=5)
 
@@ -119,21 +120,29 @@ add_run_tracer = run_tracers.add
 remove_run_tracer = run_tracers.remove
 
 
-def execute(message: Message, now: Callable[[], datetime] = timezone.now) -> Outcome:
+def execute(
+    message: Message,
+    now: Callable[[], datetime] = timezone.now,
+    store: ProgressStore | None = None,
+) -> Outcome:
     """Run ``message`` and return its outcome; never raises ``Exception``.
 
     An ``async def`` command's coroutine runs to completion here, within
-    the message's timeout (see :mod:`.coroutines`).
+    the message's timeout (see :mod:`.coroutines`). The progress the
+    command reports is written through ``store`` (None: kept on the
+    message only), the last value before this returns.
     """
     if not run_tracers:
-        return _execute(message, now)
-    run: Callable[[], Outcome] = functools.partial(_execute, message, now)
+        return _execute(message, now, store)
+    run: Callable[[], Outcome] = functools.partial(_execute, message, now, store)
     for tracer in reversed(run_tracers):
         run = functools.partial(tracer, message, run)
     return run()
 
 
-def _execute(message: Message, now: Callable[[], datetime]) -> Outcome:
+def _execute(
+    message: Message, now: Callable[[], datetime], store: ProgressStore | None
+) -> Outcome:
     try:
         command, args, kwargs = decode_call(message)
     except (DecodeError, InvalidOption, CommandNotFound) as exc:
@@ -157,7 +166,7 @@ def _execute(message: Message, now: Callable[[], datetime]) -> Outcome:
     signals.send(signals.message_started, message)
     awaited = False
     try:
-        with running(message):
+        with running(message, store):
             value = command.func(*args, **kwargs)
             if inspect.iscoroutine(value):
                 awaited = True

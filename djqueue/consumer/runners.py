@@ -23,6 +23,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ..backends.handler import get_queue
 from ..commands.registry import registry
 from ..envelope.message import Message
 from ..envelope.options import run_timeout
@@ -69,7 +70,7 @@ class ThreadRunner:
         self._thread = threading.get_ident()
 
     def run(self, message: Message, now: Callable[[], datetime]) -> Outcome:
-        return execute(message, now=now)
+        return execute(message, now=now, store=store_progress)
 
     def kill(self) -> None:
         """Cancel the coroutine of an ``async def`` command being run; safe
@@ -206,7 +207,7 @@ def child_main(
         except EOFError:
             return
         close_old_connections()
-        outcome = execute(message, now=timezone.now)
+        outcome = execute(message, now=timezone.now, store=store_progress)
         close_old_connections()
         outcome.value = None  # the return value may not pickle; the result does
         runs += 1
@@ -214,6 +215,15 @@ def child_main(
         connection.send((outcome, retire))
         if retire:
             return
+
+
+def store_progress(message: Message, progress: str) -> bool:
+    """Write the progress a command reported to its message's queue, the
+    process's own instance of it: in a process worker, through the child's
+    own connection. Return False where the lease was lost; True, storing
+    nothing, on a backend without ``supports_progress``."""
+    queue = get_queue(message.queue)
+    return not queue.supports_progress or queue.set_progress(message, progress)
 
 
 def _over(max_memory: int | None) -> bool:

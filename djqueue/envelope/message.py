@@ -103,6 +103,9 @@ class Message:
     #: What of the stored form could not be read, set by the backend that
     #: read it (empty when all of it could); such a message fails unrun.
     damaged: str = ""
+    #: The progress and metadata its latest attempt reported, as stored
+    #: (JSON text; empty for none): see :mod:`djqueue.envelope.progress`.
+    progress: str = ""
 
     def __repr__(self) -> str:
         return (

@@ -11,7 +11,14 @@ from asgiref.sync import sync_to_async
 from django.db import DatabaseError, transaction
 from django.db.models import F
 
-from djqueue import Retry, current_message, periodic_command, queue_command
+from djqueue import (
+    Retry,
+    current_message,
+    periodic_command,
+    queue_command,
+    set_meta,
+    set_progress,
+)
 
 from .models import Report, Run
 
@@ -219,6 +226,34 @@ if os.environ.get("DJQUEUE_DEMO_TICK_SECONDS"):
             pid=os.getpid(),
             label=message.eta.isoformat(),
         )
+
+
+@queue_command(result_ttl=3600)
+def import_reports(titles):
+    """Create a report per title, saying how far it got after each."""
+    set_meta(source="titles", count=len(titles))
+    for number, title in enumerate(titles, start=1):
+        Report.objects.create(title=title)
+        set_progress(number, total=len(titles), note=f"imported {title!r}")
+    return len(titles)
+
+
+@queue_command(retries=2, result_ttl=3600)
+def progress_then_wait(path, patience=60.0):
+    """Report the first half of the work under this attempt's number, then
+    (on the first attempt only) wait for ``path``, to be killed in; then
+    report the second half and return the attempt's number."""
+    attempt = current_message().attempts
+    set_progress(1, total=2, note=f"attempt {attempt}")
+    message_id = current_message().id
+    Run.objects.create(message_id=message_id, attempt=attempt, pid=os.getpid())
+    deadline = time.monotonic() + patience
+    while attempt == 1 and not os.path.exists(path):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{path} did not appear within {patience}s")
+        time.sleep(0.05)
+    set_progress(2, total=2, note=f"attempt {attempt}")
+    return attempt
 
 
 @queue_command

@@ -1,7 +1,7 @@
 """A message row written with one prepared ``INSERT``, not a model save.
 
 ``Model.save()`` compiles its ``INSERT`` afresh for every row and prepares
-each of the table's 27 values through the ORM; for a queue whose enqueue is
+each of the table's 28 values through the ORM; for a queue whose enqueue is
 one row that is most of its cost. The statement here is built once per
 database vendor, and only the values that need it (ids, moments, JSON) go
 through their field's own ``get_db_prep_save``, so every value is stored

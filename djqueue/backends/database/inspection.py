@@ -132,6 +132,7 @@ class DatabaseInspection(DatabasePart):
                 "traceback": "",
                 "finished_at": None,
                 "expires_at": None,
+                "progress": "",
             }
         elif action == "cancel":
             changes = {

@@ -1,10 +1,10 @@
 """What a ``DatabaseQueue`` does with the messages it leased.
 
-Acknowledge, fail, retry later, release, extend: each statement matches a
-row on its id, its ``running`` state and the lease token of the claim that
-leased it, so a lease that was lost (expired and reclaimed, released, or
-deleted) changes nothing, and the call says so. Many acknowledgements at
-once are in :mod:`~djqueue.backends.database.acks`.
+Acknowledge, fail, retry later, release, extend, store progress: each
+statement matches a row on its id, its ``running`` state and the lease
+token of the claim that leased it, so a lease that was lost (expired and
+reclaimed, released, or deleted) changes nothing, and the call says so.
+Many acknowledgements at once are in :mod:`~djqueue.backends.database.acks`.
 """
 
 from __future__ import annotations
@@ -106,6 +106,7 @@ class DatabaseLeases(DatabasePart):
                 lease_token="",
                 lease_expires_at=None,
                 lock_held=None,
+                progress="",
             )
         )
 
@@ -120,6 +121,7 @@ class DatabaseLeases(DatabasePart):
                 lease_token="",
                 lease_expires_at=None,
                 lock_held=None,
+                progress="",
             )
         return released
 
@@ -136,6 +138,9 @@ class DatabaseLeases(DatabasePart):
                 id__in=ids, state=State.RUNNING, lease_token=token
             ).update(lease_expires_at=lease_expires_at)
         return extended
+
+    def set_progress(self, message: Message, progress: str) -> bool:
+        return bool(self._leased(message).update(progress=progress))
 
 
 def _by_token(messages: Iterable[Message]) -> dict[str, list[str]]:

@@ -30,6 +30,7 @@ from ..base import BaseQueue
 from ..inspection import Inspection
 from ..pausing import Pausing
 from ..presence import ConsumerPresence
+from ..progress import ProgressReports
 from ..statistics import RunStatistics
 from ..ticks import PeriodicTicks
 from ..unique import UniqueKeys
@@ -77,6 +78,7 @@ class DatabaseQueue(
     PeriodicTicks,
     UniqueKeys,
     Pausing,
+    ProgressReports,
     BaseQueue,
 ):
     """A queue stored in the ``djqueue_message`` table of one database.

@@ -107,4 +107,5 @@ class DatabaseReclaim(DatabasePart):
             lease_token="",
             lease_expires_at=None,
             lock_held=None,
+            progress="",
         )

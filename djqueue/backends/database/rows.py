@@ -60,6 +60,7 @@ FIELDS = (
     "attempt_errors",
     "lock_key",
     "suspect",
+    "progress",
 )
 _INTEGERS = {"priority": 0, "attempts": 0, "max_attempts": 1}
 _MOMENTS: tuple[str, ...] = ("eta", "enqueued_at", "lease_expires_at", "started_at")

@@ -7,7 +7,8 @@ not stored: the id is the one in the key, ``serializer`` is left out for
 command has by default. So the hash of a small call, queued or done with
 its result, keeps every value under Redis's ``hash-max-listpack-value``
 (64 bytes) and is stored in the compact listpack encoding. ``suspect`` is
-1 while the message is suspect. Reading never raises on garbage: what
+1 while the message is suspect; ``progress`` exists once a running command
+reported some. Reading never raises on garbage: what
 cannot be read becomes a default, and the consumer then fails the message
 under the id its hash is stored under, with a reason (its signature will
 not verify).
@@ -172,6 +173,7 @@ def to_message(raw: Any, queue: str, message_id: str = "") -> Message:
         attempt_errors=_attempt_errors(data.get("attempt_errors", "")),
         lock_key=data.get("lock_key", ""),
         suspect=data.get("suspect") == "1",
+        progress=data.get("progress", ""),
     )
 
 

@@ -202,6 +202,10 @@ class RedisLeases(RedisPart):
         extended: int = self._run("extend", lease, *pairs)
         return extended
 
+    def set_progress(self, message: Message, progress: str) -> bool:
+        token = message.lease_token
+        return bool(self._run("set_progress", message.id, token, progress))
+
     def reclaim_expired(self, now: datetime | None = None) -> int:
         return self.reclaim(now).taken
 

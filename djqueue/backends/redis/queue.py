@@ -23,6 +23,7 @@ from ..base import BaseQueue
 from ..inspection import Inspection
 from ..pausing import Pausing
 from ..presence import ConsumerPresence
+from ..progress import ProgressReports
 from ..statistics import RunStatistics
 from ..ticks import PeriodicTicks
 from ..unique import UniqueKeys
@@ -55,6 +56,7 @@ class RedisQueue(
     PeriodicTicks,
     UniqueKeys,
     Pausing,
+    ProgressReports,
     BaseQueue,
 ):
     """A queue stored in Redis or Valkey under the key base ``{prefix:name}``.

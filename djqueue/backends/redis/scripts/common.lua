@@ -87,6 +87,7 @@ local function retry_message(id, now)
   if redis.call('HEXISTS', key, 'command') == 0 then return 0 end
   redis.call('ZREM', base .. ':' .. state, id)
   redis.call('ZREM', base .. ':expiry', id)
+  redis.call('HDEL', key, 'progress')
   redis.call('HSET', key, 'state', 'queued', 'attempts', 0, 'eta', now, 'error', '',
     'traceback', '', 'finished_at', '', 'expires_at', '')
   redis.call('ZADD', base .. ':ready', score(key), id)

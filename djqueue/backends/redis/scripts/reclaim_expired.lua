@@ -35,6 +35,7 @@ for _, id in ipairs(ids) do
   else
     lost(key, false)
     unlock(id, key)
+    redis.call('HDEL', key, 'progress')
     redis.call('HSET', key, 'state', 'queued', 'suspect', '1', 'lease_token', '',
       'lease_expires_at', '')
     redis.call('ZADD', base .. ':ready', score(key), id)

@@ -6,6 +6,7 @@ for i = 1, #ARGV, 2 do
     redis.call('ZREM', base .. ':running', id)
     unlock(id, key)
     bump(key, -1)
+    redis.call('HDEL', key, 'progress')
     redis.call('HSET', key, 'state', 'queued', 'lease_token', '', 'lease_expires_at', '')
     redis.call('ZADD', base .. ':ready', score(key), id)
     released = released + 1
