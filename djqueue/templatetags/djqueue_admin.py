@@ -1,6 +1,7 @@
 """Template filters of djqueue's admin pages (``{% load djqueue_admin %}``):
 attempts, times to the second, durations, ages that are right at small
-values ("12 s ago", not "0 minutes ago") and shares as percentages."""
+values ("12 s ago", not "0 minutes ago"), shares as percentages and the
+progress a command reported."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from django import template
 from django.utils import timezone
 
 from ..admin.attempts import attempts_of
+from ..admin.progress import ShownProgress, shown_progress
 from ..admin.timing import describe_age, describe_duration, describe_moment
 from ..envelope.message import Message
 
@@ -20,6 +22,12 @@ register = template.Library()
 def attempts_summary(message: Message) -> str:
     """Runs so far, retries left and the delivery budget, on one line."""
     return attempts_of(message).summary
+
+
+@register.filter
+def progress_of(message: Message) -> ShownProgress | None:
+    """The progress its command reported, as the pages show it, or None."""
+    return shown_progress(message)
 
 
 @register.filter
