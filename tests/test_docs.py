@@ -12,6 +12,7 @@ from djqueue.backends.base import BaseQueue
 from djqueue.backends.inspection import Inspection
 from djqueue.backends.pausing import Pausing
 from djqueue.backends.presence import ConsumerPresence
+from djqueue.backends.progress import ProgressReports
 from djqueue.backends.statistics import RunStatistics
 from djqueue.backends.ticks import PeriodicTicks
 from djqueue.backends.unique import UniqueKeys
@@ -65,6 +66,7 @@ OPTIONAL_PARTS = (
     PeriodicTicks,
     UniqueKeys,
     Pausing,
+    ProgressReports,
 )
 
 
@@ -79,3 +81,18 @@ def test_each_optional_part_documents_its_methods():
         assert own, part
         assert own - documented == set(), part
         assert all(callable(getattr(part, name)) for name in documented)
+
+
+def test_the_progress_example_is_a_command_that_a_test_runs():
+    """The page includes the test project's command, which
+    tests/test_progress.py runs on each backend; the shown values are what
+    that test asserts."""
+    from testproject.demo import commands
+
+    page = (DOCS / "commands.rst").read_text()
+    source = (DOCS.parent / "tests" / "test_progress.py").read_text()
+
+    assert "../testproject/demo/commands.py\n    :pyobject: import_reports" in page
+    assert callable(commands.import_reports)
+    assert 'commands.import_reports(["a", "b", "c"])' in source
+    assert "(3, 3, 100)" in page

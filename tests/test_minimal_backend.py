@@ -91,6 +91,7 @@ OPTIONAL_CALLS = [
     ("supports_pause", "pause", ("someone",)),
     ("supports_pause", "resume", ()),
     ("supports_pause", "pause_state", ()),
+    ("supports_progress", "set_progress", (None, "{}")),
 ]
 
 
@@ -177,6 +178,21 @@ def test_a_consumer_runs_messages_without_the_optional_parts(minimal, warnings_l
     assert only.endswith(
         "(testproject.demo.commands.fail) attempt 1: ValueError: minimal"
     )
+
+
+@pytest.mark.django_db(transaction=True)  # the consumer closes connections
+def test_a_command_reporting_progress_runs_on_the_minimal_backend(
+    minimal, warnings_logged
+):
+    """Its values are checked and kept on the message as it runs; nothing is
+    stored, and nothing is logged."""
+    result = commands.import_reports(["a", "b"])
+
+    Consumer(["default"], 1, burst=True).run()
+
+    assert result.get(timeout=1) == 2
+    assert result.progress is None
+    assert warnings_logged == []
 
 
 @pytest.fixture

@@ -11,7 +11,15 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from djqueue import ExponentialBackoff, Result, periodic_command, queue_command
+from djqueue import (
+    ExponentialBackoff,
+    Progress,
+    Result,
+    periodic_command,
+    queue_command,
+    set_meta,
+    set_progress,
+)
 
 
 @queue_command(unique=True, lock_key="reports", retries=3, priority=5)
@@ -111,7 +119,25 @@ async def async_calls() -> None:
     print(text, length, body, here, changed, again)
 
 
+@queue_command
+def import_rows(rows: list[str]) -> int:
+    set_meta(source="upload", rows=len(rows))
+    for number, _row in enumerate(rows, start=1):
+        set_progress(number, total=len(rows), note=f"row {number}")
+    return len(rows)
+
+
+def progress_reads() -> None:
+    result = import_rows(["a"])
+    progress: Progress | None = result.progress
+    meta: dict[str, Any] = result.meta
+    share: float | None = None if progress is None else progress.fraction
+    print(meta, share)
+
+
 def wrong_calls() -> None:
+    set_progress("half")  # type: ignore[arg-type]
+    set_progress(1, note=3)  # type: ignore[arg-type]
     build_report("one")  # type: ignore[arg-type]
     build_report(1, fully=True)  # type: ignore[call-arg]
     build_report.map(5)  # type: ignore[arg-type]
