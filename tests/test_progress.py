@@ -26,7 +26,7 @@ from djqueue.envelope.progress import (
     ProgressReporter,
     decode_progress,
 )
-from testproject.demo import async_commands, commands
+from testproject.demo import commands
 
 from .factories import make_message
 
@@ -241,7 +241,7 @@ def test_the_handle_reads_what_the_command_reported():
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("backend")
 def test_an_async_command_reports_from_its_coroutine_and_its_sync_code():
-    result = async_commands.counts_steps(4)
+    result = commands.counts_steps(4)
 
     Consumer(["default"], 1, burst=True).run()
 

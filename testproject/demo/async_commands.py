@@ -1,9 +1,7 @@
 import asyncio
 import os
 
-from asgiref.sync import sync_to_async
-
-from djqueue import Retry, current_message, queue_command, set_meta, set_progress
+from djqueue import Retry, current_message, queue_command
 
 from .models import Run
 
@@ -31,13 +29,3 @@ async def not_yet(delay: float = 0) -> str:
         raise Retry(delay=delay, reason="not yet")
     await asyncio.sleep(0)
     return "second time"
-
-
-@queue_command(result_ttl=3600)
-async def counts_steps(steps: int = 3) -> int:
-    """Report each step from the coroutine, and metadata from sync code."""
-    for step in range(1, steps + 1):
-        set_progress(step, total=steps, note=f"step {step}")
-        await asyncio.sleep(0)
-    await sync_to_async(set_meta)(finished_in="sync code")
-    return steps

@@ -238,6 +238,16 @@ def import_reports(titles):
     return len(titles)
 
 
+@queue_command(result_ttl=3600)
+async def counts_steps(steps: int = 3) -> int:
+    """Report each step from the coroutine, and metadata from sync code."""
+    for step in range(1, steps + 1):
+        set_progress(step, total=steps, note=f"step {step}")
+        await asyncio.sleep(0)
+    await sync_to_async(set_meta)(finished_in="sync code")
+    return steps
+
+
 @queue_command(retries=2, result_ttl=3600)
 def progress_then_wait(path, patience=60.0):
     """Report the first half of the work under this attempt's number, then
