@@ -5,6 +5,7 @@ again with the new attempt's progress in place of the old."""
 
 from __future__ import annotations
 
+import os
 import signal
 
 import pytest
@@ -40,28 +41,46 @@ def test_a_process_worker_stores_progress_while_it_runs(start_consumer, tmp_path
     assert (result.progress.done, result.progress.note) == (2, "attempt 1")
 
 
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 @pytest.mark.parametrize("worker_type", ["thread", "process"])
 def test_a_consumer_killed_after_reporting_progress_loses_nothing(
     start_consumer, tmp_path, worker_type
 ):
     """SIGKILL while the first attempt waits, its progress stored: the
     lease expires, the message runs again, and the progress is the second
-    attempt's alone (the first one's is cleared when it is requeued)."""
-    result = commands.progress_then_wait(str(tmp_path / "never"), 120)
+    attempt's alone. A process worker's child outlives its consumer: woken
+    once the second attempt is done, it reports again, and the store
+    refuses it (its lease is lost)."""
+    wake = tmp_path / "wake"
+    result = commands.progress_then_wait(str(wake), 120)
     proc = start_consumer("-c", "1", "--worker-type", worker_type, lease=2)
     wait_until(lambda: note_of(result) == "attempt 1", 60, "the progress", proc)
+    first = Run.objects.get(message_id=result.id, attempt=1).pid
 
     proc.signal(signal.SIGKILL)
     proc.wait(10)
-    again = start_consumer("-c", "1", "--worker-type", worker_type, lease=2)
-    wait_until(result.ready, 60, "the second attempt", again)
+    try:
+        again = start_consumer("-c", "1", "--worker-type", worker_type, lease=2)
+        wait_until(result.ready, 60, "the second attempt", again)
+        wake.touch()
+        wait_until(lambda: not alive(first), 30, "the first attempt's end")
+    finally:
+        if alive(first):  # the orphaned child of the process worker
+            os.kill(first, signal.SIGKILL)
 
     assert result.get(timeout=0) == 2
     assert (result.progress.done, result.progress.note) == (2, "attempt 2")
-    attempts = sorted(
-        Run.objects.filter(message_id=result.id).values_list("attempt", flat=True)
-    )
-    assert attempts == [1, 2]
+    attempts = Run.objects.filter(message_id=result.id).values_list("attempt")
+    assert sorted(attempt for (attempt,) in attempts) == [1, 2]
     assert get_queue().counts()[State.FAILED] == 0
     lost = [e for e in result.message.attempt_errors if e["outcome"] == "lost"]
     assert len(lost) == 1
+    if worker_type == "process":
+        assert "Did not store the progress of message" in proc.log()
