@@ -3,8 +3,6 @@ what it can report of its run."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
@@ -16,10 +14,10 @@ if TYPE_CHECKING:
 
 # A context variable rather than a thread-local: an ``async def`` command
 # runs on an event loop in another thread, and its ``sync_to_async`` calls in
-# yet another, and asgiref carries context variables to both.
-_current: ContextVar[Message | None] = ContextVar("djqueue_message", default=None)
-_reporter: ContextVar[ProgressReporter | None] = ContextVar(
-    "djqueue_progress", default=None
+# yet another, and asgiref carries context variables to both. It holds the
+# run's reporter, which holds the message: one variable to set per run.
+_current: ContextVar[ProgressReporter | None] = ContextVar(
+    "djqueue_message", default=None
 )
 
 
@@ -29,7 +27,8 @@ def current_message() -> Message | None:
 
     Its ``id`` is stable across attempts and ``attempts`` counts this one.
     """
-    return _current.get()
+    reporter = _current.get()
+    return None if reporter is None else reporter.message
 
 
 def set_progress(done: float, total: float | None = None, note: str = "") -> None:
@@ -46,7 +45,7 @@ def set_progress(done: float, total: float | None = None, note: str = "") -> Non
     metadata. Outside a run (a command called directly) the values are
     checked and nothing is stored.
     """
-    reporter = _reporter.get()
+    reporter = _current.get()
     if reporter is None:
         check_counts(done, total, note)
         encode_progress({"done": done, "total": total, "note": note})
@@ -59,24 +58,33 @@ def set_meta(**values: Any) -> None:
     dicts of them) to the running command's metadata, replacing those of the
     same names; stored as :func:`set_progress` stores, with the same limit
     and the same :class:`~djqueue.exceptions.InvalidProgress`."""
-    reporter = _reporter.get()
+    reporter = _current.get()
     if reporter is None:
         encode_progress({"meta": values})
     else:
         reporter.set_meta(values)
 
 
-@contextmanager
-def running(message: Message, store: ProgressStore | None = None) -> Iterator[Message]:
-    """Make ``message`` the current message for the duration of the block;
-    the progress it reports is written through ``store`` (None: kept on the
-    message only), the last value once more when the block ends."""
-    reporter = ProgressReporter(message, store)
-    token = _current.set(message)
-    reporting = _reporter.set(reporter)
-    try:
-        yield message
-    finally:
-        _reporter.reset(reporting)
-        _current.reset(token)
-        reporter.flush()
+def running(message: Message, store: ProgressStore | None = None) -> Running:
+    """Make ``message`` the current message for the duration of a ``with``
+    block; the progress it reports is written through ``store`` (None: kept
+    on the message only), the last value once more when the block ends."""
+    return Running(ProgressReporter(message, store))
+
+
+class Running:
+    """The ``with`` block of one run (a class rather than a generator: it
+    is entered for every message a consumer runs)."""
+
+    __slots__ = ("reporter", "token")
+
+    def __init__(self, reporter: ProgressReporter) -> None:
+        self.reporter = reporter
+
+    def __enter__(self) -> Message:
+        self.token = _current.set(self.reporter)
+        return self.reporter.message
+
+    def __exit__(self, *exc_info: object) -> None:
+        _current.reset(self.token)
+        self.reporter.flush()
