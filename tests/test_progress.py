@@ -5,6 +5,7 @@ the command, sync and async."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 
@@ -20,6 +21,7 @@ from djqueue import (
     set_progress,
 )
 from djqueue.consumer import Consumer
+from djqueue.consumer.progress import store_progress
 from djqueue.context import running
 from djqueue.envelope.progress import (
     MAX_PROGRESS_BYTES,
@@ -240,14 +242,33 @@ def test_the_handle_reads_what_the_command_reported():
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("backend")
-def test_an_async_command_reports_from_its_coroutine_and_its_sync_code():
+def test_an_async_command_reports_from_its_coroutine_and_its_sync_code(caplog):
     result = commands.counts_steps(4)
 
-    Consumer(["default"], 1, burst=True).run()
+    with caplog.at_level(logging.WARNING, logger="djqueue"):
+        Consumer(["default"], 1, burst=True).run()
+
+    assert "progress" not in caplog.text
 
     assert result.get(timeout=0) == 4
     assert (result.progress.done, result.progress.note) == (4, "step 4")
     assert result.meta == {"finished_in": "sync code"}
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("backend")
+def test_a_write_from_an_event_loop_reaches_the_store():
+    """Django refuses database calls in a thread that runs an event loop:
+    the write is made in a thread of its own, and waited for."""
+    queue = get_queue()
+    queue.write(make_message())
+    (message,) = queue.claim("w", 30)
+
+    async def report():
+        return store_progress(message, '{"done":1}')
+
+    assert asyncio.run(report()) is True
+    assert queue.get(message.id).progress == '{"done":1}'
 
 
 @pytest.mark.django_db(transaction=True)

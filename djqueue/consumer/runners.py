@@ -23,7 +23,6 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ..backends.handler import get_queue
 from ..commands.registry import registry
 from ..envelope.message import Message
 from ..envelope.options import run_timeout
@@ -31,6 +30,7 @@ from ..exceptions import CommandNotFound, CommandTimedOut, WorkerLost
 from ..states import State
 from .coroutines import cancel_run
 from .execution import Outcome, after_error, class_path, execute
+from .progress import store_progress
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
@@ -215,15 +215,6 @@ def child_main(
         connection.send((outcome, retire))
         if retire:
             return
-
-
-def store_progress(message: Message, progress: str) -> bool:
-    """Write the progress a command reported to its message's queue, the
-    process's own instance of it: in a process worker, through the child's
-    own connection. Return False where the lease was lost; True, storing
-    nothing, on a backend without ``supports_progress``."""
-    queue = get_queue(message.queue)
-    return not queue.supports_progress or queue.set_progress(message, progress)
 
 
 def _over(max_memory: int | None) -> bool:
