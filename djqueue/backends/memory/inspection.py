@@ -194,7 +194,7 @@ class MemoryInspection(MemoryPart):
             return store.remove(stored.id)
         if action == "retry" and state in (State.FAILED, State.CANCELLED):
             stored.attempts, stored.eta = 0, now
-            stored.error = stored.traceback = ""
+            stored.error = stored.traceback = stored.progress = ""
             stored.finished_at = stored.expires_at = None
             store.place(stored, State.QUEUED)
             key = stored.unique_key

@@ -187,6 +187,7 @@ class MemoryLeases(MemoryPart):
             stored.error, stored.traceback = error, traceback
             stored.attempt_errors = copy.deepcopy(message.attempt_errors)
             stored.lease_token, stored.lease_expires_at = "", None
+            stored.progress = ""
             self.store.place(stored, State.SCHEDULED if eta > now else State.QUEUED)
             return True
 
@@ -198,9 +199,18 @@ class MemoryLeases(MemoryPart):
                 if stored is not None:
                     stored.attempts -= 1
                     stored.lease_token, stored.lease_expires_at = "", None
+                    stored.progress = ""
                     self.store.place(stored, State.QUEUED)
                     released += 1
         return released
+
+    def set_progress(self, message: Message, progress: str) -> bool:
+        with self.store.lock:
+            stored = self._leased(message)
+            if stored is None:
+                return False
+            stored.progress = progress
+            return True
 
     def extend(
         self,
@@ -244,5 +254,6 @@ class MemoryLeases(MemoryPart):
                 else:
                     stored.suspect = True
                     stored.lease_token, stored.lease_expires_at = "", None
+                    stored.progress = ""
                     store.place(stored, State.QUEUED)
         return Reclaimed(len(expired), failed)

@@ -22,6 +22,7 @@ from ..base import BaseQueue
 from ..inspection import Inspection
 from ..pausing import Pausing
 from ..presence import ConsumerPresence
+from ..progress import ProgressReports
 from ..statistics import RunStatistics
 from ..ticks import PeriodicTicks
 from ..unique import UniqueKeys
@@ -38,6 +39,7 @@ class MemoryQueue(
     MemoryMonitoring,
     Inspection,
     Pausing,
+    ProgressReports,
     ConsumerPresence,
     RunStatistics,
     PeriodicTicks,

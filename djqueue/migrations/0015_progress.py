@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("djqueue", "0013_run_count_seconds"),
+        ("djqueue", "0014_queue_pause"),
     ]
 
     operations = [
