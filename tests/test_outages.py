@@ -170,7 +170,8 @@ def test_sigterm_while_the_server_hangs_stops_at_once_and_loses_nothing(
         assert "Did not release 2 unfinished message(s)" in log
 
         proxy.thaw()
-        second = ConsumerProcess(tmp_path / "second.log", "-c", "2", env=env)
+        # Verbose, so that a failure shows what it claimed and reclaimed.
+        second = ConsumerProcess(tmp_path / "second.log", "-c", "2", "-v", "2", env=env)
         wait_until(
             lambda: all(r.status == State.DONE for r in held), 60, "the held runs",
             second,
