@@ -235,6 +235,14 @@ _NEEDS: tuple[
         "unique and unique_key",
     ),
     (
+        "supports_expiry",
+        lambda command: command.options.expires is not None,
+        "djqueue.E015",
+        "expires",
+        "deadlines by which messages must start",
+        "expires",
+    ),
+    (
         "supports_periodic",
         lambda command: command.name in _periodic_names(),
         "djqueue.E012",

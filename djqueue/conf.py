@@ -71,7 +71,8 @@ class QueueSettings:
     QUEUE_SERIALIZER: Setting[str] = Setting("json")
     #: Seconds a result is kept after a message is done; 0 keeps nothing.
     QUEUE_RESULT_TTL: Setting[float] = Setting(24 * 60 * 60)
-    #: Seconds a failed or cancelled message is kept; None keeps it for ever.
+    #: Seconds a failed, cancelled or expired message is kept; None keeps it
+    #: for ever.
     QUEUE_FAILED_TTL: Setting[float | None] = Setting(30 * 24 * 60 * 60)
     #: Seconds a worker holds a message before another may take it over.
     QUEUE_LEASE_SECONDS: Setting[float] = Setting(30)

@@ -101,6 +101,17 @@ class CommandFailed(DjqueueError):
         super().__init__(f"Message {message_id} failed: {error}")
 
 
+class MessageExpired(CommandFailed):
+    """The message was not started by its deadline (the ``expires`` option)
+    and never ran; ``get()`` raises this. A ``CommandFailed``, so code that
+    handles failures handles it too."""
+
+    def __init__(self, message_id: str, error: StrOrPromise) -> None:
+        self.message_id = message_id
+        self.error = error
+        DjqueueError.__init__(self, f"Message {message_id} {error}: it never ran.")
+
+
 class ResultNotReady(DjqueueError):
     """:attr:`Result.value` was read while the message is still queued,
     scheduled or running: it has no value yet."""

@@ -42,6 +42,8 @@ class MessageRecord(models.Model):
     # runs, so the unique constraint lets one message per key run at once.
     lock_key = models.CharField(_("lock key"), max_length=255, null=True)  # noqa: DJ001
     lock_held = models.CharField(max_length=255, null=True)  # noqa: DJ001
+    # Not started by then, it expires unrun (the expires option); NULL: never.
+    deadline = models.DateTimeField(_("start by"), null=True)
     # Its last run lost its worker: claimed only to run alone (see claim_suspect).
     suspect = models.BooleanField(_("suspect"), default=False, db_default=False)
     # What the latest attempt reported of its run: see Message.progress.
@@ -76,6 +78,14 @@ class MessageRecord(models.Model):
             models.Index(fields=["state", "eta"], name="djqueue_due"),
             # Housekeeping of finished messages whose retention ended.
             models.Index(fields=["expires_at"], name="djqueue_expiry"),
+            # Housekeeping of messages not started by their deadline: only
+            # the rows that have one, so other messages pay nothing for it
+            # (MySQL and MariaDB have no partial index and go without).
+            models.Index(
+                fields=["deadline"],
+                name="djqueue_deadline",
+                condition=models.Q(deadline__isnull=False),
+            ),
         ]
         constraints = [
             # One pending message per key and queue (NULLs never conflict).

@@ -3,7 +3,9 @@
 The sender is the command's name. Every signal has a ``message`` argument,
 the :class:`~djqueue.envelope.message.Message` concerned. Receivers run in the
 process that sends: the caller for ``message_enqueued`` and
-``message_cancelled``, the worker thread for the others; an exception in a
+``message_cancelled``, the consumer's main thread for ``message_expired``
+and for ``message_failed`` after a reclaim, the worker thread for the
+others; an exception in a
 receiver is logged and ignored. ``consumer_started`` and ``consumer_stopped``
 concern a consumer, not a message: their sender is the consumer.
 """
@@ -37,6 +39,10 @@ message_retried = Signal()
 #: cancel button on the message's page (not by a bulk cancel of a list,
 #: which changes messages by the thousand without reading them).
 message_cancelled = Signal()
+#: The message was not started by its deadline (the ``expires`` option) and
+#: will never run: it is ``expired``, and ``error`` says since when. Sent
+#: once, by the consumer whose housekeeping found it expired.
+message_expired = Signal()
 #: A ``run_queue`` consumer is about to take messages; ``worker_id`` and
 #: ``queues`` (their names) say which. The sender is the consumer.
 consumer_started = Signal()

@@ -4,7 +4,8 @@
 one worker) → ``done`` (kept while its result is retained) or ``failed`` (the
 dead letter), or back to ``queued``/``scheduled`` (retry, lease expiry,
 released at shutdown). ``cancelled`` is reachable from ``queued`` and
-``scheduled`` only.
+``scheduled`` only; so is ``expired``, for a message that was not started
+by its deadline (the ``expires`` option), which never runs.
 """
 
 from django.db import models
@@ -18,10 +19,11 @@ class State(models.TextChoices):
     DONE = "done", _("Done")
     FAILED = "failed", _("Failed")
     CANCELLED = "cancelled", _("Cancelled")
+    EXPIRED = "expired", _("Expired")
 
 
 #: States a message can still leave on its own.
 PENDING_STATES = frozenset({State.SCHEDULED, State.QUEUED, State.RUNNING})
 
 #: States a message never leaves except by an operator's action or expiry.
-FINISHED_STATES = frozenset({State.DONE, State.FAILED, State.CANCELLED})
+FINISHED_STATES = frozenset({State.DONE, State.FAILED, State.CANCELLED, State.EXPIRED})

@@ -81,6 +81,11 @@ def populate(queue) -> dict[State, str]:
     queue.write(cancelled)
     assert queue.cancel(cancelled.id)
     ids[State.CANCELLED] = cancelled.id
+    gone_by = timezone.now() - timedelta(seconds=1)
+    expired = make_message("tests.expired", deadline=gone_by)
+    queue.write(expired)
+    assert queue.expire_due() == [expired.id]
+    ids[State.EXPIRED] = expired.id
     later = timezone.now() + timedelta(hours=1)
     scheduled = make_message("tests.later", eta=later, priority=3)
     queue.write(scheduled)

@@ -27,6 +27,7 @@ def make_message(
     signature: str | None = None,
     serializer: str = "json",
     message_id: str | None = None,
+    deadline: datetime | None = None,
 ) -> Message:
     """Return a signed message, with any part overridable to make bad ones."""
     message_id = message_id or new_message_id()
@@ -50,6 +51,7 @@ def make_message(
         priority=priority,
         max_attempts=max_attempts,
         options=options,
+        deadline=deadline,
     )
 
 

@@ -266,6 +266,17 @@ def test_message_page_says_a_message_is_suspect(viewer, queue):
     assert ["its worker was lost" in text for text in pages] == [True, False]
 
 
+def test_message_page_shows_the_deadline_and_why_a_message_expired(viewer, ids):
+    """An expired message says when its deadline passed and offers Retry;
+    a message without a deadline shows none."""
+    text = viewer.get(admin_url("message", "default", ids[State.EXPIRED])).text
+    assert "Start by" in text
+    assert "not started by then, it expires and never runs" in text
+    assert "before it started" in text
+    queued = viewer.get(admin_url("message", "default", ids[State.QUEUED])).text
+    assert "Start by" not in queued
+
+
 def test_message_page_flags_a_tampered_payload(viewer, queue):
     message = make_message("tests.evil", (1,))
     message.payload = "[[2],{}]"
@@ -312,6 +323,7 @@ def log_entries():
     [
         ("retry", State.FAILED, State.QUEUED),
         ("retry", State.CANCELLED, State.QUEUED),
+        ("retry", State.EXPIRED, State.QUEUED),
         ("cancel", State.QUEUED, State.CANCELLED),
         ("cancel", State.SCHEDULED, State.CANCELLED),
         ("run_now", State.SCHEDULED, State.QUEUED),

@@ -414,6 +414,7 @@ def test_counts_has_every_state(queue):
         State.DONE: 0,
         State.FAILED: 1,
         State.CANCELLED: 0,
+        State.EXPIRED: 0,
     }
 
 

@@ -48,7 +48,19 @@ def test_table_shows_counts_age_runs_and_consumers():
 
     header, default = text.splitlines()[:2]
     assert header.split()[:4] == ["queue", "queued", "scheduled", "running"]
-    assert default.split() == ["default", "1", "1", "0", "0", "0", "0", "7m", "5", "2"]
+    assert default.split() == [
+        "default",
+        "1",
+        "1",
+        "0",
+        "0",
+        "0",
+        "0",
+        "0",
+        "7m",
+        "5",
+        "2",
+    ]
     assert "web-1:4242" in text
     assert "8 process" in text
 

@@ -50,6 +50,7 @@ def close_account(account_id: int) -> bool:
     unique_key=None,
     unique=False,
     lock_key=None,
+    expires=timedelta(minutes=5),
 )
 def every_option(label: str) -> None:
     pass
@@ -65,7 +66,7 @@ def bare(value: float) -> float:
     return value * 2
 
 
-@periodic_command(every=timedelta(minutes=5), retries=1, unique=True)
+@periodic_command(every=timedelta(minutes=5), retries=1, unique=True, expires=60)
 def every_five_minutes() -> int:
     return 0
 
@@ -80,6 +81,9 @@ def right_calls() -> None:
     text: str = result.get(timeout=5)
     handles: list[Result[str]] = build_report.map([(1,), (2,), {"account_id": 3}])
     later: Result[str] = build_report.using(delay=timedelta(minutes=1))(4)
+    by_noon: Result[str] = build_report.using(
+        expires=datetime(2030, 1, 1, 12, tzinfo=UTC)
+    )(5)
     at: Result[bool] = close_account.enqueue_in(30, 5)
     doubled: float = bare.call_local(2.0)
     ticks: Result[int] = every_five_minutes()
@@ -93,7 +97,7 @@ def right_calls() -> None:
     labelled: Result[None] = every_option.enqueue("x")
     at_three: Result[str] = nightly_at_three.enqueue()
     print(text, handles, later, at, doubled, ticks, value, done, maybe, found)
-    print(by_name, labelled, at_three, delayed_by_a_timedelta())
+    print(by_name, labelled, at_three, delayed_by_a_timedelta(), by_noon)
 
 
 @queue_command
@@ -164,6 +168,11 @@ def wrong_option_type() -> None:
 
 @queue_command(delay="soon")  # type: ignore[call-overload, untyped-decorator]
 def wrong_delay_type() -> None:
+    pass
+
+
+@queue_command(expires="soon")  # type: ignore[call-overload, untyped-decorator]
+def wrong_expires_type() -> None:
     pass
 
 

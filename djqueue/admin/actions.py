@@ -55,7 +55,7 @@ ACTIONS = {
         CHANGE,
         gettext_lazy("The message was put back on the queue."),
         gettext_lazy(
-            "The message was not retried: it is neither failed nor cancelled."
+            "The message was not retried: it is neither failed, cancelled nor expired."
         ),
         "Retried",
     ),

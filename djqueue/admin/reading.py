@@ -37,6 +37,7 @@ STATES = (
     State.FAILED,
     State.DONE,
     State.CANCELLED,
+    State.EXPIRED,
 )
 
 

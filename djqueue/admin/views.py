@@ -53,6 +53,7 @@ from .search import Listing, page_links, state_tabs
 ACTIONS_BY_STATE = {
     State.FAILED: ("retry", "delete"),
     State.CANCELLED: ("retry", "delete"),
+    State.EXPIRED: ("retry", "delete"),
     State.SCHEDULED: ("run_now", "cancel", "delete"),
     State.QUEUED: ("cancel", "delete"),
     State.RUNNING: ("delete",),

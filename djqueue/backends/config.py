@@ -32,7 +32,8 @@ class QueueConfig:
         #: inside ``transaction.atomic()`` waits for the commit (the default)
         #: or happens at once, even if the transaction later rolls back.
         self.defer_on_commit: bool = options.get("ON_COMMIT", True)
-        #: How long failed and cancelled messages are kept; None is for ever.
+        #: How long failed, cancelled and expired messages are kept; None is
+        #: for ever.
         self.failed_ttl: timedelta | None = (
             None if failed_ttl is None else timedelta(seconds=failed_ttl)
         )

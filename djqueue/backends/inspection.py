@@ -111,10 +111,11 @@ class Inspection(BaseQueue):
 
     @abstractmethod
     def retry(self, message_id: str, now: datetime | None = None) -> bool:
-        """Put a ``failed`` or ``cancelled`` message back to ``queued`` with
-        its attempts reset (its next attempt is number 1 again) and its last
-        error cleared; its ``attempt_errors`` are kept, so the history of
-        its attempts goes on. Return False if it is in no such state."""
+        """Put a ``failed``, ``cancelled`` or ``expired`` message back to
+        ``queued`` with its attempts reset (its next attempt is number 1
+        again), its last error and its deadline cleared; its
+        ``attempt_errors`` are kept, so the history of its attempts goes
+        on. Return False if it is in no such state."""
 
     @abstractmethod
     def cancel(self, message_id: str, now: datetime | None = None) -> bool:

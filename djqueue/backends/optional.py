@@ -5,11 +5,10 @@
 False, and every call of one raises ``NotImplementedError`` with a sentence
 naming the backend class and the flag. A backend that has a part derives
 from its class (:mod:`.inspection`, :mod:`.presence`, :mod:`.statistics`,
-:mod:`.ticks`, :mod:`.unique`, :mod:`.pausing`, :mod:`.progress`), which
-sets the flag and
-makes the part's calls abstract; suspects are the exception: a backend
-that keeps them sets ``supports_suspects`` and overrides both of their
-calls.
+:mod:`.ticks`, :mod:`.unique`, :mod:`.pausing`, :mod:`.progress`,
+:mod:`.expiry`), which sets the flag and makes the part's calls abstract;
+suspects are the exception: a backend that keeps them sets
+``supports_suspects`` and overrides both of their calls.
 """
 
 from __future__ import annotations
@@ -47,6 +46,8 @@ class OptionalParts:
     # Whether set_progress() stores a running command's progress
     # (progress.ProgressReports).
     supports_progress = False
+    # Whether messages keep a deadline to start by (expiry.Expiry).
+    supports_expiry = False
 
     def claim_suspect(
         self, worker: str, lease_seconds: float, now: datetime | None = None
@@ -77,6 +78,9 @@ class OptionalParts:
 
     def pause_state(self) -> Pause | None:
         raise unsupported(self, "supports_pause")
+
+    def expire_due(self, now: datetime | None = None, limit: int = 500) -> list[str]:
+        raise unsupported(self, "supports_expiry")
 
     def write_tick(self, message: Message, name: str, tick: datetime) -> bool:
         raise unsupported(self, "supports_periodic")
@@ -190,6 +194,7 @@ _OPTIONAL_PARTS = {
     "supports_periodic": "ticks of periodic commands",
     "supports_unique": "unique keys",
     "supports_pause": "pausing and resuming the queue",
+    "supports_expiry": "deadlines by which messages must start (expires)",
     "supports_suspects": "keeping apart the messages whose worker was lost",
     "supports_progress": "storing the progress of running commands",
 }

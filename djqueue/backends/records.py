@@ -137,7 +137,7 @@ class ChangeScan:
 
 #: The operator's changes -> the states a message must be in to take them.
 CHANGES: dict[str, tuple[State, ...]] = {
-    "retry": (State.FAILED, State.CANCELLED),
+    "retry": (State.FAILED, State.CANCELLED, State.EXPIRED),
     "cancel": (State.QUEUED, State.SCHEDULED),
     "run_now": (State.SCHEDULED,),
     "delete": tuple(State),

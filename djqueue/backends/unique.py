@@ -25,4 +25,5 @@ class UniqueKeys(BaseQueue):
         """Store ``message`` unless a pending message (queued, scheduled or
         running) of this queue holds its ``unique_key``; return the id of the
         message that holds the key, ``message.id`` if it was stored. The key
-        is released when its message finishes (done, failed, cancelled)."""
+        is released when its message finishes (done, failed, cancelled,
+        expired)."""

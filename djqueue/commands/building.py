@@ -80,6 +80,7 @@ def build_messages(
         if queue is None or serializer is None:
             queue = get_queue(options.queue)
             _check_unique(command, queue)
+            _check_expiry(command, queue)
             serializer = queue_serializer(options.queue)
         lock_key = _lock_key(command, queue, args, kwargs)
         payload = serializer.dumps_call(args, kwargs, name, command._parameter_names)
@@ -87,6 +88,7 @@ def build_messages(
         if now is None:
             now = timezone.now()
             eta = _eta(options, now)
+            deadline = _deadline(options, eta)
             carried, canonical = _message_options(command)
             if extra_options:
                 carried = {**carried, **extra_options}
@@ -108,6 +110,7 @@ def build_messages(
                 priority=options.priority,
                 max_attempts=max_attempts,
                 options=dict(carried),
+                deadline=deadline,
             )
         )
     return messages
@@ -178,6 +181,18 @@ def _check_unique(command: QueueCommand[..., Any], queue: BaseQueue) -> None:
         )
 
 
+def _check_expiry(command: QueueCommand[..., Any], queue: BaseQueue) -> None:
+    """Refuse ``expires`` on a backend that keeps no deadlines."""
+    if command.options.expires is not None and not queue.supports_expiry:
+        raise NotImplementedError(
+            f"Cannot enqueue {command.name} with expires: the queue "
+            f"{queue.name!r} uses {type(queue).__name__}, which does not "
+            "support deadlines (its supports_expiry flag is False). Use a "
+            "backend that does, such as DatabaseQueue or RedisQueue, or "
+            "enqueue it without expires."
+        )
+
+
 def _unique_key(options: CommandOptions, name: str, payload: str) -> str:
     if options.unique_key:
         return options.unique_key
@@ -209,6 +224,47 @@ def _eta(options: CommandOptions, now: datetime) -> datetime:
         f"eta {options.eta.isoformat()} is out of range: it must be at least a "
         "day inside the years 1 to 9999, in UTC."
     )
+
+
+def _deadline(options: CommandOptions, eta: datetime) -> datetime | None:
+    """When the message expires if not started: ``expires`` seconds after
+    its eta, or the moment given, which must come after the eta."""
+    expires = options.expires
+    if expires is None:
+        return None
+    if not isinstance(expires, datetime):
+        seconds = expires.total_seconds() if isinstance(expires, timedelta) else expires
+        try:
+            deadline = eta + timedelta(seconds=seconds)
+        except OverflowError:
+            deadline = None
+        if deadline is not None and _in_range(deadline):
+            return deadline
+        raise InvalidOption(
+            f"expires={seconds!r} after the eta {eta.isoformat()} is out of "
+            "range: the moment must be at least a day inside the years 1 to 9999."
+        )
+    deadline = _normalized(expires)
+    if not _in_range(deadline):
+        raise InvalidOption(
+            f"expires {expires.isoformat()} is out of range: it must be at "
+            "least a day inside the years 1 to 9999, in UTC."
+        )
+    if deadline <= eta:
+        raise InvalidOption(
+            f"expires {expires.isoformat()} is not after the message's eta "
+            f"{eta.isoformat()}: it would expire before it could start. Give a "
+            "later moment, or seconds (counted from the eta)."
+        )
+    return deadline
+
+
+def _in_range(moment: datetime) -> bool:
+    try:
+        utc = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    except OverflowError:
+        return False
+    return _EARLIEST <= utc <= _LATEST
 
 
 def _normalized(moment: datetime) -> datetime:

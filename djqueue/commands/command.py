@@ -149,6 +149,7 @@ class QueueCommand(Generic[P, R]):
         unique_key: str | None = None,
         unique: bool | None = None,
         lock_key: str | Callable[..., str] | None = None,
+        expires: timedelta | float | datetime | None = None,
     ) -> Self:
         """Return this command with the given options for the next calls.
 
@@ -159,7 +160,10 @@ class QueueCommand(Generic[P, R]):
         that holds the same key instead of enqueueing another.
         ``lock_key`` (a string, or a callable given the call's arguments that
         returns one) makes the message wait, unclaimed, while another message
-        of its queue with the same key runs.
+        of its queue with the same key runs. ``expires`` (seconds or a
+        timedelta counted from when the message becomes ready, or a moment
+        after that) makes a message not started by then end ``expired``,
+        unrun.
         """
         changes: dict[str, Any] = {
             key: value
@@ -175,6 +179,7 @@ class QueueCommand(Generic[P, R]):
                 "unique_key": unique_key,
                 "unique": unique,
                 "lock_key": lock_key,
+                "expires": expires,
             }.items()
             if value is not None
         }
@@ -259,6 +264,7 @@ def queue_command(
     unique_key: str | None = ...,
     unique: bool = ...,
     lock_key: str | Callable[..., str] | None = ...,
+    expires: timedelta | float | datetime | None = ...,
 ) -> CommandDecorator: ...
 def queue_command(
     func: Callable[..., Any] | None = None,

@@ -28,7 +28,10 @@ class CommandOptions:
     only for exceptions of the ``retry_on`` classes when it is given.
     ``timeout`` is reported when exceeded. ``lock_key`` (a string, or a
     callable that takes the call's arguments and returns one) keeps runs
-    that share the key from overlapping.
+    that share the key from overlapping. ``expires`` (seconds or a
+    ``timedelta`` after the message becomes ready, or a moment) drops a
+    message whose first attempt has not started by then: it ends
+    ``expired`` and never runs.
     """
 
     queue: str = DEFAULT_QUEUE
@@ -43,6 +46,7 @@ class CommandOptions:
     unique_key: str | None = None
     unique: bool = False
     lock_key: str | Callable[..., str] | None = None
+    expires: float | timedelta | datetime | None = None
 
     def __post_init__(self) -> None:
         _check_int("priority", self.priority)
@@ -76,6 +80,8 @@ class CommandOptions:
             raise InvalidOption("unique_key must be a string of 1 to 200 characters.")
         if self.lock_key is not None and not callable(self.lock_key):
             check_lock_key(self.lock_key)
+        if self.expires is not None:
+            _check_expires(self)
         if self.delay is not None:
             _check_seconds("delay", self.delay)
             if self.eta is not None:
@@ -100,6 +106,7 @@ class CommandArguments(TypedDict, total=False):
     unique_key: str | None
     unique: bool
     lock_key: str | Callable[..., str] | None
+    expires: float | timedelta | datetime | None
 
 
 def check_lock_key(key: Any) -> str:
@@ -109,6 +116,24 @@ def check_lock_key(key: Any) -> str:
             f"lock_key must be a string of 1 to 200 characters, not {key!r}."
         )
     return key
+
+
+def _check_expires(options: CommandOptions) -> None:
+    """Check ``expires``, a timedelta made seconds; a moment is checked
+    against the eta when a call is enqueued (see ``building``)."""
+    expires = options.expires
+    if isinstance(expires, timedelta):
+        expires = expires.total_seconds()
+        # The options are frozen; this is their own normalization.
+        object.__setattr__(options, "expires", expires)
+    if isinstance(expires, datetime):
+        return
+    if isinstance(expires, bool) or not isinstance(expires, (int, float)):
+        raise InvalidOption(
+            "expires must be a number of seconds, a timedelta or a datetime, "
+            f"not {expires!r}."
+        )
+    _check_seconds("expires", expires, positive=True)
 
 
 def _check_int(name: str, value: Any, minimum: int | None = None) -> None:

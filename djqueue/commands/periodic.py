@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any, TypeVar, Unpack, overload
 from zoneinfo import ZoneInfo
 
+from ..exceptions import InvalidOption
 from .command import QueueCommand, queue_command
 from .options import CommandArguments
 
@@ -155,6 +156,11 @@ def periodic_command(
     enqueues a run at once.
     """
     schedule = Schedule(every=every, cron=cron, timezone=timezone, catch_up=catch_up)
+    if isinstance(options.get("expires"), datetime):
+        raise InvalidOption(
+            "expires of a periodic command must be seconds or a timedelta, "
+            "counted from each tick: a moment would pass for every later tick."
+        )
 
     def decorate(function: Callable[[], R]) -> QueueCommand[[], R]:
         command = queue_command(**options)(function)

@@ -12,6 +12,7 @@ from ..envelope.message import Message
 from ..envelope.progress import Progress, decode_progress
 from ..exceptions import (
     CommandFailed,
+    MessageExpired,
     MessageNotFound,
     ResultExpired,
     ResultNotReady,
@@ -69,7 +70,7 @@ class Result(Generic[R]):
         return None if message is None else message.state
 
     def ready(self) -> bool:
-        """Whether the message finished (done, failed or cancelled)."""
+        """Whether the message finished (done, failed, cancelled or expired)."""
         return self.status in FINISHED_STATES
 
     @property
@@ -127,7 +128,7 @@ class Result(Generic[R]):
         """The command's return value, once the message is done.
 
         Raise ``ResultNotReady`` while it is queued, scheduled or running,
-        ``CommandFailed`` if it failed or was cancelled, and
+        ``CommandFailed`` if it failed, was cancelled or expired, and
         ``ResultExpired`` (or ``MessageNotFound`` for an id that was never
         enqueued through this handle) once it is no longer stored. Never
         waits: :meth:`get` does.
@@ -144,8 +145,8 @@ class Result(Generic[R]):
 
     @property
     def failed(self) -> bool:
-        """Whether the message failed for good or was cancelled."""
-        return self.status in (State.FAILED, State.CANCELLED)
+        """Whether the message failed for good, was cancelled or expired."""
+        return self.status in (State.FAILED, State.CANCELLED, State.EXPIRED)
 
     @property
     def result(self) -> R | None:
@@ -175,6 +176,7 @@ class Result(Generic[R]):
         """Wait up to ``timeout`` seconds (``None``: for ever) for the result.
 
         Raise ``ResultTimeout`` if it is not finished in time,
+        ``MessageExpired`` (a ``CommandFailed``) if it expired unrun,
         ``CommandFailed`` if it failed or was cancelled, and
         ``MessageNotFound`` if it is not stored (or no longer: its result
         expired).
@@ -194,6 +196,8 @@ class Result(Generic[R]):
             )
         if message.state == State.DONE:
             return self._decode(message)
+        if message.state == State.EXPIRED:
+            raise MessageExpired(self.id, message.error or message.state.label)
         if message.state in FINISHED_STATES:
             raise CommandFailed(self.id, message.error or message.state.label)
         raise ResultTimeout(f"Message {self.id} is still {message.state}.")

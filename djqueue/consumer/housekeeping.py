@@ -1,13 +1,14 @@
 """What the consumer's main thread does between claims, and when.
 
 Renew the leases of running messages, read which queues are paused,
-promote scheduled messages that are
-due, reclaim messages whose lease expired, delete expired results. Each step
-asks every queue the consumer serves and returns how many messages it moved,
-or ``None`` when it had nothing to ask. :class:`Housekeeping`, mixed into
-the consumer, runs each step when it is due, as a guarded backend call (a
-step that fails counts towards an outage, logged once, and runs again when
-next due), and keeps systemd's watchdog fed.
+promote scheduled messages that are due, reclaim messages whose lease
+expired, expire messages not started by their deadline, delete expired
+results. Each step asks every queue the consumer serves and returns how
+many messages it moved, or ``None`` when it had nothing to ask.
+:class:`Housekeeping`, mixed into the consumer, runs each step when it is
+due, as a guarded backend call (a step that fails counts towards an
+outage, logged once, and runs again when next due), and keeps systemd's
+watchdog fed.
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ logger = logging.getLogger("djqueue.consumer")
 #: most about this late.
 PROMOTE_INTERVAL = 0.5
 PURGE_INTERVAL = 60.0
+#: Seconds between expiries of messages not started by their deadline: the
+#: admin shows one expired at most about this late (a claim never runs it).
+EXPIRE_INTERVAL = 1.0
 
 
 class Schedule:
@@ -87,6 +91,25 @@ def reclaim_all(queues: Sequence[BaseQueue], now: datetime) -> int:
     return reclaimed
 
 
+def expire_all(queues: Sequence[BaseQueue], now: datetime) -> int | None:
+    """Move the messages not started by their deadline to expired, a
+    bounded batch a queue, and send ``message_expired`` for each; None when
+    no queue keeps deadlines."""
+    expiring = [queue for queue in queues if queue.supports_expiry]
+    if not expiring:
+        return None
+    expired = 0
+    for queue in expiring:
+        ids = queue.expire_due(now=now)
+        expired += len(ids)
+        if ids and signals.message_expired.receivers:
+            for message in filter(None, map(queue.get, ids)):
+                signals.send(signals.message_expired, message, error=message.error)
+    if expired:
+        logger.info("Expired %d message(s) not started by their deadline", expired)
+    return expired
+
+
 def purge_all(queues: Sequence[BaseQueue], now: datetime) -> int:
     return sum(queue.purge_expired(now=now) for queue in queues)
 
@@ -124,6 +147,8 @@ class Housekeeping(ConsumerPart):
                 guarded("write periodic ticks", lambda: ticks.write(self.now()) or None)
         if every("reclaim", min(self.lease_seconds / 2, 5.0)):
             guarded("reclaim", self._reclaim)
+        if every("expire", EXPIRE_INTERVAL):
+            guarded("expire", lambda: expire_all(self.queues, self.now()))
         if every("purge", PURGE_INTERVAL):
             guarded("purge", lambda: purge_all(self.queues, self.now()))
 

@@ -100,6 +100,9 @@ class Message:
     #: Its last run lost its worker (the lease expired): it may be what
     #: killed the process, so it runs alone in its consumer until it finishes.
     suspect: bool = False
+    #: The message expires unrun if its first attempt has not started by
+    #: then (the ``expires`` option); None for never.
+    deadline: datetime | None = None
     #: What of the stored form could not be read, set by the backend that
     #: read it (empty when all of it could); such a message fails unrun.
     damaged: str = ""

@@ -9,6 +9,7 @@ from django.utils import timezone
 from ..backends.base import BaseQueue
 from ..backends.handler import get_queue
 from ..consumer.execution import execute
+from ..consumer.housekeeping import expire_all
 from ..consumer.outcomes import announce, store_outcome
 from ..envelope.message import Message
 from .deferred import write_deferred
@@ -41,10 +42,13 @@ def run_enqueued(
     attempt errors, history and the ``message_finished``,
     ``message_retried`` and ``message_failed`` signals are as with
     ``run_queue``. Scheduled messages whose eta is at or before ``now`` are
-    promoted first; later ones stay scheduled. A failed run with retries
-    left is scheduled at its retry eta, reckoned from ``now``: it runs
-    again in a later call whose ``now`` is past that eta. Messages enqueued
-    by the runs themselves run in the same call when they are ready.
+    promoted first; later ones stay scheduled. Messages not started by
+    their deadline at ``now`` expire, unrun, as a consumer's housekeeping
+    expires them (``message_expired`` is sent), and are not returned. A
+    failed run with retries left is scheduled at its retry eta, reckoned
+    from ``now``: it runs again in a later call whose ``now`` is past that
+    eta. Messages enqueued by the runs themselves run in the same call when
+    they are ready.
 
     Everything happens in the caller's thread and database connection, so
     inside a ``TestCase`` the runs see, and write in, the test's
@@ -65,6 +69,7 @@ def run_enqueued(
     while True:
         write_deferred()
         queue.promote_due(now=moment)
+        expire_all([queue], moment)
         claimed = queue.claim(WORKER, LEASE_SECONDS, limit=1, now=moment)
         if not claimed:
             return ran

@@ -120,7 +120,9 @@ class DatabaseClaims(DatabasePart):
     ) -> tuple[str, list[Any]]:
         """``UPDATE … RETURNING`` of up to ``limit`` ordinary messages in
         claim order, or of suspect ones, the longest waiting first; at most
-        one per lock key, none whose key a running message holds."""
+        one per lock key, none whose key a running message holds, none
+        whose first attempt would start after its deadline (``expire_due``
+        moves those to expired)."""
         connection = connections[self.using]
         quote = connection.ops.quote_name
         table = quote(record_model()._meta.db_table)
@@ -135,6 +137,7 @@ class DatabaseClaims(DatabasePart):
         ready = (
             f"SELECT id, lock_key, priority, eta FROM {table} AS ready "
             f"WHERE queue = %s AND state = '{State.QUEUED.value}' AND suspect = %s "
+            "AND (deadline IS NULL OR deadline > %s OR attempts > 0) "
             "AND (lock_key IS NULL OR NOT EXISTS "
             f"(SELECT 1 FROM {table} AS holder WHERE holder.queue = %s AND "
             "holder.lock_held IS NOT NULL AND holder.lock_held = ready.lock_key)) "
@@ -152,7 +155,7 @@ class DatabaseClaims(DatabasePart):
         )
         adapt = connection.ops.adapt_datetimefield_value
         # In the order of the placeholders: the SET clause, the ready rows'
-        # queue and suspect flag, the holders' queue, the LIMIT.
+        # queue, suspect flag and deadline, the holders' queue, the LIMIT.
         params = [
             State.RUNNING.value,
             token,
@@ -161,6 +164,7 @@ class DatabaseClaims(DatabasePart):
             adapt(now),
             self.name,
             suspect,
+            adapt(now),
             self.name,
             limit,
         ]

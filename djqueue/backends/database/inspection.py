@@ -133,6 +133,8 @@ class DatabaseInspection(DatabasePart):
                 "finished_at": None,
                 "expires_at": None,
                 "progress": "",
+                # An operator asked for a run: the deadline no longer holds.
+                "deadline": None,
             }
         elif action == "cancel":
             changes = {

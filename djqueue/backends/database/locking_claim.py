@@ -32,7 +32,8 @@ def claim_locking(
 ) -> list[tuple[Any, ...]]:
     """Lease up to ``limit`` ready messages of ``queue`` in claim order (the
     suspect ones, the longest waiting first, if ``suspect``), at most one per
-    lock key and none whose key a running message holds; return their rows.
+    lock key, none whose key a running message holds and none whose first
+    attempt would start after its deadline; return their rows.
 
     The ready rows are locked (skipping those another claim locked, where
     the database can) until the transaction has marked them ``running``,
@@ -44,6 +45,7 @@ def claim_locking(
     with transaction.atomic(using=queue.using):
         ready = (
             queue.records.filter(state=State.QUEUED, suspect=suspect)
+            .filter(Q(deadline__isnull=True) | Q(deadline__gt=now) | Q(attempts__gt=0))
             .filter(Q(lock_key__isnull=True) | ~Exists(held))
             .order_by(*order)
         )

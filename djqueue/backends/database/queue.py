@@ -27,6 +27,7 @@ from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, transaction
 from ...envelope.message import Message
 from ...states import State
 from ..base import BaseQueue
+from ..expiry import Expiry
 from ..inspection import Inspection
 from ..pausing import Pausing
 from ..presence import ConsumerPresence
@@ -36,6 +37,7 @@ from ..ticks import PeriodicTicks
 from ..unique import UniqueKeys
 from .acks import DatabaseAcks
 from .claims import DatabaseClaims
+from .expiry import DatabaseExpiry
 from .inserts import insert_row
 from .inspection import DatabaseInspection
 from .leases import DatabaseLeases
@@ -72,6 +74,7 @@ class DatabaseQueue(
     DatabaseScan,
     DatabaseMonitoring,
     DatabasePausing,
+    DatabaseExpiry,
     Inspection,
     ConsumerPresence,
     RunStatistics,
@@ -79,6 +82,7 @@ class DatabaseQueue(
     UniqueKeys,
     Pausing,
     ProgressReports,
+    Expiry,
     BaseQueue,
 ):
     """A queue stored in the ``djqueue_message`` table of one database.

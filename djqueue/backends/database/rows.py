@@ -61,10 +61,11 @@ FIELDS = (
     "lock_key",
     "suspect",
     "progress",
+    "deadline",
 )
 _INTEGERS = {"priority": 0, "attempts": 0, "max_attempts": 1}
 _MOMENTS: tuple[str, ...] = ("eta", "enqueued_at", "lease_expires_at", "started_at")
-_MOMENTS += ("finished_at", "expires_at")
+_MOMENTS += ("finished_at", "expires_at", "deadline")
 _EPOCH = datetime.fromtimestamp(0, UTC)
 #: The value of a column whose converters raised.
 _UNREADABLE = object()

@@ -18,7 +18,7 @@ from datetime import datetime
 
 from ...envelope.message import Message
 from ...states import State
-from ..inspection import MessageScan, check_change
+from ..inspection import CHANGES, MessageScan, check_change
 from .part import MemoryPart, copied
 
 #: A message's place in its state's list: two numbers, then its id.
@@ -192,8 +192,8 @@ class MemoryInspection(MemoryPart):
         store, state = self.store, stored.state
         if action == "delete":
             return store.remove(stored.id)
-        if action == "retry" and state in (State.FAILED, State.CANCELLED):
-            stored.attempts, stored.eta = 0, now
+        if action == "retry" and state in CHANGES["retry"]:
+            stored.attempts, stored.eta, stored.deadline = 0, now, None
             stored.error = stored.traceback = stored.progress = ""
             stored.finished_at = stored.expires_at = None
             store.place(stored, State.QUEUED)

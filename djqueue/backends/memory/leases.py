@@ -88,7 +88,8 @@ class MemoryLeases(MemoryPart):
         now: datetime,
     ) -> list[Message]:
         """Lease up to ``limit`` messages of ``index``, first first, passing
-        over (and leaving ready) those whose lock key is held."""
+        over (and leaving ready) those whose lock key is held, and expiring
+        on the way those never claimed whose deadline passed."""
         store = self.store
         claimed: list[Message] = []
         passed: list[Entry] = []
@@ -97,6 +98,11 @@ class MemoryLeases(MemoryPart):
         expires = now + timedelta(seconds=lease_seconds)
         while len(claimed) < limit and (entry := index.pop()) is not None:
             stored = store.messages[entry[1]]
+            deadline = stored.deadline
+            if deadline is not None and not stored.attempts and deadline <= now:
+                store.expire(stored, now, self.expiry(now, self.failed_ttl))
+                store.expired_news.append(stored.id)
+                continue
             key = stored.lock_key
             if key and (key in taken or store.holder(store.locks, key, _RUNNING)):
                 passed.append(entry)

@@ -3,7 +3,8 @@ demonstrations.
 
 The class, its writes, the housekeeping (promotion of due messages, purge
 of expired ones) and results; claims and outcomes are in :mod:`.leases`,
-inspection in :mod:`.inspection`, consumers, statistics and ticks in
+inspection in :mod:`.inspection`, the expiry of messages not started by
+their deadline in :mod:`.expiry`, consumers, statistics and ticks in
 :mod:`.monitoring`, the storage itself in :mod:`.store`.
 """
 
@@ -19,6 +20,7 @@ from django.core import checks
 from ...envelope.message import Message
 from ...states import FINISHED_STATES, State
 from ..base import BaseQueue
+from ..expiry import Expiry
 from ..inspection import Inspection
 from ..pausing import Pausing
 from ..presence import ConsumerPresence
@@ -26,6 +28,7 @@ from ..progress import ProgressReports
 from ..statistics import RunStatistics
 from ..ticks import PeriodicTicks
 from ..unique import UniqueKeys
+from .expiry import MemoryExpiry
 from .inspection import MemoryInspection
 from .leases import MemoryLeases
 from .monitoring import MemoryMonitoring
@@ -37,6 +40,7 @@ class MemoryQueue(
     MemoryLeases,
     MemoryInspection,
     MemoryMonitoring,
+    MemoryExpiry,
     Inspection,
     Pausing,
     ProgressReports,
@@ -44,6 +48,7 @@ class MemoryQueue(
     RunStatistics,
     PeriodicTicks,
     UniqueKeys,
+    Expiry,
     BaseQueue,
 ):
     """A queue kept in the memory of this process.

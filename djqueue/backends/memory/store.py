@@ -5,8 +5,9 @@ process.
 A store keeps each message once, in a dict by id, and indexes it by its
 state: the ready messages by priority, eta and id (suspect ones apart, by
 eta), the scheduled ones by eta, the running ones by lease expiry, the
-finished ones by the end of their retention, and every queued one by eta
-alone, for the age of the longest wait (see :mod:`.index`). Every
+finished ones by the end of their retention, every queued one by eta
+alone, for the age of the longest wait, and those never claimed by their
+deadline (see :mod:`.index`). Every
 change of state goes through :meth:`MemoryStore.place`, which keeps the
 indexes, the lock keys and the unique keys in step. The store's ``lock``
 is held by every call of a queue on it, so each call is one atomic step
@@ -22,10 +23,14 @@ from typing import Any
 
 from ...envelope.message import Message
 from ...states import FINISHED_STATES, PENDING_STATES, State
+from ..expiry import expired_reason
 from ..pausing import Pause
 from ..records import ConsumerInfo
 from .index import HeapIndex
 from .part import copied
+
+#: The states of a message that has not started yet.
+_WAITING = frozenset({State.QUEUED, State.SCHEDULED})
 
 #: The most wake-up notices a store keeps for waiting consumers.
 MAX_NOTICES = 100
@@ -51,6 +56,11 @@ class MemoryStore:
         self.expiry = HeapIndex()
         #: Every queued message, suspect or not, by eta alone.
         self.waiting = HeapIndex()
+        #: The queued and scheduled messages never claimed that have a
+        #: deadline, by it.
+        self.deadlines = HeapIndex()
+        #: The ids of the messages the claims expired, for expire_due.
+        self.expired_news: list[str] = []
         #: Lock key -> the id of the running message that holds it.
         self.locks: dict[str, str] = {}
         #: Unique key -> the id of the pending message that holds it.
@@ -101,6 +111,17 @@ class MemoryStore:
         self.states[state][stored.id] = stored
         self._index(stored)
 
+    def expire(
+        self, stored: Message, now: datetime, kept_until: datetime | None
+    ) -> None:
+        """Move a message never claimed, past its deadline, to expired."""
+        stored.error = expired_reason(stored.deadline) if stored.deadline else ""
+        stored.traceback = ""
+        stored.suspect = False
+        stored.finished_at = now
+        stored.expires_at = kept_until
+        self.place(stored, State.EXPIRED)
+
     def remove(self, message_id: str) -> bool:
         """Forget a message in any state; return whether there was one."""
         stored = self.messages.pop(message_id, None)
@@ -134,6 +155,8 @@ class MemoryStore:
 
     def _index(self, stored: Message) -> None:
         state, message_id = stored.state, stored.id
+        if stored.deadline is not None and not stored.attempts and state in _WAITING:
+            self.deadlines.add(message_id, (stored.deadline,))
         if state == State.QUEUED:
             self.waiting.add(message_id, (stored.eta,))
         if state == State.QUEUED and stored.suspect:
@@ -157,6 +180,7 @@ class MemoryStore:
             self.running,
             self.expiry,
             self.waiting,
+            self.deadlines,
         ):
             index.discard(stored.id)
 

@@ -32,6 +32,7 @@ _DATETIMES = (
     "started_at",
     "finished_at",
     "expires_at",
+    "deadline",
 )
 _EPOCH = datetime.fromtimestamp(0, UTC)
 _COUNTS = ("priority", "attempts", "max_attempts")
@@ -94,6 +95,7 @@ def placed(message: Message, stamps: dict[datetime, str]) -> list[str | int]:
         pack_options(message.options),
         message.unique_key,
         message.lock_key,
+        stamp(message.deadline),
     ]
 
 
@@ -174,6 +176,7 @@ def to_message(raw: Any, queue: str, message_id: str = "") -> Message:
         lock_key=data.get("lock_key", ""),
         suspect=data.get("suspect") == "1",
         progress=data.get("progress", ""),
+        deadline=moments["deadline"],
     )
 
 

@@ -26,6 +26,7 @@ _SET_OF_STATE = {
     State.DONE: "done",
     State.FAILED: "failed",
     State.CANCELLED: "cancelled",
+    State.EXPIRED: "expired",
 }
 #: Finished messages are listed newest first, the others oldest first.
 _NEWEST_FIRST = FINISHED_STATES

@@ -8,8 +8,12 @@ Structures, under the base: ``:m:<id>`` a hash per message; ``:ready`` a
 sorted set scored by priority then eta, suspect messages (``suspect`` is 1
 in their hash) by eta in a band below every priority's, so each kind of
 claim reads a score range of its own; ``:scheduled`` by eta; ``:running`` by
-lease expiry; ``:done``, ``:failed``, ``:cancelled`` by finish time;
-``:expiry`` by when a finished message may be deleted; ``:notify`` a list
+lease expiry; ``:done``, ``:failed``, ``:cancelled``, ``:expired`` by
+finish time; ``:expiry`` by when a finished message may be deleted;
+``:deadlines`` by the deadline of each message that has one (an id stays
+until its deadline passes, whatever became of its message);
+``:expired_news`` a list of the ids the claims expired, for
+``expire_due`` to announce; ``:notify`` a list
 that wakes blocked consumers; ``:w:<id>`` a list that wakes result waiters;
 ``:u:<key>`` the id of the pending message holding a unique key; ``:l:<key>``
 the id of the running message holding a lock key. The keys of consumers,

@@ -20,6 +20,7 @@ from django.core import checks
 from ...envelope.message import Message
 from ...states import FINISHED_STATES, State
 from ..base import BaseQueue
+from ..expiry import EXPIRE_BATCH, Expiry
 from ..inspection import Inspection
 from ..pausing import Pausing
 from ..presence import ConsumerPresence
@@ -57,6 +58,7 @@ class RedisQueue(
     UniqueKeys,
     Pausing,
     ProgressReports,
+    Expiry,
     BaseQueue,
 ):
     """A queue stored in Redis or Valkey under the key base ``{prefix:name}``.
@@ -196,6 +198,14 @@ class RedisQueue(
             "promote_due", stamp(now), stamp(self.expiry(now, self.failed_ttl))
         )
         return promoted
+
+    def expire_due(
+        self, now: datetime | None = None, limit: int = EXPIRE_BATCH
+    ) -> list[str]:
+        now = now or self.now()
+        retained_until = stamp(self.expiry(now, self.failed_ttl))
+        ids = self._run("expire_due", stamp(now), limit, retained_until)
+        return [text(message_id) for message_id in ids]
 
     def purge_expired(self, now: datetime | None = None) -> int:
         moment, purged = stamp(now or self.now()), 0

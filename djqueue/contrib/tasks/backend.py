@@ -80,6 +80,7 @@ _STATUS = {
     State.DONE: TaskResultStatus.SUCCESSFUL,
     State.FAILED: TaskResultStatus.FAILED,
     State.CANCELLED: TaskResultStatus.FAILED,
+    State.EXPIRED: TaskResultStatus.FAILED,
 }
 
 

@@ -79,6 +79,7 @@ COLUMNS = (
     State.FAILED,
     State.DONE,
     State.CANCELLED,
+    State.EXPIRED,
 )
 
 

@@ -12,6 +12,7 @@ while true do
     redis.call('DEL', mkey(id), base .. ':w:' .. id)
     redis.call('ZREM', set, id)
     redis.call('ZREM', base .. ':expiry', id)
+    redis.call('ZREM', base .. ':deadlines', id)
   end
   purged = purged + #ids
 end
