@@ -9,6 +9,7 @@ from pathlib import Path
 
 import djqueue
 from djqueue.backends.base import BaseQueue
+from djqueue.backends.expiry import Expiry
 from djqueue.backends.inspection import Inspection
 from djqueue.backends.pausing import Pausing
 from djqueue.backends.presence import ConsumerPresence
@@ -67,6 +68,7 @@ OPTIONAL_PARTS = (
     UniqueKeys,
     Pausing,
     ProgressReports,
+    Expiry,
 )
 
 

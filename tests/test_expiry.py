@@ -4,7 +4,10 @@ result handle, the signal, run_enqueued, the consumer's housekeeping)."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from django.utils import timezone
@@ -188,6 +191,52 @@ def test_a_message_written_without_a_deadline_never_expires(backend):
     queue.write(plain := make_message())
     assert queue.expire_due(now=timezone.now() + timedelta(days=3650)) == []
     assert queue.get(plain.id).state == State.QUEUED
+
+
+# -- The docs' example ---------------------------------------------------
+
+PAGE = Path(__file__).resolve().parent.parent / "docs" / "commands.rst"
+
+
+@pytest.fixture
+def meetings():
+    """The commands module the Expiry section shows, run as it is shown."""
+    block = re.search(
+        r"\.\. code-block:: python\n    :caption: meetings/commands\.py\n\n"
+        r"(?P<body>(?:(?:    .*)?\n)+)",
+        PAGE.read_text(),
+    )
+    assert block, "the Expiry section shows meetings/commands.py"
+    code = "\n".join(line[4:] for line in block["body"].rstrip("\n").split("\n"))
+    module = {"__name__": "tests.docs_meetings"}
+    exec(compile(code, f"{PAGE}: meetings/commands.py", "exec"), module)
+    yield SimpleNamespace(**module)
+    registry.unregister("tests.docs_meetings.send_reminder")
+
+
+def test_the_docs_reminder_runs_before_the_meeting(backend, meetings):
+    meeting_at = timezone.now() + timedelta(hours=2)
+    result = meetings.remind(7, meeting_at)
+    message = stored_message(result)
+    assert message.eta == meeting_at - timedelta(minutes=15)
+    assert message.deadline == meeting_at
+    [ran] = run_enqueued(now=meeting_at - timedelta(minutes=1))
+    assert ran.id == result.id
+    assert result.get(timeout=0) == "reminded 7"
+
+
+def test_the_docs_reminder_is_dropped_once_the_meeting_began(backend, meetings):
+    meeting_at = timezone.now() + timedelta(hours=2)
+    result = meetings.remind(7, meeting_at)
+    assert run_enqueued(now=meeting_at) == []
+    with pytest.raises(MessageExpired):
+        result.get(timeout=0)
+
+
+def test_the_commands_default_counts_ten_minutes_from_the_eta(backend, meetings):
+    result = meetings.send_reminder(8)
+    message = stored_message(result)
+    assert message.deadline == message.eta + timedelta(minutes=10)
 
 
 def test_check_reports_a_command_with_expires_on_a_backend_without(settings):
