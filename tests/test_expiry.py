@@ -278,3 +278,23 @@ def test_a_periodic_command_refuses_a_moment_to_expire_at():
     moment = timezone.now() + timedelta(days=1)
     with pytest.raises(InvalidOption, match="counted from each tick"):
         periodic_command(every=timedelta(seconds=10), expires=moment)
+
+
+@pytest.mark.django_db
+def test_the_deadlines_are_indexed_on_every_database():
+    """Housekeeping reads the messages past their deadline every second: a
+    partial index of the rows that have one where the database has partial
+    indexes, a plain index on MySQL and MariaDB, which have none."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(
+            cursor, "djqueue_message"
+        )
+    indexes = {
+        name: spec["columns"] for name, spec in constraints.items() if spec["index"]
+    }
+    expected = (
+        "djqueue_deadline_mysql" if connection.vendor == "mysql" else "djqueue_deadline"
+    )
+    assert indexes.get(expected) == ["deadline"]

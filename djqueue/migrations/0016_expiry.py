@@ -2,6 +2,27 @@
 
 from django.db import migrations, models
 
+#: MySQL and MariaDB have no partial index, so Django creates none for the
+#: one below there; a plain index on the column serves housekeeping's read
+#: of the messages past their deadline instead of a scan of the queue.
+MYSQL_INDEX = "djqueue_deadline_mysql"
+
+
+def index_deadlines_on_mysql(apps, schema_editor):
+    if schema_editor.connection.vendor == "mysql":
+        table = apps.get_model("djqueue", "MessageRecord")._meta.db_table
+        quote = schema_editor.quote_name
+        schema_editor.execute(
+            f"CREATE INDEX {quote(MYSQL_INDEX)} ON {quote(table)} ({quote('deadline')})"
+        )
+
+
+def drop_the_mysql_index(apps, schema_editor):
+    if schema_editor.connection.vendor == "mysql":
+        table = apps.get_model("djqueue", "MessageRecord")._meta.db_table
+        quote = schema_editor.quote_name
+        schema_editor.execute(f"DROP INDEX {quote(MYSQL_INDEX)} ON {quote(table)}")
+
 
 class Migration(migrations.Migration):
     dependencies = [
@@ -38,5 +59,8 @@ class Migration(migrations.Migration):
                 fields=["deadline"],
                 name="djqueue_deadline",
             ),
+        ),
+        migrations.RunPython(
+            index_deadlines_on_mysql, drop_the_mysql_index, atomic=False
         ),
     ]
