@@ -29,6 +29,7 @@ from ..db import close_old_connections
 from ..signals import consumer_started, consumer_stopped, send_from
 from .acks import AckBuffer
 from .claiming import Claimer
+from .event_loops import check_async_runs
 from .housekeeping import PROMOTE_INTERVAL, Housekeeping, Schedule
 from .inflight import InFlight
 from .outages import (
@@ -67,7 +68,9 @@ class Consumer(Housekeeping, Shutdown):
     ``run_queue`` enabled interrupts: then, or when messages could not be released,
     :attr:`unanswered` is set. ``clock`` (monotonic seconds) paces
     housekeeping and ``now`` (aware datetimes) dates claims, retries and
-    leases; tests inject both.
+    leases; tests inject both. With ``async_runs`` above one, each worker
+    thread runs up to that many messages at once on an event loop of its
+    own (:mod:`.event_loops`).
 
     The main thread's steps between claims are in
     :class:`~djqueue.consumer.housekeeping.Housekeeping`, and how it stops
@@ -92,9 +95,11 @@ class Consumer(Housekeeping, Shutdown):
         periodic: bool = True,
         worker_type: str = "thread",
         prefetch: int | None = None,
+        async_runs: int = 1,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1.")
+        check_async_runs(async_runs, runner_factory)
         if prefetch is not None and prefetch < 0:
             raise ValueError("prefetch must be at least 0.")
         self.queues: list[BaseQueue] = [get_queue(n) for n in queues or queue_names()]
@@ -112,7 +117,9 @@ class Consumer(Housekeeping, Shutdown):
         #: Messages claimed beyond the worker threads, so that a worker that
         #: finishes one finds the next without waiting for the store.
         self.prefetch = DEFAULT_PREFETCH if prefetch is None else prefetch
-        capacity = concurrency + self.prefetch
+        #: Messages each worker thread runs at once (see :mod:`.event_loops`).
+        self.async_runs = async_runs
+        capacity = concurrency * async_runs + self.prefetch
         self.heartbeat_interval = self.lease_seconds / 3
         self.presence = Presence(
             self.queues,
@@ -126,7 +133,7 @@ class Consumer(Housekeeping, Shutdown):
         self._ticks = PeriodicTicker(self.queues) if periodic and not burst else None
         self._ready = False
         self.inflight = InFlight()
-        self.workers = Workers(self, low_water=self.prefetch // 2 + 1)
+        self.workers = Workers(self, self.prefetch // 2 + 1, async_runs)
         self._wakeup = threading.Event()
         self._stopping = threading.Event()
         self._force = False

@@ -10,16 +10,19 @@ thread's database connection, which the worker checks around each run (and
 closes when broken or too old) as it does for a sync command; and a run
 never shares a loop, nor anything bound to one, with another run.
 
-A worker runs one message at a time, so one coroutine at a time: async
-commands are for code written against async libraries, not (yet) for
-running many messages concurrently in one worker.
+A worker runs one message at a time, so one coroutine at a time, unless
+the consumer runs many at once on each worker thread's event loop
+(:mod:`.event_loops`): there each run calls this from a thread of its own,
+and asgiref's ``async_to_sync`` hands the coroutine to the loop that thread
+serves, so each coroutine runs there, in a task.
 
 The timeout is enforced, in thread workers too: past it the coroutine is
 cancelled (at its next ``await``) and the attempt fails with
 :class:`~djqueue.exceptions.CommandTimedOut`. A consumer that stops with
 runs still going once its grace period is over cancels their coroutines
-(:func:`cancel_run`): asgiref's loop thread is not a daemon, so a
-coroutine left waiting would keep the process from exiting.
+(:func:`cancel_run`, or :func:`cancel_runs` for all of a loop's):
+asgiref's loop thread is not a daemon, so a coroutine left waiting would
+keep the process from exiting.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import threading
+import weakref
 from collections.abc import Coroutine
 from typing import Any
 
@@ -39,6 +43,9 @@ from ..exceptions import CommandTimedOut
 #: that waits for it.
 _runs: dict[int, tuple[asyncio.AbstractEventLoop, asyncio.Task[Any]]] = {}
 _runs_lock = threading.Lock()
+#: The loops whose runs were all cancelled: a run that starts on one later
+#: is cancelled as it starts.
+_cancelled_loops: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()
 
 
 def run_coroutine(coroutine: Coroutine[Any, Any, Any], timeout: float | None) -> Any:
@@ -53,8 +60,14 @@ def run_coroutine(coroutine: Coroutine[Any, Any, Any], timeout: float | None) ->
     async def bounded() -> Any:
         task = asyncio.current_task()
         assert task is not None
+        loop = asyncio.get_running_loop()
         with _runs_lock:
-            _runs[waiter] = (asyncio.get_running_loop(), task)
+            cancelled = loop in _cancelled_loops
+            if not cancelled:
+                _runs[waiter] = (loop, task)
+        if cancelled:
+            coroutine.close()
+            raise asyncio.CancelledError("the consumer stopped")
         try:
             if timeout is None:
                 return await coroutine
@@ -84,6 +97,19 @@ def cancel_run(waiter: int, reason: str) -> None:
     if run is not None:
         loop, task = run
         loop.call_soon_threadsafe(task.cancel, reason)
+
+
+def cancel_runs(loop: asyncio.AbstractEventLoop, reason: str) -> None:
+    """Cancel every coroutine running on ``loop``, now and from now on;
+    safe from any thread."""
+    with _runs_lock:
+        _cancelled_loops.add(loop)
+        tasks = [task for on, task in _runs.values() if on is loop]
+    for task in tasks:
+        try:
+            loop.call_soon_threadsafe(task.cancel, reason)
+        except RuntimeError:  # the loop is closed: its runs are over
+            return
 
 
 def _loop_running() -> bool:

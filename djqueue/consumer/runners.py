@@ -101,7 +101,7 @@ class ProcessRunner:
         connection.send(message)
         timeout = run_timeout(message)
         wait = timeout
-        if timeout is not None and _is_async(message):
+        if timeout is not None and is_async_command(message):
             wait = timeout + CANCEL_GRACE
         if not connection.poll(wait):
             process.kill()
@@ -175,8 +175,11 @@ class ProcessRunner:
             self._process = self._connection = None
 
 
-def _is_async(message: Message) -> bool:
-    """Whether the message's registered command is an ``async def`` one."""
+def is_async_command(message: Message) -> bool:
+    """Whether the message runs a registered ``async def`` command (a
+    django.tasks message, or one of an unknown command, runs none)."""
+    if "django_task" in message.options:
+        return False
     try:
         command = registry.get(message.command)
     except CommandNotFound:

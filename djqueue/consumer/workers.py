@@ -5,7 +5,9 @@ command runs in the thread, or in a child process of its own) and takes the
 messages the main thread claimed, in claim order. A success goes to the
 consumer's :class:`~djqueue.consumer.acks.AckBuffer`; a retry or a failure
 is stored at once. Once stopping, a worker starts nothing new: what it had
-not started is released by the consumer.
+not started is released by the consumer. With ``async_runs`` above one,
+each worker thread runs that many messages at once on an event loop
+instead (:mod:`.event_loops`), each through :meth:`Workers.carry_out` too.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from ..backends.base import BaseQueue
 from ..db import close_old_connections
 from ..envelope.message import Message
 from ..states import State
+from .event_loops import EventLoopWorker
 from .outcomes import announce, log_outcome, record_outcome
 from .runners import Runner
 
@@ -34,15 +37,18 @@ class Workers:
     """The worker threads of ``consumer``; :meth:`give` queues a message
     for the next free one."""
 
-    def __init__(self, consumer: Consumer, low_water: int) -> None:
+    def __init__(self, consumer: Consumer, low_water: int, async_runs: int = 1) -> None:
         self.consumer = consumer
+        #: Messages each worker thread runs at once, on an event loop of its
+        #: own when more than one (see :mod:`.event_loops`).
+        self.async_runs = async_runs
         #: When fewer claimed messages than this wait for a worker, a worker
         #: that finishes one asks the main thread for more.
         self.low_water = low_water
         self.work: queue_module.SimpleQueue[tuple[BaseQueue, Message] | None] = (
             queue_module.SimpleQueue()
         )
-        self.runners: list[Runner] = []
+        self.runners: list[Runner | EventLoopWorker] = []
         #: How many messages the workers are running now.
         self.running = 0
         self._threads: list[threading.Thread] = []
@@ -50,8 +56,11 @@ class Workers:
 
     def start(self, number: int) -> None:
         for index in range(number):
+            target = self._loop
+            if self.async_runs > 1:
+                target = self._serve_on_a_loop
             thread = threading.Thread(
-                target=self._loop, name=f"djqueue-worker-{index}", daemon=True
+                target=target, name=f"djqueue-worker-{index}", daemon=True
             )
             thread.start()
             self._threads.append(thread)
@@ -72,33 +81,49 @@ class Workers:
             self.work.put(None)
 
     def _loop(self) -> None:
-        consumer = self.consumer
-        runner = consumer.runner_factory()
+        runner = self.consumer.runner_factory()
         with self._lock:
             self.runners.append(runner)
         try:
             while (item := self.work.get()) is not None:
-                with self._lock:
-                    # Under the lock: a stopping consumer that sees nothing
-                    # running releases what is left, and this must not start.
-                    if consumer.stopping:
-                        continue  # not started: released at shutdown
-                    self.running += 1
-                queue, message = item
-                buffered = False
-                try:
-                    buffered = self._run(runner, queue, message)
-                except Exception:
-                    logger.exception("Unexpected error running message %s", message.id)
-                finally:
-                    if not buffered:
-                        consumer.inflight.finish(message)
-                    with self._lock:
-                        self.running -= 1
-                    self._ask_for_more()
+                if self.begin():
+                    self.carry_out(runner, *item)
         finally:
             runner.close()
             connections.close_all()
+
+    def _serve_on_a_loop(self) -> None:
+        worker = EventLoopWorker(self, self.async_runs)
+        with self._lock:
+            self.runners.append(worker)
+        worker.serve()
+
+    def begin(self) -> bool:
+        """Count a run as started, unless the consumer is stopping: then
+        return False, and the message, not started, is released at
+        shutdown."""
+        with self._lock:
+            # Under the lock: a stopping consumer that sees nothing running
+            # releases what is left, and this must not start.
+            if self.consumer.stopping:
+                return False
+            self.running += 1
+            return True
+
+    def carry_out(self, runner: Runner, queue: BaseQueue, message: Message) -> None:
+        """Run a message that :meth:`begin` counted and record its outcome;
+        then let go of it and ask for more work. Never raises ``Exception``."""
+        buffered = False
+        try:
+            buffered = self._run(runner, queue, message)
+        except Exception:
+            logger.exception("Unexpected error running message %s", message.id)
+        finally:
+            if not buffered:
+                self.consumer.inflight.finish(message)
+            with self._lock:
+                self.running -= 1
+            self._ask_for_more()
 
     def _ask_for_more(self) -> None:
         """Wake the main thread to claim when the claimed messages run low,

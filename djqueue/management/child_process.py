@@ -36,6 +36,7 @@ CHILD_OPTIONS = (
     "verbosity",
     "prefetch",
     "log_format",
+    "async_runs",
 )
 
 

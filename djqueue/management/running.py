@@ -55,6 +55,7 @@ def make_consumer(
             notifier=SystemdNotifier(),
             periodic=not options["no_periodic"],
             prefetch=options["prefetch"],
+            async_runs=options["async_runs"],
             **runner_options(options),
         )
     except (SystemCheckError, ImproperlyConfigured, UnknownQueue) as exc:
@@ -93,6 +94,14 @@ def finish(consumer: Consumer) -> None:
 
 def runner_options(options: dict[str, Any]) -> dict[str, Any]:
     """Consumer arguments for the chosen worker type."""
+    if options["worker_type"] == "process" and options["async_runs"] > 1:
+        raise CommandError(
+            "--async-runs needs thread workers: process workers run one "
+            "message at a time each. Leave out --worker-type process, or "
+            "consume the queues of async commands with a run_queue of their "
+            "own.",
+            returncode=EXIT_CONFIG,
+        )
     if options["worker_type"] == "process":
         factory = functools.partial(
             ProcessRunner, options["max_messages"], options["max_memory"]

@@ -8,7 +8,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from asgiref.sync import sync_to_async
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connections, transaction
 from django.db.models import F
 
 from djqueue import (
@@ -336,6 +336,55 @@ async def record_then_wait(label=""):
     await Run.objects.acreate(
         message_id=message.id, attempt=message.attempts, pid=os.getpid(), label=label
     )
+    await asyncio.Event().wait()
+
+
+#: Set by the tests of many runs at once: where the runs of ``meet`` with a
+#: label wait for one another (an asyncio.Barrier of as many parties)...
+BARRIERS = {}
+#: ... the database connections they used, one per run's thread...
+CONNECTIONS = {}
+#: ... and the event they set once met (a threading.Event).
+MET = {}
+#: Released by each run of ``wait_in_loop`` once it waits.
+WAITING = threading.Semaphore(0)
+
+
+def _note_connection(label):
+    CONNECTIONS.setdefault(label, []).append(connections["default"])
+
+
+@queue_command(retries=0)
+async def meet(label, fail=False, patience=10.0):
+    """Record a run with the async ORM, then wait until every party of the
+    label's barrier arrived (a TimeoutError after ``patience`` seconds);
+    return this run's message id and the thread its coroutine ran in."""
+    message = current_message()
+    await Run.objects.acreate(
+        message_id=message.id, attempt=message.attempts, pid=os.getpid(), label=label
+    )
+    await sync_to_async(_note_connection)(label)
+    async with asyncio.timeout(patience):
+        await BARRIERS[label].wait()
+    MET[label].set()
+    if fail:
+        raise RuntimeError(f"{label}: fails once met")
+    return {"id": current_message().id, "thread": threading.get_ident()}
+
+
+@queue_command(retries=0)
+def wait_for_meeting(label, patience=10.0):
+    """A sync command that waits until the runs of ``meet`` with this label
+    met; return the thread it ran in."""
+    if not MET[label].wait(patience):
+        raise TimeoutError(f"{label}: nobody met within {patience}s")
+    return threading.get_ident()
+
+
+@queue_command
+async def wait_in_loop():
+    """Say it waits, then wait for an event nobody sets (no timeout)."""
+    WAITING.release()
     await asyncio.Event().wait()
 
 

@@ -61,6 +61,15 @@ class Command(BaseCommand):
             help="Number of worker threads (default: 4).",
         )
         parser.add_argument(
+            "--async-runs",
+            type=positive_int,
+            default=1,
+            metavar="N",
+            help="Run up to N messages at once in each worker thread, on an "
+            "event loop of its own: for async commands that mostly wait "
+            "(default: 1, one message at a time). Thread workers only.",
+        )
+        parser.add_argument(
             "--prefetch",
             type=non_negative_int,
             default=None,
