@@ -6,6 +6,7 @@ them; a stop past the grace period releases and cancels them; process
 workers are refused."""
 
 import asyncio
+import signal
 import threading
 
 import pytest
@@ -17,6 +18,8 @@ from djqueue.consumer.exit_statuses import EXIT_CONFIG
 from djqueue.consumer.runners import ProcessRunner
 from testproject.demo import async_commands, commands
 from testproject.demo.models import Run
+
+from .processes import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -167,3 +170,20 @@ def test_the_consumer_claims_what_its_loops_can_start():
     consumer = Consumer(concurrency=2, async_runs=5, prefetch=3, periodic=False)
     assert consumer.claimer.slots == 2 * 5 + 3
     assert get_queue() in consumer.queues
+
+
+@pytest.mark.process
+def test_sigterm_past_the_grace_period_releases_every_run_and_exits(start_consumer):
+    labels = [f"many-at-once-{index}" for index in range(3)]
+    results = [commands.record_then_wait(label) for label in labels]
+    proc = start_consumer("-c", "1", "--async-runs", "3", "--grace-period", "0.2")
+    wait_until(
+        lambda: Run.objects.filter(label__in=labels).count() == 3,
+        30,
+        "the three runs",
+        proc,
+    )
+    proc.signal(signal.SIGTERM)
+    assert proc.wait(30) == 0, proc.log()
+    assert [(r.status, r.message.attempts) for r in results] == [(State.QUEUED, 0)] * 3
+    assert "Released 3 unfinished message" in proc.log()
