@@ -6,8 +6,10 @@ them; a stop past the grace period releases and cancels them; process
 workers are refused."""
 
 import asyncio
+import re
 import signal
 import threading
+from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -32,6 +34,8 @@ def on_backends(test):
         test
     )
 
+
+PAGE = Path(__file__).resolve().parent.parent / "docs" / "async.rst"
 
 #: Seconds any wait of these tests may last before it fails.
 PATIENCE = 10.0
@@ -152,6 +156,18 @@ def test_a_stop_past_the_grace_period_releases_and_cancels_the_runs():
         ended.join(PATIENCE)
         assert not ended.is_alive(), ended.name
     assert len(run_threads) == 3
+
+
+@on_backends
+def test_the_pages_command_line_runs_async_commands():
+    text = PAGE.read_text()
+    section = text[text.index("\nMany runs at once\n") :]
+    line = re.search(r"\$ python manage.py run_queue (.*)", section)
+    assert line, "the section shows a command line"
+    results = [async_commands.record_visit("from the page") for _ in range(3)]
+    call_command("run_queue", *line[1].split(), "--burst", verbosity=0)
+    assert [result.status for result in results] == [State.DONE] * 3
+    assert Run.objects.filter(label="from the page").count() == 3
 
 
 def test_process_workers_are_refused_with_the_fix():

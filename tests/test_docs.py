@@ -98,3 +98,24 @@ def test_the_progress_example_is_a_command_that_a_test_runs():
     assert callable(commands.import_reports)
     assert 'commands.import_reports(["a", "b", "c"])' in source
     assert "(3, 3, 100)" in page
+
+
+def test_the_run_queue_page_lists_every_option_of_the_command():
+    from django.core.management.base import BaseCommand
+
+    from djqueue.management.commands.run_queue import Command
+
+    def long_options(command: BaseCommand) -> set[str]:
+        parser = command.create_parser("manage.py", "run_queue")
+        return {
+            name
+            for action in parser._actions
+            for name in action.option_strings
+            if name.startswith("--")
+        }
+
+    own = long_options(Command()) - long_options(BaseCommand())
+    page = (DOCS / "run_queue.rst").read_text()
+    documented = set(re.findall(r"^\.\. option:: .*?(--[\w-]+)", page, re.MULTILINE))
+    assert "--async-runs" in own
+    assert own - documented == set()
