@@ -9,10 +9,12 @@ import asyncio
 import re
 import signal
 import threading
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
 from djqueue import State, get_queue, signals
 from djqueue.consumer import Consumer
@@ -129,7 +131,7 @@ def test_a_failure_among_concurrent_runs_records_only_its_own_outcome(meeting):
 
 
 @on_backends
-def test_a_stop_past_the_grace_period_releases_and_cancels_the_runs():
+def test_leases_are_renewed_then_a_stop_past_the_grace_period_releases_the_runs():
     commands.WAITING = threading.Semaphore(0)
     results = [commands.wait_in_loop() for _ in range(3)]
     run_threads = []
@@ -137,13 +139,26 @@ def test_a_stop_past_the_grace_period_releases_and_cancels_the_runs():
     def started(sender, message, **kwargs):
         run_threads.append(threading.current_thread())
 
-    signals.message_started.connect(started)
-    consumer = Consumer(concurrency=1, async_runs=3, grace_period=0, periodic=False)
+    moment = [timezone.now()]
+    consumer = Consumer(
+        concurrency=1,
+        async_runs=3,
+        grace_period=0,
+        lease_seconds=60,
+        periodic=False,
+        now=lambda: moment[0],
+    )
     thread = threading.Thread(target=consumer.run, daemon=True)
+    signals.message_started.connect(started)
     try:
         thread.start()
         for _ in results:
             assert commands.WAITING.acquire(timeout=PATIENCE), "three runs wait"
+        moment[0] += timedelta(minutes=5)
+        assert consumer._heartbeat() == 3
+        assert {r.message.lease_expires_at for r in results} == {
+            moment[0] + timedelta(seconds=60)
+        }
         consumer.stop()
         thread.join(PATIENCE)
     finally:

@@ -5,6 +5,9 @@
 - :mod:`.claiming`: how many messages to lease, and suspects run alone;
 - :mod:`.workers`: the worker threads, which run messages and record outcomes;
 - :mod:`.runners`: how a worker runs a command (its thread, or a child process);
+- :mod:`.event_loops`: many messages at once on each worker thread's event
+  loop (``async_runs``), and :mod:`.coroutines`: how an ``async def``
+  command's coroutine runs, within its timeout;
 - :mod:`.inflight`: the messages the consumer holds;
 - :mod:`.housekeeping`: leases renewed, due messages promoted, expired
   reclaimed, each when due, and systemd's watchdog fed;

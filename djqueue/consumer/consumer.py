@@ -217,10 +217,11 @@ class Consumer(Housekeeping, Shutdown):
     def run(self) -> None:
         """Consume until stopped (or, in burst mode, until nothing is ready)."""
         logger.info(
-            "Consumer %s started: queues %s, %d worker thread(s), lease %.0fs",
+            "Consumer %s started: queues %s, %d worker thread(s)%s, lease %.0fs",
             self.worker_id,
             ", ".join(q.name for q in self.queues),
             self.concurrency,
+            f" of {self.async_runs} runs at once" if self.async_runs > 1 else "",
             self.lease_seconds,
         )
         names = [q.name for q in self.queues]

@@ -37,6 +37,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import logging
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -48,6 +49,8 @@ from ..backends.base import BaseQueue
 from ..envelope.message import Message
 from .coroutines import cancel_runs
 from .runners import ThreadRunner, is_async_command
+
+logger = logging.getLogger("djqueue.consumer")
 
 if TYPE_CHECKING:
     import queue as queue_module
@@ -96,9 +99,6 @@ class EventLoopWorker:
         cannot be killed."""
         if self.loop is not None:
             cancel_runs(self.loop, "the consumer stopped")
-
-    def close(self) -> None:
-        pass
 
     async def _serve(self) -> None:
         places = asyncio.Semaphore(self.runs)
