@@ -61,7 +61,12 @@ def test_a_consumer_killed_after_reporting_progress_loses_nothing(
     wake = tmp_path / "wake"
     result = commands.progress_then_wait(str(wake), 120)
     proc = start_consumer("-c", "1", "--worker-type", worker_type, lease=2)
-    wait_until(lambda: note_of(result) == "attempt 1", 60, "the progress", proc)
+    # The command reports, then records its run: wait for both.
+    wait_until(
+        lambda: note_of(result) == "attempt 1"
+        and Run.objects.filter(message_id=result.id, attempt=1).exists(),
+        60, "the progress and the run", proc,
+    )  # fmt: skip
     first = Run.objects.get(message_id=result.id, attempt=1).pid
 
     proc.signal(signal.SIGKILL)
