@@ -43,7 +43,7 @@ MAX_QUERIES = {
 }
 #: Redis round trips (commands, or pipelines) and commands in all. The
 #: overview reads the last hour's throughput in one pipeline of 60 HGETALL;
-#: a list counts its states in one pipeline of 6 ZCARD; a search is one
+#: a list counts its states in one pipeline of 7 ZCARD; a search is one
 #: bounded scan program (and a pipeline to load its matches, if any); the
 #: overview and every list read the queue's pause (one GET).
 MAX_ROUND_TRIPS = {
@@ -58,10 +58,10 @@ MAX_ROUND_TRIPS = {
 MAX_COMMANDS = {
     "overview": 70,
     "live": 70,
-    "list": PER_PAGE + 9,
-    "filtered": PER_PAGE + 9,
-    "argument": 8,
-    "error": 8,
+    "list": PER_PAGE + 10,
+    "filtered": PER_PAGE + 10,
+    "argument": 9,
+    "error": 9,
     "message": 1,
 }
 
