@@ -33,20 +33,20 @@ class Installed(Generic[T]):
 
     def __init__(self) -> None:
         self.current: T | None = None
-        self._run_tracer: Callable[[Message, Callable[[], Outcome]], Outcome] | None
-        self._run_tracer = None
 
     def replace(self, integration: T) -> None:
         """Trace every enqueue and run with ``integration``, in place of the
         one installed before."""
         self.clear()
-        self.current, self._run_tracer = integration, integration.run
+        self.current = integration
         send_tracers.add(integration)
-        run_tracers.add(self._run_tracer)
+        run_tracers.add(integration.run)
 
     def clear(self) -> None:
-        """Stop tracing with the installed integration (if there is one)."""
-        if self.current is not None and self._run_tracer is not None:
+        """Stop tracing with the installed integration (if there is one).
+        Bound methods of one object compare equal, so ``run`` finds the one
+        added."""
+        if self.current is not None:
             send_tracers.remove(self.current)
-            run_tracers.remove(self._run_tracer)
-        self.current = self._run_tracer = None
+            run_tracers.remove(self.current.run)
+        self.current = None

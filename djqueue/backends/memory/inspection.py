@@ -18,6 +18,7 @@ from datetime import datetime
 
 from ...envelope.message import Message
 from ...states import State
+from .. import base
 from ..inspection import CHANGES, MessageScan, check_change
 from .part import MemoryPart, copied
 
@@ -109,8 +110,6 @@ class MemoryInspection(MemoryPart):
         argument: str | None = None,
         error: str | None = None,
     ) -> MessageScan:
-        from .. import base
-
         after = _parse_cursor(cursor)
         matches = _matcher(command, argument, error)
         with self.store.lock:
